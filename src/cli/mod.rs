@@ -1,0 +1,367 @@
+//! The native `layerlab` command.
+//!
+//! Flags are the config's keys (see [`crate::engine::config::KEYS`]) plus a few that only make
+//! sense here (`--data`, `--out`, `--preset`, `--threshold`, `--quiet`). Parsing goes through
+//! the same `ExperimentConfig::from_pairs` as the page's URL fragment.
+
+use crate::engine::config::{self, ExperimentConfig, KEYS, PRESETS};
+use crate::engine::data::files;
+use crate::engine::result::ResultFile;
+use crate::engine::train::{Driver, Event, run_experiment};
+use crate::report;
+use burn::tensor::Device;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Exit status for bad arguments or bad input files.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit status for a failure while running.
+pub const EXIT_FAILURE: i32 = 1;
+
+/// A failure with its exit status; the message is one line.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: i32,
+    pub message: String,
+}
+
+fn usage(message: impl Into<String>) -> CliError {
+    CliError {
+        code: EXIT_USAGE,
+        message: message.into(),
+    }
+}
+
+const CLI_KEYS: &[(&str, &str)] = &[
+    (
+        "data",
+        "folder (or CIFAR-10 archive) holding the data set's files",
+    ),
+    ("out", "write the result file here (JSON)"),
+    (
+        "preset",
+        "start from a named preset (see `layerlab presets`); later flags override it",
+    ),
+    (
+        "threshold",
+        "error increase that makes a unit critical (default 0.05)",
+    ),
+    ("quiet", "no progress bar"),
+];
+
+/// Options of one `run` invocation.
+#[derive(Debug)]
+pub struct RunArgs {
+    pub config: ExperimentConfig,
+    pub data: PathBuf,
+    pub out: Option<PathBuf>,
+    pub threshold: f64,
+    pub quiet: bool,
+}
+
+fn is_boolean(key: &str) -> bool {
+    matches!(key, "augment" | "batch-norm" | "quiet")
+}
+
+/// Parses `run`'s arguments (everything after `run`).
+pub fn parse_run(args: &[String]) -> Result<RunArgs, CliError> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut data = None;
+    let mut out = None;
+    let mut threshold = report::DEFAULT_THRESHOLD;
+    let mut quiet = false;
+    let mut preset_pairs: Vec<(String, String)> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        let Some(flag) = arg.strip_prefix("--") else {
+            return Err(usage(format!(
+                "unexpected argument '{arg}' (options start with --)"
+            )));
+        };
+        let (key, value) = match flag.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => {
+                let next = args.get(i + 1).filter(|n| !n.starts_with("--"));
+                match next {
+                    Some(v) => {
+                        i += 1;
+                        (flag.to_string(), v.clone())
+                    }
+                    None if is_boolean(flag) => (flag.to_string(), "true".to_string()),
+                    None => return Err(usage(format!("option '--{flag}' needs a value"))),
+                }
+            }
+        };
+        i += 1;
+        match key.as_str() {
+            "data" => data = Some(PathBuf::from(value)),
+            "out" => out = Some(PathBuf::from(value)),
+            "threshold" => {
+                threshold = value
+                    .parse()
+                    .ok()
+                    .filter(|t: &f64| (0.0..=1.0).contains(t))
+                    .ok_or_else(|| {
+                        usage(format!(
+                            "option '--threshold': '{value}' is not a number in [0, 1]"
+                        ))
+                    })?
+            }
+            "quiet" => quiet = value != "false",
+            "preset" => {
+                let pairs = config::preset(&value).ok_or_else(|| {
+                    let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+                    usage(format!("unknown preset '{value}' (one of {})", names.join(", ")))
+                })?;
+                preset_pairs = pairs
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+            }
+            _ if KEYS.iter().any(|(k, _)| *k == key) => pairs.push((key, value)),
+            _ => return Err(usage(format!("unknown option '--{key}' (see layerlab --help)"))),
+        }
+    }
+    let all: Vec<(&str, &str)> = preset_pairs
+        .iter()
+        .chain(&pairs)
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let config = ExperimentConfig::from_pairs(all).map_err(|e| usage(e.to_string()))?;
+    let data = data.ok_or_else(|| usage("missing --data DIR (the folder holding the data set's files)"))?;
+    Ok(RunArgs {
+        config,
+        data,
+        out,
+        threshold,
+        quiet,
+    })
+}
+
+/// Progress on stderr: a redrawn bar on a terminal, a line per epoch otherwise.
+struct CliDriver {
+    quiet: bool,
+    terminal: bool,
+    started: Instant,
+    last_draw: Option<Instant>,
+    steps_per_epoch: usize,
+    epochs: usize,
+    loss: Option<f32>,
+}
+
+impl CliDriver {
+    fn draw(&mut self, line: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K{line}");
+        let _ = err.flush();
+    }
+
+    fn finish_line(&mut self) {
+        if self.terminal && self.last_draw.is_some() {
+            eprintln!();
+        }
+        self.last_draw = None;
+    }
+}
+
+fn clock(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+impl Driver for CliDriver {
+    fn event(&mut self, event: Event) {
+        if self.quiet {
+            return;
+        }
+        match event {
+            Event::Started {
+                parameter_count,
+                train_examples,
+                test_examples,
+                steps_per_epoch,
+                units,
+                ..
+            } => {
+                self.steps_per_epoch = steps_per_epoch;
+                eprintln!(
+                    "{} parameters in {} units ({}); {train_examples} training and {test_examples} test examples",
+                    parameter_count,
+                    units.len(),
+                    units.join(", ")
+                );
+            }
+            Event::Step {
+                epoch,
+                done_steps,
+                total_steps,
+                examples_per_second,
+            } => {
+                if !self.terminal {
+                    return;
+                }
+                let now = Instant::now();
+                if self
+                    .last_draw
+                    .is_some_and(|t| now.duration_since(t).as_millis() < 100)
+                    && done_steps < total_steps
+                {
+                    return;
+                }
+                self.last_draw = Some(now);
+                let fraction = done_steps as f64 / total_steps.max(1) as f64;
+                let filled = (fraction * 30.0) as usize;
+                let bar: String = (0..30).map(|i| if i < filled { '█' } else { '·' }).collect();
+                let elapsed = self.started.elapsed().as_secs_f64();
+                let eta = if done_steps > 0 {
+                    elapsed / done_steps as f64 * (total_steps - done_steps) as f64
+                } else {
+                    0.0
+                };
+                let steps_per_second = done_steps as f64 / elapsed.max(1e-9);
+                let loss = self.loss.map(|l| format!("  loss {l:.4}")).unwrap_or_default();
+                let line = format!(
+                    "train {bar} {:>3.0}%  epoch {epoch}/{}  {done_steps}/{total_steps} steps  {:.1} steps/s  {:.0} ex/s  ETA {}{loss}",
+                    fraction * 100.0,
+                    self.epochs,
+                    steps_per_second,
+                    examples_per_second,
+                    clock(eta)
+                );
+                self.draw(&line);
+            }
+            Event::Loss { loss, .. } => self.loss = Some(loss),
+            Event::Epoch(record) => {
+                self.finish_line();
+                eprintln!(
+                    "epoch {:>3}: train loss {:.4}, test error {:.2}%",
+                    record.epoch,
+                    record.train_loss,
+                    record.test_error * 100.0
+                );
+            }
+            Event::Checkpoint { .. } => {}
+            Event::SweepStarted { cells } => {
+                self.finish_line();
+                eprintln!("reset sweep: {cells} evaluations");
+            }
+            Event::SweepCell { done, total, .. } => {
+                if self.terminal {
+                    self.last_draw = Some(Instant::now());
+                    self.draw(&format!("sweep {done}/{total}"));
+                }
+                if done == total {
+                    self.finish_line();
+                }
+            }
+        }
+    }
+
+    fn stop_requested(&mut self) -> bool {
+        false
+    }
+
+    async fn pause(&mut self) {}
+}
+
+fn help() -> String {
+    let mut s = String::from(
+        "layerlab: which layers of a network matter? (\"Are All Layers Created Equal?\")\n\n\
+         Usage:\n  layerlab run --data DIR [--preset NAME] [--KEY VALUE]...   train, sweep, print, save\n  \
+         layerlab show FILE [--threshold T]                       print a saved result\n  \
+         layerlab presets                                         list presets\n\n\
+         Example:\n  layerlab run --model fcn --depth 3 --width 256 --dataset mnist --data data/mnist \\\n    \
+         --epochs 5 --batch-size 128 --optimizer sgd --lr 0.01 --momentum 0.9 \\\n    \
+         --checkpoints 0,1,2,3,5 --seed 0 --out result.json\n\nExperiment options (also the page's URL keys):\n",
+    );
+    for (k, d) in KEYS {
+        s.push_str(&format!("  --{k:<16} {d}\n"));
+    }
+    s.push_str("\nCommand-line options:\n");
+    for (k, d) in CLI_KEYS {
+        s.push_str(&format!("  --{k:<16} {d}\n"));
+    }
+    s
+}
+
+/// Runs the command line; returns the exit status.
+pub fn main_with(args: &[String]) -> Result<(), CliError> {
+    match args.first().map(String::as_str) {
+        None | Some("help") | Some("--help") | Some("-h") => {
+            print!("{}", help());
+            Ok(())
+        }
+        Some("presets") => {
+            for (name, description) in PRESETS {
+                println!("{name:<14} {description}");
+            }
+            Ok(())
+        }
+        Some("show") => {
+            let path = args.get(1).ok_or_else(|| usage("usage: layerlab show FILE"))?;
+            let mut threshold = report::DEFAULT_THRESHOLD;
+            if let Some(pos) = args.iter().position(|a| a == "--threshold") {
+                threshold = args
+                    .get(pos + 1)
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| usage("option '--threshold' needs a number"))?;
+            }
+            let text =
+                std::fs::read_to_string(path).map_err(|e| usage(format!("{path}: cannot be read: {e}")))?;
+            let result = ResultFile::from_json(&text).map_err(|e| usage(format!("{path}: {e}")))?;
+            print!("{}", report::render(&result, threshold));
+            Ok(())
+        }
+        Some("run") => {
+            let run = parse_run(&args[1..])?;
+            let data = files::load(run.config.dataset, &run.data).map_err(|e| usage(e.to_string()))?;
+            let device = Device::flex();
+            let mut driver = CliDriver {
+                quiet: run.quiet,
+                terminal: std::io::stderr().is_terminal(),
+                started: Instant::now(),
+                last_draw: None,
+                steps_per_epoch: 1,
+                epochs: run.config.epochs,
+                loss: None,
+            };
+            eprintln!("{}", run.config.label());
+            let result = pollster::block_on(run_experiment(
+                &run.config,
+                &data,
+                &device,
+                "cpu (flex)",
+                &mut driver,
+            ))
+            .map_err(|e| CliError {
+                code: match e {
+                    crate::engine::EngineError::Device(_) => EXIT_FAILURE,
+                    _ => EXIT_USAGE,
+                },
+                message: e.to_string(),
+            })?;
+            println!("{}", report::render(&result, run.threshold));
+            println!(
+                "trained in {:.1} s ({:.0} examples/s), sweep in {:.1} s",
+                result.timing.train_seconds, result.timing.samples_per_second, result.timing.sweep_seconds
+            );
+            if let Some(out) = &run.out {
+                std::fs::write(out, result.to_json()).map_err(|e| CliError {
+                    code: EXIT_FAILURE,
+                    message: format!("{}: cannot be written: {e}", out.display()),
+                })?;
+                println!("result written to {}", out.display());
+            }
+            Ok(())
+        }
+        Some(other) => Err(usage(format!(
+            "unknown command '{other}' (run, show, presets, help)"
+        ))),
+    }
+}

@@ -1,0 +1,149 @@
+//! Test error (overall and per class) and weight distances, computed on the device and read
+//! back once per evaluation.
+
+use crate::engine::data::Dataset;
+use crate::engine::models::{Mode, Model};
+use crate::engine::units::Weights;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+/// The test set, normalised and uploaded once, in evaluation batches.
+pub struct TestSet {
+    batches: Vec<TestBatch>,
+    /// Examples per class.
+    pub class_counts: Vec<usize>,
+    pub len: usize,
+}
+
+struct TestBatch {
+    /// `[n, c*h*w]`
+    images: Tensor<2>,
+    /// `[n]`
+    labels: Tensor<1, Int>,
+    /// `[n, classes]`
+    one_hot: Tensor<2>,
+}
+
+impl TestSet {
+    pub fn upload(data: &Dataset, batch_size: usize, device: &Device) -> Self {
+        let tables = data.kind.normalization().lookup_tables();
+        let classes = data.num_classes();
+        let len = data.example_len();
+        let mut class_counts = vec![0; classes];
+        for &l in &data.labels {
+            class_counts[l as usize] += 1;
+        }
+        let indices: Vec<usize> = (0..data.len()).collect();
+        let batches = indices
+            .chunks(batch_size)
+            .map(|chunk| {
+                let n = chunk.len();
+                let mut pixels = Vec::with_capacity(n * len);
+                data.gather_normalised(chunk, &tables, None, &mut pixels);
+                let labels: Vec<i64> = chunk.iter().map(|&i| data.labels[i] as i64).collect();
+                let mut one_hot = vec![0f32; n * classes];
+                for (row, &i) in chunk.iter().enumerate() {
+                    one_hot[row * classes + data.labels[i] as usize] = 1.0;
+                }
+                TestBatch {
+                    images: Tensor::from_data(TensorData::new(pixels, [n, len]), device),
+                    labels: Tensor::from_data(TensorData::new(labels, [n]), device),
+                    one_hot: Tensor::from_data(TensorData::new(one_hot, [n, classes]), device),
+                }
+            })
+            .collect();
+        Self {
+            batches,
+            class_counts,
+            len: data.len(),
+        }
+    }
+}
+
+/// Test error of one model state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    /// Fraction of test examples misclassified.
+    pub error: f64,
+    /// The same per class.
+    pub per_class: Vec<f64>,
+}
+
+/// Misclassifications per class, `[1, classes]`, still on the device (no read).
+pub fn wrong_per_class(model: &Model, weights: &Weights, test: &TestSet) -> Tensor<2> {
+    let mut total: Option<Tensor<2>> = None;
+    for batch in &test.batches {
+        let n = batch.labels.dims()[0];
+        let logits = model.forward(weights, batch.images.clone(), Mode::Eval).logits; // [n, classes]
+        let predicted = logits.argmax(1).reshape([n]); // [n]
+        let wrong = predicted.not_equal(batch.labels.clone()).float().reshape([1, n]); // [1, n]
+        let per_class = wrong.matmul(batch.one_hot.clone()); // [1, classes]
+        total = Some(match total {
+            Some(t) => t + per_class,
+            None => per_class,
+        });
+    }
+    total.expect("the test set is never empty")
+}
+
+/// Turns misclassification counts read from the device into an [`Evaluation`].
+pub fn evaluation_from_counts(counts: &[f32], test: &TestSet) -> Evaluation {
+    let wrong: f64 = counts.iter().map(|&c| c.round() as f64).sum();
+    Evaluation {
+        error: wrong / test.len as f64,
+        per_class: counts
+            .iter()
+            .zip(&test.class_counts)
+            .map(|(&c, &n)| if n == 0 { 0.0 } else { c.round() as f64 / n as f64 })
+            .collect(),
+    }
+}
+
+/// Reads a small float tensor back (the only way that works on WebGPU too).
+pub async fn read_floats<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, String> {
+    let data = tensor.into_data_async().await.map_err(|e| format!("{e:?}"))?;
+    data.try_into_vec_as::<f32>().map_err(|e| format!("{e:?}"))
+}
+
+/// Evaluates one model state on the test set.
+pub async fn evaluate(model: &Model, weights: &Weights, test: &TestSet) -> Result<Evaluation, String> {
+    let counts = read_floats(wrong_per_class(model, weights, test)).await?;
+    Ok(evaluation_from_counts(&counts, test))
+}
+
+/// `[‖a−b‖₂², ‖b‖₂², max|a−b|]` over the trainable tensors of a unit, as a `[3]` tensor.
+pub fn unit_distance_terms(model: &Model, unit: usize, a: &Weights, b: &Weights) -> Tensor<1> {
+    let mut diff_sq: Option<Tensor<1>> = None;
+    let mut base_sq: Option<Tensor<1>> = None;
+    let mut max_abs: Option<Tensor<1>> = None;
+    for &t in &model.units[unit].tensors {
+        if !model.tensors[t].role.trainable() {
+            continue;
+        }
+        let diff = a[t].clone() - b[t].clone();
+        let d2 = diff.clone().square().sum();
+        let b2 = b[t].clone().square().sum();
+        let m = diff.abs().max();
+        diff_sq = Some(diff_sq.map_or(d2.clone(), |x| x + d2));
+        base_sq = Some(base_sq.map_or(b2.clone(), |x| x + b2));
+        max_abs = Some(max_abs.map_or(m.clone(), |x| x.max_pair(m)));
+    }
+    Tensor::cat(
+        vec![
+            diff_sq.expect("every unit has a trainable tensor"),
+            base_sq.expect("every unit has a trainable tensor"),
+            max_abs.expect("every unit has a trainable tensor"),
+        ],
+        0,
+    )
+}
+
+/// `(l2_relative, linf)` from the three terms of [`unit_distance_terms`].
+pub fn distance_from_terms(terms: &[f32]) -> (f32, f32) {
+    let (diff_sq, base_sq, max_abs) = (terms[0] as f64, terms[1] as f64, terms[2]);
+    let relative = if base_sq > 0.0 {
+        (diff_sq.sqrt() / base_sq.sqrt()) as f32
+    } else {
+        diff_sq.sqrt() as f32
+    };
+    (relative, max_abs)
+}

@@ -1,0 +1,34 @@
+//! The fully connected network of the paper's Figure 1: `depth` hidden ReLU layers of `width`
+//! units and a linear output layer. Units `layer1 … layer{depth+1}`, each a weight and its bias.
+
+use super::{Builder, DenseIdx, Init, dense};
+use burn::tensor::Tensor;
+use burn::tensor::activation::relu;
+
+pub struct Fcn {
+    layers: Vec<DenseIdx>,
+}
+
+impl Fcn {
+    pub fn build(b: &mut Builder, inputs: usize, depth: usize, width: usize, classes: usize) -> Self {
+        let mut layers = Vec::with_capacity(depth + 1);
+        let mut fan_in = inputs;
+        for i in 1..=depth + 1 {
+            let outputs = if i == depth + 1 { classes } else { width };
+            let name = format!("layer{i}");
+            b.unit(&name);
+            layers.push(b.dense(&name, fan_in, outputs, Init::DefaultUniform { fan_in }));
+            fan_in = outputs;
+        }
+        Self { layers }
+    }
+
+    pub fn forward(&self, values: &[Tensor<1>], x: Tensor<2>) -> Tensor<2> {
+        let (last, hidden) = self.layers.split_last().expect("an FCN has an output layer");
+        let mut x = x; // [batch, inputs]
+        for layer in hidden {
+            x = relu(dense(values, layer, x)); // [batch, width]
+        }
+        dense(values, last, x) // [batch, classes]
+    }
+}

@@ -1,0 +1,476 @@
+//! The model families and their reset units.
+//!
+//! A model here is a *layout*: a list of named tensors (each with its shape, its initializer and
+//! the reset unit it belongs to) plus a forward function over a slice of tensor values. Values
+//! live outside the model, in a flat `Vec<Tensor<1>>` indexed like the layout. That makes the
+//! paper's core operation, "put unit d back to its value at checkpoint τ", a matter of swapping a
+//! few entries of a vector, identical for every architecture, and keeps batch-norm running
+//! statistics (buffers) in the same place as weights so a reset restores them together.
+
+pub mod fcn;
+pub mod resnet;
+pub mod vgg;
+
+use crate::engine::rng::Rng;
+use burn::tensor::Tensor;
+use burn::tensor::module::{batch_norm, batch_norm_train, conv2d};
+use burn::tensor::ops::ConvOptions;
+use serde::{Deserialize, Serialize};
+
+/// How a tensor's initial values are drawn. The same rule draws the re-randomized values.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Init {
+    /// PyTorch's (and burn's) default for linear and convolution layers, weights and biases
+    /// alike: U(-1/√fan_in, 1/√fan_in) (Kaiming-uniform with a = √5).
+    DefaultUniform {
+        fan_in: usize,
+    },
+    /// He / Kaiming-normal with the ReLU gain: N(0, 2 / fan).
+    HeNormal {
+        fan: usize,
+    },
+    Zeros,
+    Ones,
+}
+
+impl Init {
+    /// Draws `len` values.
+    pub fn sample(self, len: usize, rng: &mut Rng) -> Vec<f32> {
+        match self {
+            Init::DefaultUniform { fan_in } => {
+                let bound = 1.0 / (fan_in as f64).sqrt();
+                (0..len).map(|_| rng.uniform(-bound, bound) as f32).collect()
+            }
+            Init::HeNormal { fan } => {
+                let std = (2.0 / fan as f64).sqrt();
+                (0..len).map(|_| (rng.normal() * std) as f32).collect()
+            }
+            Init::Zeros => vec![0.0; len],
+            Init::Ones => vec![1.0; len],
+        }
+    }
+
+    /// The distribution's mean and standard deviation (for tests and the docs).
+    pub fn moments(self) -> (f64, f64) {
+        match self {
+            Init::DefaultUniform { fan_in } => (0.0, 1.0 / (3.0 * fan_in as f64).sqrt()),
+            Init::HeNormal { fan } => (0.0, (2.0 / fan as f64).sqrt()),
+            Init::Zeros => (0.0, 0.0),
+            Init::Ones => (1.0, 0.0),
+        }
+    }
+}
+
+/// What a tensor is, which decides whether the optimizer touches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    Weight,
+    Bias,
+    /// Batch-norm scale (γ) and shift (β): trained, but exempt from weight decay.
+    Norm,
+    /// A learned scalar gain on a residual branch (normalization-free ResNets).
+    Gain,
+    /// Batch-norm running statistics: not trained, updated by the forward pass.
+    RunningMean,
+    RunningVar,
+}
+
+impl Role {
+    pub fn trainable(self) -> bool {
+        !matches!(self, Role::RunningMean | Role::RunningVar)
+    }
+
+    /// Weight decay applies to weights only (the usual convention).
+    pub fn decays(self) -> bool {
+        matches!(self, Role::Weight)
+    }
+}
+
+/// One tensor of a model's layout.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TensorSpec {
+    /// Dotted name, e.g. `stage2.resblk1.conv1.weight`.
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub init: Init,
+    pub role: Role,
+    /// Index into [`Model::units`].
+    pub unit: usize,
+}
+
+impl TensorSpec {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A reset unit: what one reset in the paper's sense touches.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnitSpec {
+    pub name: String,
+    /// Indices into [`Model::tensors`].
+    pub tensors: Vec<usize>,
+}
+
+/// Whether the forward pass trains batch norm (batch statistics) or evaluates it (running ones).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Train,
+    Eval,
+}
+
+/// Batch statistics a training forward pass computed, to fold into the running statistics.
+pub struct BatchStats {
+    pub mean_index: usize,
+    pub var_index: usize,
+    /// `[channels]`, biased (population) variance.
+    pub mean: Tensor<1>,
+    pub var: Tensor<1>,
+    /// Values per channel the statistics were computed over (for the unbiased correction).
+    pub count: usize,
+}
+
+/// The output of a forward pass.
+pub struct Forward {
+    /// `[batch, classes]`
+    pub logits: Tensor<2>,
+    pub batch_stats: Vec<BatchStats>,
+}
+
+/// Indices of a dense layer's tensors.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DenseIdx {
+    pub weight: usize,
+    pub bias: usize,
+    pub inputs: usize,
+    pub outputs: usize,
+}
+
+/// Indices of a convolution's tensors.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ConvIdx {
+    pub weight: usize,
+    pub bias: Option<usize>,
+    pub inputs: usize,
+    pub outputs: usize,
+    pub kernel: usize,
+    pub stride: usize,
+}
+
+/// Indices of a batch norm's tensors.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NormIdx {
+    pub scale: usize,
+    pub shift: usize,
+    pub mean: usize,
+    pub var: usize,
+}
+
+/// Batch-norm ε and running-statistics momentum, PyTorch's defaults.
+pub const BN_EPS: f64 = 1e-5;
+pub const BN_MOMENTUM: f32 = 0.1;
+
+/// Collects tensors and units while a model lays itself out.
+#[derive(Default)]
+pub struct Builder {
+    tensors: Vec<TensorSpec>,
+    units: Vec<UnitSpec>,
+}
+
+impl Builder {
+    /// Starts a new reset unit; tensors added next belong to it.
+    pub fn unit(&mut self, name: impl Into<String>) {
+        self.units.push(UnitSpec {
+            name: name.into(),
+            tensors: Vec::new(),
+        });
+    }
+
+    fn tensor(&mut self, name: String, shape: Vec<usize>, init: Init, role: Role) -> usize {
+        let unit = self.units.len() - 1;
+        let index = self.tensors.len();
+        self.tensors.push(TensorSpec {
+            name,
+            shape,
+            init,
+            role,
+            unit,
+        });
+        self.units[unit].tensors.push(index);
+        index
+    }
+
+    /// A dense layer `[inputs] -> [outputs]`; its weight is stored `[inputs, outputs]`.
+    pub fn dense(&mut self, name: &str, inputs: usize, outputs: usize, weight_init: Init) -> DenseIdx {
+        let weight = self.tensor(
+            format!("{name}.weight"),
+            vec![inputs, outputs],
+            weight_init,
+            Role::Weight,
+        );
+        let bias_init = match weight_init {
+            Init::DefaultUniform { .. } => Init::DefaultUniform { fan_in: inputs },
+            _ => Init::Zeros,
+        };
+        let bias = self.tensor(format!("{name}.bias"), vec![outputs], bias_init, Role::Bias);
+        DenseIdx {
+            weight,
+            bias,
+            inputs,
+            outputs,
+        }
+    }
+
+    /// A square convolution with "same" padding; its weight is `[outputs, inputs, k, k]`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv(
+        &mut self,
+        name: &str,
+        inputs: usize,
+        outputs: usize,
+        kernel: usize,
+        stride: usize,
+        with_bias: bool,
+        weight_init: Init,
+    ) -> ConvIdx {
+        let weight = self.tensor(
+            format!("{name}.weight"),
+            vec![outputs, inputs, kernel, kernel],
+            weight_init,
+            Role::Weight,
+        );
+        let bias = with_bias.then(|| {
+            let init = match weight_init {
+                Init::DefaultUniform { .. } => Init::DefaultUniform {
+                    fan_in: inputs * kernel * kernel,
+                },
+                _ => Init::Zeros,
+            };
+            self.tensor(format!("{name}.bias"), vec![outputs], init, Role::Bias)
+        });
+        ConvIdx {
+            weight,
+            bias,
+            inputs,
+            outputs,
+            kernel,
+            stride,
+        }
+    }
+
+    /// A batch norm over `channels`: γ = 1, β = 0, running mean 0, running variance 1.
+    pub fn norm(&mut self, name: &str, channels: usize) -> NormIdx {
+        NormIdx {
+            scale: self.tensor(format!("{name}.weight"), vec![channels], Init::Ones, Role::Norm),
+            shift: self.tensor(format!("{name}.bias"), vec![channels], Init::Zeros, Role::Norm),
+            mean: self.tensor(
+                format!("{name}.running_mean"),
+                vec![channels],
+                Init::Zeros,
+                Role::RunningMean,
+            ),
+            var: self.tensor(
+                format!("{name}.running_var"),
+                vec![channels],
+                Init::Ones,
+                Role::RunningVar,
+            ),
+        }
+    }
+
+    /// A learned scalar, initialised to `init`.
+    pub fn gain(&mut self, name: &str, init: Init) -> usize {
+        self.tensor(name.to_string(), vec![1], init, Role::Gain)
+    }
+
+    pub fn finish(self) -> (Vec<TensorSpec>, Vec<UnitSpec>) {
+        (self.tensors, self.units)
+    }
+}
+
+/// `x W + b` with `x: [batch, inputs]`.
+pub fn dense(values: &[Tensor<1>], layer: &DenseIdx, x: Tensor<2>) -> Tensor<2> {
+    let weight = values[layer.weight]
+        .clone()
+        .reshape([layer.inputs, layer.outputs]);
+    let bias = values[layer.bias].clone().reshape([1, layer.outputs]);
+    x.matmul(weight) + bias // [batch, outputs]
+}
+
+/// A convolution with padding `kernel / 2`, `x: [batch, inputs, h, w]`.
+pub fn conv(values: &[Tensor<1>], layer: &ConvIdx, x: Tensor<4>) -> Tensor<4> {
+    let k = layer.kernel;
+    let weight = values[layer.weight]
+        .clone()
+        .reshape([layer.outputs, layer.inputs, k, k]);
+    let bias = layer.bias.map(|b| values[b].clone());
+    let options = ConvOptions::new([layer.stride; 2], [k / 2; 2], [1, 1], 1);
+    conv2d(x, weight, bias, options) // [batch, outputs, h / stride, w / stride]
+}
+
+/// Batch norm over `x: [batch, channels, h, w]`, recording batch statistics when training.
+pub fn norm(
+    values: &[Tensor<1>],
+    layer: &NormIdx,
+    x: Tensor<4>,
+    mode: Mode,
+    stats: &mut Vec<BatchStats>,
+) -> Tensor<4> {
+    let scale = values[layer.scale].clone();
+    let shift = values[layer.shift].clone();
+    match mode {
+        Mode::Train => {
+            let [batch, _, h, w] = x.dims();
+            let out = batch_norm_train(x, scale, shift, BN_EPS);
+            stats.push(BatchStats {
+                mean_index: layer.mean,
+                var_index: layer.var,
+                mean: out.mean,
+                var: out.variance,
+                count: batch * h * w,
+            });
+            out.output
+        }
+        Mode::Eval => batch_norm(
+            x,
+            scale,
+            shift,
+            values[layer.mean].clone(),
+            values[layer.var].clone(),
+            BN_EPS,
+        ),
+    }
+}
+
+/// Which architecture, with its size parameters. Serialised inside the result's config.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Architecture {
+    Fcn {
+        depth: usize,
+        width: usize,
+    },
+    Vgg {
+        variant: vgg::Variant,
+        width_mult: f64,
+        batch_norm: bool,
+    },
+    ResNet {
+        variant: resnet::Variant,
+        width_mult: f64,
+        batch_norm: bool,
+    },
+}
+
+enum Layout {
+    Fcn(fcn::Fcn),
+    Vgg(vgg::Vgg),
+    ResNet(resnet::ResNet),
+}
+
+/// A laid-out model: tensors, units and the forward pass.
+pub struct Model {
+    pub architecture: Architecture,
+    pub tensors: Vec<TensorSpec>,
+    pub units: Vec<UnitSpec>,
+    /// `[channels, height, width]` of one input.
+    pub input_shape: [usize; 3],
+    pub classes: usize,
+    layout: Layout,
+}
+
+/// Scales a channel count by a width multiplier (at least one channel).
+pub fn scaled(channels: usize, mult: f64) -> usize {
+    ((channels as f64 * mult).round() as usize).max(1)
+}
+
+impl Model {
+    pub fn new(architecture: Architecture, input_shape: [usize; 3], classes: usize) -> Self {
+        let mut builder = Builder::default();
+        let layout = match &architecture {
+            Architecture::Fcn { depth, width } => {
+                let inputs = input_shape.iter().product();
+                Layout::Fcn(fcn::Fcn::build(&mut builder, inputs, *depth, *width, classes))
+            }
+            Architecture::Vgg {
+                variant,
+                width_mult,
+                batch_norm,
+            } => Layout::Vgg(vgg::Vgg::build(
+                &mut builder,
+                *variant,
+                input_shape,
+                *width_mult,
+                *batch_norm,
+                classes,
+            )),
+            Architecture::ResNet {
+                variant,
+                width_mult,
+                batch_norm,
+            } => Layout::ResNet(resnet::ResNet::build(
+                &mut builder,
+                *variant,
+                input_shape,
+                *width_mult,
+                *batch_norm,
+                classes,
+            )),
+        };
+        let (tensors, units) = builder.finish();
+        Self {
+            architecture,
+            tensors,
+            units,
+            input_shape,
+            classes,
+            layout,
+        }
+    }
+
+    /// `x: [batch, c*h*w]` (flattened images) to logits `[batch, classes]`.
+    pub fn forward(&self, values: &[Tensor<1>], x: Tensor<2>, mode: Mode) -> Forward {
+        let mut batch_stats = Vec::new();
+        let logits = match &self.layout {
+            Layout::Fcn(m) => m.forward(values, x),
+            Layout::Vgg(m) => m.forward(values, self.image_batch(x), mode, &mut batch_stats),
+            Layout::ResNet(m) => m.forward(values, self.image_batch(x), mode, &mut batch_stats),
+        };
+        Forward { logits, batch_stats }
+    }
+
+    fn image_batch(&self, x: Tensor<2>) -> Tensor<4> {
+        let [c, h, w] = self.input_shape;
+        let batch = x.dims()[0];
+        x.reshape([batch, c, h, w])
+    }
+
+    pub fn unit_names(&self) -> Vec<String> {
+        self.units.iter().map(|u| u.name.clone()).collect()
+    }
+
+    pub fn unit_index(&self, name: &str) -> Option<usize> {
+        self.units.iter().position(|u| u.name == name)
+    }
+
+    /// Trainable parameter count.
+    pub fn parameter_count(&self) -> usize {
+        self.tensors
+            .iter()
+            .filter(|t| t.role.trainable())
+            .map(TensorSpec::len)
+            .sum()
+    }
+
+    /// Draws every tensor of `unit` from its initializer with `rng`.
+    pub fn sample_unit(&self, unit: usize, rng: &mut Rng) -> Vec<(usize, Vec<f32>)> {
+        self.units[unit]
+            .tensors
+            .iter()
+            .map(|&t| (t, self.tensors[t].init.sample(self.tensors[t].len(), rng)))
+            .collect()
+    }
+}

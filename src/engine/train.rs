@@ -1,0 +1,358 @@
+//! The experiment: training with checkpoints, then the reset sweep, then the result file.
+//!
+//! One async function drives it all, so the same code runs natively (blocked on by the CLI)
+//! and in the browser (awaited in a worker, yielding to the event loop between steps). The
+//! caller supplies a [`Driver`]: where progress goes, whether to stop, and how to yield.
+
+use crate::engine::config::ExperimentConfig;
+use crate::engine::data::{DataError, DataSplit, Dataset};
+use crate::engine::metrics::{self, TestSet};
+use crate::engine::models::{BN_MOMENTUM, Mode, Model, Role};
+use crate::engine::optim::Optimizer;
+use crate::engine::result::{self, EpochRecord, ResultFile, Timing};
+use crate::engine::rng::{Rng, Stream};
+use crate::engine::sweep::{self, Cell, SweepInputs};
+use crate::engine::units::{self, Weights};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use web_time::Instant;
+
+/// Everything the engine tells its host while it works.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Started {
+        units: Vec<String>,
+        parameter_count: usize,
+        train_examples: usize,
+        test_examples: usize,
+        steps_per_epoch: usize,
+        total_steps: usize,
+    },
+    Step {
+        /// 1-based epoch in progress.
+        epoch: usize,
+        done_steps: usize,
+        total_steps: usize,
+        examples_per_second: f64,
+    },
+    /// Mean training loss of the epoch so far, read back every few steps.
+    Loss {
+        epoch_progress: f64,
+        loss: f32,
+    },
+    Epoch(EpochRecord),
+    Checkpoint {
+        epoch: usize,
+    },
+    SweepStarted {
+        cells: usize,
+    },
+    SweepCell {
+        done: usize,
+        total: usize,
+        cell: Cell,
+        test_error: f64,
+    },
+}
+
+/// The host of a run.
+pub trait Driver {
+    fn event(&mut self, event: Event);
+    /// Polled before every step; `true` ends training early (the sweep still runs).
+    fn stop_requested(&mut self) -> bool;
+    /// Gives the host a chance to run (the browser's event loop); natively nothing.
+    fn pause(&mut self) -> impl Future<Output = ()>;
+    /// Steps between loss read-backs (each one waits for the device).
+    fn loss_interval(&self) -> usize {
+        50
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Config(#[from] crate::engine::config::ConfigError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error("unknown unit '{name}'; this model's units are {available}")]
+    UnknownUnit { name: String, available: String },
+    #[error("the data set is {found} but the config asks for {expected}")]
+    WrongDataset { expected: String, found: String },
+    #[error("the device failed: {0}")]
+    Device(String),
+}
+
+/// Mean cross-entropy of `logits: [n, classes]` against `labels: [n]`.
+fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
+    let n = labels.dims()[0];
+    log_softmax(logits, 1)
+        .gather(1, labels.reshape([n, 1]))
+        .mean()
+        .neg()
+}
+
+/// Checks the config against the model and the data; returns the joint sets as unit indices.
+fn resolve_joint(config: &ExperimentConfig, model: &Model) -> Result<Vec<Vec<usize>>, EngineError> {
+    config
+        .joint
+        .iter()
+        .map(|set| {
+            set.iter()
+                .map(|name| {
+                    model.unit_index(name).ok_or_else(|| EngineError::UnknownUnit {
+                        name: name.clone(),
+                        available: model.unit_names().join(", "),
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Trains, checkpoints, sweeps, and returns the result file.
+pub async fn run_experiment<D: Driver>(
+    config: &ExperimentConfig,
+    data: &DataSplit,
+    device: &Device,
+    backend: &str,
+    driver: &mut D,
+) -> Result<ResultFile, EngineError> {
+    config.validate()?;
+    if data.train.kind != config.dataset {
+        return Err(EngineError::WrongDataset {
+            expected: config.dataset.name().into(),
+            found: data.train.kind.name().into(),
+        });
+    }
+    let train: &Dataset = &data.train;
+    let n_train = config.train_limit.map_or(train.len(), |l| l.min(train.len()));
+    let test_data = data.test.clone().truncated(config.test_limit);
+    let model = Model::new(
+        config.architecture(),
+        config.dataset.image_shape(),
+        train.num_classes(),
+    );
+    let joint_sets = resolve_joint(config, &model)?;
+    let test = TestSet::upload(&test_data, config.eval_batch_size, device);
+    let has_norm = model.tensors.iter().any(|t| t.role == Role::RunningMean);
+
+    let batch = config.batch_size.min(n_train);
+    let steps_per_epoch = n_train.div_ceil(batch);
+    let total_steps = steps_per_epoch * config.epochs;
+    driver.event(Event::Started {
+        units: model.unit_names(),
+        parameter_count: model.parameter_count(),
+        train_examples: n_train,
+        test_examples: test.len,
+        steps_per_epoch,
+        total_steps,
+    });
+
+    let initial = units::initial_weights(&model, config.seed, device);
+    let mut params: Vec<Tensor<1>> = initial
+        .iter()
+        .zip(&model.tensors)
+        .map(|(t, spec)| {
+            if spec.role.trainable() {
+                t.clone().autodiff().require_grad()
+            } else {
+                t.clone()
+            }
+        })
+        .collect();
+    let mut optimizer = Optimizer::new(
+        config.optimizer,
+        config.momentum,
+        config.weight_decay,
+        params.len(),
+    );
+    let mut checkpoints: Vec<(usize, Weights)> = Vec::new();
+    if config.checkpoints.contains(&0) {
+        checkpoints.push((0, initial.clone()));
+        driver.event(Event::Checkpoint { epoch: 0 });
+    }
+
+    let tables = train.kind.normalization().lookup_tables();
+    let example_len = train.example_len();
+    let mut history = Vec::new();
+    let mut notes = Vec::new();
+    let mut pixels = Vec::with_capacity(batch * example_len);
+    let started = Instant::now();
+    let mut step_seconds = 0.0;
+    let mut examples_seen = 0usize;
+    let mut done_steps = 0usize;
+    let mut stopped = false;
+    let mut trained_epochs = 0.0;
+    let loss_interval = driver.loss_interval().max(1);
+
+    'epochs: for epoch in 0..config.epochs {
+        let lr = config.lr_at(epoch);
+        let mut order: Vec<usize> = (0..n_train).collect();
+        Rng::derive(config.seed, Stream::Shuffle, epoch as u64, 0).shuffle(&mut order);
+        let mut augment_rng = Rng::derive(config.seed, Stream::Augment, epoch as u64, 0);
+        let mut loss_sum: Option<Tensor<1>> = None;
+        let mut epoch_examples = 0usize;
+        let epoch_start = Instant::now();
+        for chunk in order.chunks(batch) {
+            if driver.stop_requested() {
+                stopped = true;
+                trained_epochs = epoch as f64 + epoch_examples as f64 / n_train as f64;
+                break 'epochs;
+            }
+            // Batch norm needs at least two examples for its batch statistics.
+            if has_norm && chunk.len() < 2 {
+                continue;
+            }
+            let n = chunk.len();
+            pixels.clear();
+            train.gather_normalised(
+                chunk,
+                &tables,
+                config.augment.then_some(&mut augment_rng),
+                &mut pixels,
+            );
+            let x = Tensor::<2>::from_data(TensorData::new(pixels.clone(), [n, example_len]), device); // [n, c*h*w]
+            let labels: Vec<i64> = chunk.iter().map(|&i| train.labels[i] as i64).collect();
+            let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), device); // [n]
+
+            let forward = model.forward(&params, x, Mode::Train);
+            let loss = cross_entropy(forward.logits, y);
+            let mut grads = loss.backward();
+            optimizer.step(&mut params, &model.tensors, &mut grads, lr);
+            for stats in forward.batch_stats {
+                let m = BN_MOMENTUM;
+                let unbiased = stats.count as f32 / (stats.count.max(2) - 1) as f32;
+                params[stats.mean_index] =
+                    params[stats.mean_index].clone().mul_scalar(1.0 - m) + stats.mean.inner().mul_scalar(m);
+                params[stats.var_index] = params[stats.var_index].clone().mul_scalar(1.0 - m)
+                    + stats.var.inner().mul_scalar(m * unbiased);
+            }
+            let weighted = loss.inner().mul_scalar(n as f32);
+            loss_sum = Some(match loss_sum {
+                Some(s) => s + weighted,
+                None => weighted,
+            });
+            epoch_examples += n;
+            examples_seen += n;
+            done_steps += 1;
+            if done_steps.is_multiple_of(loss_interval) {
+                let sum = metrics::read_floats(loss_sum.clone().expect("set above"))
+                    .await
+                    .map_err(EngineError::Device)?;
+                driver.event(Event::Loss {
+                    epoch_progress: epoch as f64 + epoch_examples as f64 / n_train as f64,
+                    loss: sum[0] / epoch_examples as f32,
+                });
+            }
+            let elapsed = step_seconds + epoch_start.elapsed().as_secs_f64();
+            driver.event(Event::Step {
+                epoch: epoch + 1,
+                done_steps,
+                total_steps,
+                examples_per_second: examples_seen as f64 / elapsed.max(1e-9),
+            });
+            driver.pause().await;
+        }
+        let train_loss = match loss_sum {
+            Some(sum) => {
+                metrics::read_floats(sum).await.map_err(EngineError::Device)?[0]
+                    / epoch_examples.max(1) as f32
+            }
+            None => f32::NAN,
+        };
+        step_seconds += epoch_start.elapsed().as_secs_f64();
+        trained_epochs = (epoch + 1) as f64;
+
+        let weights: Weights = params.iter().map(|p| p.clone().inner()).collect();
+        let evaluation = metrics::evaluate(&model, &weights, &test)
+            .await
+            .map_err(EngineError::Device)?;
+        let record = EpochRecord {
+            epoch: epoch + 1,
+            train_loss,
+            test_error: evaluation.error,
+        };
+        history.push(record.clone());
+        driver.event(Event::Epoch(record));
+        if config.checkpoints.contains(&(epoch + 1)) {
+            checkpoints.push((epoch + 1, weights));
+            driver.event(Event::Checkpoint { epoch: epoch + 1 });
+        }
+        if !train_loss.is_finite() {
+            notes.push(format!(
+                "training diverged in epoch {} (the loss is not finite); try a lower learning rate",
+                epoch + 1
+            ));
+            stopped = true;
+            break;
+        }
+        driver.pause().await;
+    }
+    let train_seconds = started.elapsed().as_secs_f64();
+    if stopped && trained_epochs < config.epochs as f64 {
+        notes.push(format!(
+            "stopped after {trained_epochs:.2} of {} epochs; the sweep used the weights at that point",
+            config.epochs
+        ));
+    }
+    if checkpoints.is_empty() {
+        checkpoints.push((0, initial.clone()));
+        notes.push(
+            "no configured checkpoint was reached; checkpoint 0 (the initial weights) was added".into(),
+        );
+    }
+
+    // The sweep.
+    let sweep_started = Instant::now();
+    let trained: Weights = params.iter().map(|p| p.clone().inner()).collect();
+    drop(params);
+    let baseline = metrics::evaluate(&model, &trained, &test)
+        .await
+        .map_err(EngineError::Device)?;
+    let outcome = sweep::run(
+        &SweepInputs {
+            model: &model,
+            trained: &trained,
+            initial: &initial,
+            checkpoints: &checkpoints,
+            joint_sets: &joint_sets,
+            test: &test,
+            seed: config.seed,
+            device,
+        },
+        driver,
+    )
+    .await?;
+    let sweep_seconds = sweep_started.elapsed().as_secs_f64();
+    let mut per_class = outcome.per_class;
+    per_class.trained = baseline.per_class;
+
+    Ok(ResultFile {
+        format: result::FORMAT.into(),
+        version: result::VERSION,
+        config: config.clone(),
+        units: model.unit_names(),
+        checkpoints: checkpoints.iter().map(|(e, _)| *e).collect(),
+        final_test_error: baseline.error,
+        history,
+        robustness: outcome.robustness,
+        distance: outcome.distance,
+        timing: Timing {
+            train_seconds,
+            sweep_seconds,
+            samples_per_second: examples_seen as f64 / step_seconds.max(1e-9),
+            backend: backend.into(),
+        },
+        class_names: train.class_names.clone(),
+        per_class,
+        trained_epochs,
+        stopped_early: stopped,
+        train_examples: n_train,
+        test_examples: test.len,
+        parameter_count: model.parameter_count(),
+        notes,
+    })
+}

@@ -1,0 +1,116 @@
+//! Plain-text rendering of a result: the heat maps as tables, for the CLI and for logs.
+
+use crate::engine::result::ResultFile;
+use std::fmt::Write;
+
+/// Default robustness threshold: a reset that raises test error by more than this much (in
+/// absolute terms, 0.05 = five percentage points) makes the unit critical.
+pub const DEFAULT_THRESHOLD: f64 = 0.05;
+
+fn pct(v: f64) -> String {
+    format!("{:.1}%", v * 100.0)
+}
+
+fn table(header: &[String], rows: &[Vec<String>]) -> String {
+    let columns = header.len();
+    let mut widths = vec![0; columns];
+    for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
+        for (i, cell) in row.iter().enumerate() {
+            if i == 0 {
+                let _ = write!(out, "{cell:<w$}", w = widths[i]);
+            } else {
+                let _ = write!(out, "  {cell:>w$}", w = widths[i]);
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The test-error heat map (units × ReRnd/checkpoints plus the fullmodel row) with verdicts,
+/// then the two distance maps.
+pub fn render(result: &ResultFile, threshold: f64) -> String {
+    let mut out = String::new();
+    let r = &result.robustness;
+    let d = &result.distance;
+    let mut header = vec!["test error".to_string(), "ReRnd".to_string()];
+    header.extend(result.checkpoints.iter().map(|c| c.to_string()));
+    header.push("verdict".into());
+    let mut rows: Vec<Vec<String>> = result
+        .units
+        .iter()
+        .enumerate()
+        .map(|(u, name)| {
+            let mut row = vec![name.clone(), pct(r.rerandomized[u])];
+            row.extend(r.reinitialized[u].iter().map(|&e| pct(e)));
+            row.push(
+                if result.is_robust(u, threshold) {
+                    "robust"
+                } else {
+                    "critical"
+                }
+                .into(),
+            );
+            row
+        })
+        .collect();
+    let mut full = vec!["fullmodel".to_string(), "-".to_string()];
+    full.extend(r.full_model.iter().map(|&e| pct(e)));
+    full.push(String::new());
+    rows.push(full);
+    let _ = writeln!(
+        out,
+        "Trained model: {} test error. A unit is critical when re-initializing it to checkpoint {} \
+         adds more than {:.1} points.",
+        pct(result.final_test_error),
+        result.checkpoints[0],
+        threshold * 100.0
+    );
+    out.push('\n');
+    out.push_str(&table(&header, &rows));
+
+    for (title, grid, fresh) in [
+        ("l2 relative", &d.l2_relative, &d.rerandomized_l2_relative),
+        ("l-inf", &d.linf, &d.rerandomized_linf),
+    ] {
+        let mut header = vec![title.to_string(), "ReRnd".to_string()];
+        header.extend(result.checkpoints.iter().map(|c| c.to_string()));
+        let rows: Vec<Vec<String>> = result
+            .units
+            .iter()
+            .enumerate()
+            .map(|(u, name)| {
+                let mut row = vec![name.clone(), format!("{:.3}", fresh[u])];
+                row.extend(grid[u].iter().map(|v| format!("{v:.3}")));
+                row
+            })
+            .collect();
+        out.push('\n');
+        out.push_str(&table(&header, &rows));
+    }
+    if !r.joint.is_empty() || !r.joint_rerandomized.is_empty() {
+        out.push_str("\njoint resets\n");
+        for j in &r.joint_rerandomized {
+            let _ = writeln!(out, "  {{{}}} ReRnd: {}", j.units.join(", "), pct(j.test_error));
+        }
+        for j in &r.joint {
+            let _ = writeln!(
+                out,
+                "  {{{}}} @ {}: {}",
+                j.units.join(", "),
+                j.checkpoint,
+                pct(j.test_error)
+            );
+        }
+    }
+    for note in &result.notes {
+        let _ = writeln!(out, "\nnote: {note}");
+    }
+    out
+}

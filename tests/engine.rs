@@ -1,0 +1,299 @@
+//! The engine on the CPU backend: resets, re-randomization, determinism, and a short real run.
+
+mod common;
+
+use burn::tensor::Device;
+use layerlab::engine::config::ExperimentConfig;
+use layerlab::engine::data::files;
+use layerlab::engine::metrics::read_floats;
+use layerlab::engine::models::{Init, Model};
+use layerlab::engine::train::{Driver, Event, run_experiment};
+use layerlab::engine::units::{self, Weights};
+
+fn read_all(weights: &Weights) -> Vec<Vec<f32>> {
+    weights
+        .iter()
+        .map(|t| pollster::block_on(read_floats(t.clone())).unwrap())
+        .collect()
+}
+
+fn config(pairs: &[(&str, &str)]) -> ExperimentConfig {
+    ExperimentConfig::from_pairs(pairs.iter().copied()).unwrap()
+}
+
+#[derive(Default)]
+struct Quiet {
+    events: Vec<Event>,
+    stop_after_steps: Option<usize>,
+    steps: usize,
+}
+
+impl Driver for Quiet {
+    fn event(&mut self, event: Event) {
+        if matches!(event, Event::Step { .. }) {
+            self.steps += 1;
+        }
+        self.events.push(event);
+    }
+    fn stop_requested(&mut self) -> bool {
+        self.stop_after_steps.is_some_and(|n| self.steps >= n)
+    }
+    async fn pause(&mut self) {}
+}
+
+#[test]
+fn reset_restores_exactly_the_stored_unit_and_nothing_else() {
+    let device = Device::flex();
+    for model_name in ["fcn", "vgg11", "resnet18"] {
+        let c = config(&[
+            ("model", model_name),
+            ("width-mult", "0.125"),
+            ("depth", "3"),
+            ("width", "32"),
+        ]);
+        let model = Model::new(c.architecture(), c.dataset.image_shape(), 10);
+        let checkpoint = units::initial_weights(&model, 1, &device);
+        let trained = units::initial_weights(&model, 2, &device);
+        let checkpoint_values = read_all(&checkpoint);
+        let trained_values = read_all(&trained);
+        for unit in [0, model.units.len() / 2, model.units.len() - 1] {
+            let reset = units::with_units_from(&model, &trained, &[unit], &checkpoint);
+            let values = read_all(&reset);
+            for (t, spec) in model.tensors.iter().enumerate() {
+                let expected = if spec.unit == unit {
+                    &checkpoint_values[t]
+                } else {
+                    &trained_values[t]
+                };
+                assert_eq!(
+                    &values[t], expected,
+                    "{model_name}: {} after resetting unit {unit}",
+                    spec.name
+                );
+            }
+        }
+        // A joint reset touches exactly the union.
+        let joint = units::with_units_from(&model, &trained, &[0, 1], &checkpoint);
+        let values = read_all(&joint);
+        for (t, spec) in model.tensors.iter().enumerate() {
+            let expected = if spec.unit <= 1 {
+                &checkpoint_values[t]
+            } else {
+                &trained_values[t]
+            };
+            assert_eq!(&values[t], expected);
+        }
+    }
+}
+
+#[test]
+fn batch_norm_state_belongs_to_its_unit() {
+    let c = config(&[("model", "resnet18"), ("width-mult", "0.125")]);
+    let model = Model::new(c.architecture(), c.dataset.image_shape(), 10);
+    let block = model.unit_index("stage2.resblk1").unwrap();
+    let names: Vec<&str> = model.units[block]
+        .tensors
+        .iter()
+        .map(|&t| model.tensors[t].name.as_str())
+        .collect();
+    for expected in [
+        "stage2.resblk1.bn1.weight",
+        "stage2.resblk1.bn1.running_mean",
+        "stage2.resblk1.bn1.running_var",
+        "stage2.resblk1.conv1.weight",
+        "stage2.resblk1.bn2.running_var",
+        "stage2.resblk1.conv2.weight",
+        "stage2.resblk1.shortcut.weight",
+    ] {
+        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    }
+}
+
+#[test]
+fn rerandomization_draws_from_the_units_own_initializer() {
+    let device = Device::flex();
+    let c = config(&[("model", "fcn")]);
+    let model = Model::new(c.architecture(), c.dataset.image_shape(), 10);
+    let initial = read_all(&units::initial_weights(&model, 0, &device));
+    for unit in 0..model.units.len() {
+        let fresh = units::rerandomized_unit(&model, unit, 0, &device);
+        assert_eq!(fresh.len(), model.units[unit].tensors.len());
+        for (t, value) in fresh {
+            let spec = &model.tensors[t];
+            let v = pollster::block_on(read_floats(value)).unwrap();
+            assert_eq!(v.len(), spec.len());
+            assert_ne!(v, initial[t], "the fresh draw must not be the initial one");
+            let Init::DefaultUniform { fan_in } = spec.init else {
+                panic!("FCN tensors use the default uniform init");
+            };
+            let bound = 1.0 / (fan_in as f32).sqrt();
+            assert!(
+                v.iter().all(|x| x.abs() <= bound),
+                "{} exceeds ±{bound}",
+                spec.name
+            );
+            let n = v.len() as f64;
+            let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+            let std = (v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+            let (_, expected_std) = spec.init.moments();
+            // Tolerances: a few standard errors of the estimates for this many draws.
+            let se = expected_std / n.sqrt();
+            assert!(mean.abs() < 5.0 * se, "{}: mean {mean}", spec.name);
+            assert!(
+                (std / expected_std - 1.0).abs() < 5.0 / (2.0 * n).sqrt() + 0.01,
+                "{}: std {std} vs {expected_std}",
+                spec.name
+            );
+        }
+    }
+    // He-normal units (VGG convolutions) too.
+    let c = config(&[("model", "vgg11"), ("width-mult", "0.5")]);
+    let model = Model::new(c.architecture(), c.dataset.image_shape(), 10);
+    let unit = model.unit_index("stage3.block2").unwrap();
+    let (t, value) = units::rerandomized_unit(&model, unit, 0, &device).remove(0);
+    let Init::HeNormal { fan } = model.tensors[t].init else {
+        panic!("VGG convolutions use He init");
+    };
+    let v = pollster::block_on(read_floats(value)).unwrap();
+    let n = v.len() as f64;
+    let std = (v.iter().map(|&x| (x as f64).powi(2)).sum::<f64>() / n).sqrt();
+    assert!(
+        (std - (2.0 / fan as f64).sqrt()).abs() / std < 0.02,
+        "std {std}, fan {fan}"
+    );
+    let beyond_3_sigma = v.iter().filter(|&&x| (x as f64).abs() > 3.0 * std).count() as f64 / n;
+    assert!(
+        (beyond_3_sigma - 0.0027).abs() < 0.002,
+        "normal tails: {beyond_3_sigma}"
+    );
+}
+
+fn strip_timing(mut json: serde_json::Value) -> serde_json::Value {
+    json.as_object_mut().unwrap().remove("timing");
+    json
+}
+
+#[test]
+fn short_real_run_shows_layer1_critical_and_is_deterministic() {
+    let data = files::load_mnist(&common::mnist_dir()).unwrap();
+    let c = config(&[
+        ("model", "fcn"),
+        ("epochs", "2"),
+        ("checkpoints", "0,1,2"),
+        ("train-limit", "16000"),
+        ("test-limit", "2000"),
+        ("joint", "layer2,layer3"),
+    ]);
+    let device = Device::flex();
+    let mut driver = Quiet::default();
+    let result = pollster::block_on(run_experiment(&c, &data, &device, "test", &mut driver)).unwrap();
+    result.check_shape().unwrap();
+    let r = &result.robustness;
+    assert!(
+        result.final_test_error < 0.15,
+        "trained error {}",
+        result.final_test_error
+    );
+    assert!(
+        r.reinitialized[0][0] > 0.25,
+        "layer1 at checkpoint 0 must be critical: {:?}",
+        r.reinitialized[0]
+    );
+    for u in 1..4 {
+        assert!(
+            r.reinitialized[u][0] < r.reinitialized[0][0] / 2.0,
+            "{} at checkpoint 0: {} vs layer1 {}",
+            result.units[u],
+            r.reinitialized[u][0],
+            r.reinitialized[0][0]
+        );
+    }
+    for (u, &e) in r.rerandomized.iter().enumerate() {
+        assert!(e > 0.5, "re-randomized {} only {e}", result.units[u]);
+    }
+    assert!(r.full_model[0] > 0.7, "untrained model error {}", r.full_model[0]);
+    // The last checkpoint is the trained model itself.
+    for u in 0..4 {
+        assert_eq!(r.reinitialized[u][2], result.final_test_error);
+        assert_eq!(result.distance.l2_relative[u][0], 0.0);
+        assert!(result.distance.l2_relative[u][2] > result.distance.l2_relative[u][1]);
+        assert!((result.distance.rerandomized_l2_relative[u] - std::f32::consts::SQRT_2).abs() < 0.05);
+    }
+    assert_eq!(r.joint.len(), 3);
+    assert_eq!(r.joint_rerandomized.len(), 1);
+    assert_eq!(result.history.len(), 2);
+    assert!(driver.events.iter().any(|e| matches!(e, Event::SweepCell { .. })));
+
+    // Same seed, same backend: the same numbers, byte for byte.
+    let again =
+        pollster::block_on(run_experiment(&c, &data, &device, "test", &mut Quiet::default())).unwrap();
+    let a = strip_timing(serde_json::to_value(&result).unwrap());
+    let b = strip_timing(serde_json::to_value(&again).unwrap());
+    assert_eq!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&b).unwrap()
+    );
+    // Another seed: other numbers.
+    let mut other = c.clone();
+    other.seed = 1;
+    let third = pollster::block_on(run_experiment(
+        &other,
+        &data,
+        &device,
+        "test",
+        &mut Quiet::default(),
+    ))
+    .unwrap();
+    assert_ne!(third.history, result.history);
+}
+
+#[test]
+fn a_stopped_run_still_sweeps_with_what_it_has() {
+    let data = files::load_mnist(&common::mnist_dir()).unwrap();
+    let c = config(&[
+        ("model", "fcn"),
+        ("depth", "2"),
+        ("width", "64"),
+        ("epochs", "3"),
+        ("checkpoints", "0,1,3"),
+        ("train-limit", "2560"),
+        ("test-limit", "500"),
+    ]);
+    let mut driver = Quiet {
+        stop_after_steps: Some(30),
+        ..Default::default()
+    };
+    let result = pollster::block_on(run_experiment(&c, &data, &Device::flex(), "test", &mut driver)).unwrap();
+    assert!(result.stopped_early);
+    assert_eq!(result.checkpoints, vec![0, 1], "checkpoint 3 was never reached");
+    assert!(
+        (result.trained_epochs - 1.5).abs() < 1e-9,
+        "{}",
+        result.trained_epochs
+    );
+    assert_eq!(result.robustness.reinitialized[0].len(), 2);
+    assert!(result.notes.iter().any(|n| n.contains("stopped")));
+    result.check_shape().unwrap();
+}
+
+#[test]
+fn unknown_joint_unit_is_a_clear_error() {
+    let data = files::load_mnist(&common::mnist_dir()).unwrap();
+    let c = config(&[
+        ("joint", "layer2,layer9"),
+        ("epochs", "1"),
+        ("checkpoints", "0,1"),
+    ]);
+    let err = pollster::block_on(run_experiment(
+        &c,
+        &data,
+        &Device::flex(),
+        "test",
+        &mut Quiet::default(),
+    ))
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown unit 'layer9'; this model's units are layer1, layer2, layer3, layer4"
+    );
+}
