@@ -8,6 +8,8 @@
 
 pub mod engine;
 pub mod report;
+pub mod runtime;
+pub mod ui;
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "engine"))]
 pub mod cli;

@@ -5,6 +5,7 @@
 //! from its file, its link or a command line, and nothing has to translate between them.
 
 use crate::engine::data::DatasetKind;
+#[cfg(feature = "engine")]
 use crate::engine::models::{Architecture, resnet, vgg};
 use serde::{Deserialize, Serialize};
 
@@ -434,6 +435,7 @@ impl ExperimentConfig {
     }
 
     /// The architecture this config describes.
+    #[cfg(feature = "engine")]
     pub fn architecture(&self) -> Architecture {
         match self.model {
             ModelKind::Fcn => Architecture::Fcn {

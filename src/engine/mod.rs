@@ -3,17 +3,32 @@
 //! Nothing in here knows about the browser. It runs on any burn [`Device`](burn::tensor::Device)
 //! and is tested natively on the CPU backend; the page runs the same code in a web worker.
 
+//!
+//! The parts that need burn (models, training, sweep) sit behind the `engine` feature; the
+//! rest (config, data decoders, result file, events) is shared with the page's UI, which is
+//! built without burn.
+
 pub mod config;
 pub mod data;
-pub mod metrics;
-pub mod models;
-pub mod optim;
+pub mod events;
 pub mod result;
 pub mod rng;
+
+#[cfg(feature = "engine")]
+pub mod metrics;
+#[cfg(feature = "engine")]
+pub mod models;
+#[cfg(feature = "engine")]
+pub mod optim;
+#[cfg(feature = "engine")]
 pub mod sweep;
+#[cfg(feature = "engine")]
 pub mod train;
+#[cfg(feature = "engine")]
 pub mod units;
 
 pub use config::ExperimentConfig;
+pub use events::{Cell, Event};
 pub use result::ResultFile;
-pub use train::{Driver, EngineError, Event, run_experiment};
+#[cfg(feature = "engine")]
+pub use train::{Driver, EngineError, run_experiment};

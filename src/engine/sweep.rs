@@ -8,40 +8,7 @@ use crate::engine::result::{Distance, JointRecord, JointRerandomized, PerClass, 
 use crate::engine::train::{Driver, EngineError, Event};
 use crate::engine::units::{self, Weights};
 use burn::tensor::{Device, Tensor};
-use serde::{Deserialize, Serialize};
-
-/// One evaluation of the sweep.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Cell {
-    Rerandomized { unit: usize },
-    Reinitialized { unit: usize, checkpoint: usize },
-    FullModel { checkpoint: usize },
-    Joint { set: usize, checkpoint: usize },
-    JointRerandomized { set: usize },
-}
-
-/// All cells, row by row as the heat map is drawn (ReRnd first, then each checkpoint), then the
-/// full-model row, then joint sets. `checkpoint` fields index into the saved checkpoints.
-pub fn plan(units: usize, checkpoints: usize, joint_sets: usize) -> Vec<Cell> {
-    let mut cells = Vec::new();
-    for unit in 0..units {
-        cells.push(Cell::Rerandomized { unit });
-        for checkpoint in 0..checkpoints {
-            cells.push(Cell::Reinitialized { unit, checkpoint });
-        }
-    }
-    for checkpoint in 0..checkpoints {
-        cells.push(Cell::FullModel { checkpoint });
-    }
-    for set in 0..joint_sets {
-        cells.push(Cell::JointRerandomized { set });
-        for checkpoint in 0..checkpoints {
-            cells.push(Cell::Joint { set, checkpoint });
-        }
-    }
-    cells
-}
+pub use crate::engine::events::{Cell, plan};
 
 /// What the sweep needs: the trained model, its checkpoints and the test set.
 pub struct SweepInputs<'a> {

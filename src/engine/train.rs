@@ -11,52 +11,13 @@ use crate::engine::models::{BN_MOMENTUM, Mode, Model, Role};
 use crate::engine::optim::Optimizer;
 use crate::engine::result::{self, EpochRecord, ResultFile, Timing};
 use crate::engine::rng::{Rng, Stream};
-use crate::engine::sweep::{self, Cell, SweepInputs};
+use crate::engine::sweep::{self, SweepInputs};
+pub use crate::engine::events::Event;
 use crate::engine::units::{self, Weights};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use serde::{Deserialize, Serialize};
 use std::future::Future;
 use web_time::Instant;
-
-/// Everything the engine tells its host while it works.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Event {
-    Started {
-        units: Vec<String>,
-        parameter_count: usize,
-        train_examples: usize,
-        test_examples: usize,
-        steps_per_epoch: usize,
-        total_steps: usize,
-    },
-    Step {
-        /// 1-based epoch in progress.
-        epoch: usize,
-        done_steps: usize,
-        total_steps: usize,
-        examples_per_second: f64,
-    },
-    /// Mean training loss of the epoch so far, read back every few steps.
-    Loss {
-        epoch_progress: f64,
-        loss: f32,
-    },
-    Epoch(EpochRecord),
-    Checkpoint {
-        epoch: usize,
-    },
-    SweepStarted {
-        cells: usize,
-    },
-    SweepCell {
-        done: usize,
-        total: usize,
-        cell: Cell,
-        test_error: f64,
-    },
-}
 
 /// The host of a run.
 pub trait Driver {
@@ -200,6 +161,7 @@ pub async fn run_experiment<D: Driver>(
             if driver.stop_requested() {
                 stopped = true;
                 trained_epochs = epoch as f64 + epoch_examples as f64 / n_train as f64;
+                step_seconds += epoch_start.elapsed().as_secs_f64();
                 break 'epochs;
             }
             // Batch norm needs at least two examples for its batch statistics.

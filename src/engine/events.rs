@@ -1,0 +1,78 @@
+//! What the engine reports while it works: shared by the engine, the worker protocol and the
+//! page (no burn here, so the page's wasm does not link the engine).
+
+use crate::engine::result::EpochRecord;
+use serde::{Deserialize, Serialize};
+
+/// Everything the engine tells its host while it works.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Started {
+        units: Vec<String>,
+        parameter_count: usize,
+        train_examples: usize,
+        test_examples: usize,
+        steps_per_epoch: usize,
+        total_steps: usize,
+    },
+    Step {
+        /// 1-based epoch in progress.
+        epoch: usize,
+        done_steps: usize,
+        total_steps: usize,
+        examples_per_second: f64,
+    },
+    /// Mean training loss of the epoch so far, read back every few steps.
+    Loss {
+        epoch_progress: f64,
+        loss: f32,
+    },
+    Epoch(EpochRecord),
+    Checkpoint {
+        epoch: usize,
+    },
+    SweepStarted {
+        cells: usize,
+    },
+    SweepCell {
+        done: usize,
+        total: usize,
+        cell: Cell,
+        test_error: f64,
+    },
+}
+
+/// One evaluation of the sweep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Cell {
+    Rerandomized { unit: usize },
+    Reinitialized { unit: usize, checkpoint: usize },
+    FullModel { checkpoint: usize },
+    Joint { set: usize, checkpoint: usize },
+    JointRerandomized { set: usize },
+}
+
+/// All cells, row by row as the heat map is drawn (ReRnd first, then each checkpoint), then the
+/// full-model row, then joint sets. `checkpoint` fields index into the saved checkpoints.
+pub fn plan(units: usize, checkpoints: usize, joint_sets: usize) -> Vec<Cell> {
+    let mut cells = Vec::new();
+    for unit in 0..units {
+        cells.push(Cell::Rerandomized { unit });
+        for checkpoint in 0..checkpoints {
+            cells.push(Cell::Reinitialized { unit, checkpoint });
+        }
+    }
+    for checkpoint in 0..checkpoints {
+        cells.push(Cell::FullModel { checkpoint });
+    }
+    for set in 0..joint_sets {
+        cells.push(Cell::JointRerandomized { set });
+        for checkpoint in 0..checkpoints {
+            cells.push(Cell::Joint { set, checkpoint });
+        }
+    }
+    cells
+}
+

@@ -1,0 +1,14 @@
+//! The thin runtime between the engine and the page: the worker that hosts the engine, device
+//! choice (WebGPU or CPU), data fetching and caching. Only `protocol` is target-independent;
+//! the rest is wasm-only.
+
+pub mod protocol;
+
+#[cfg(all(target_arch = "wasm32", feature = "engine"))]
+pub mod device;
+#[cfg(target_arch = "wasm32")]
+pub mod fetch;
+#[cfg(target_arch = "wasm32")]
+pub mod js;
+#[cfg(all(target_arch = "wasm32", feature = "engine"))]
+pub mod worker;

@@ -1,0 +1,133 @@
+//! Messages between the page and the worker that runs the engine.
+//!
+//! One enum each way, serialised as JSON strings (small, debuggable in the console). Bulk bytes
+//! (a dropped data archive) travel beside the JSON as a transferred `ArrayBuffer`.
+
+use crate::engine::config::ExperimentConfig;
+use crate::engine::data::DatasetKind;
+use crate::engine::result::ResultFile;
+use crate::engine::events::Event;
+use serde::{Deserialize, Serialize};
+
+/// Which backend to train on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// WebGPU on a hardware adapter, else the CPU backend.
+    #[default]
+    Auto,
+    /// WebGPU, even on a software (fallback) adapter.
+    Webgpu,
+    /// burn's CPU backend compiled to wasm.
+    Cpu,
+}
+
+impl BackendChoice {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Some(Self::Auto),
+            "webgpu" | "gpu" => Some(Self::Webgpu),
+            "cpu" => Some(Self::Cpu),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendChoice::Auto => "auto",
+            BackendChoice::Webgpu => "webgpu",
+            BackendChoice::Cpu => "cpu",
+        }
+    }
+}
+
+/// Page → worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToWorker {
+    /// Train and sweep. `data_url` is the folder holding `manifest.json` (the page's own origin).
+    Run {
+        config: ExperimentConfig,
+        backend: BackendChoice,
+        data_url: String,
+    },
+    /// Finish the current step, then sweep with what was trained.
+    Stop,
+    /// A data archive the person dropped on the page; its bytes come as the transferred buffer.
+    ImportData { kind: DatasetKind, file_name: String },
+}
+
+/// What the worker learned about the device it will use.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct DeviceReport {
+    /// "webgpu" or "cpu".
+    pub backend: String,
+    /// Adapter description (vendor, architecture, device) when on WebGPU.
+    pub adapter: String,
+    /// Whether the WebGPU adapter is a software one (e.g. SwiftShader).
+    pub fallback_adapter: bool,
+    /// Why the CPU backend is used instead of WebGPU, in words for the page.
+    pub fallback_reason: Option<String>,
+}
+
+/// Worker → page. Adjacently tagged: engine events carry their own `type` tag.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum FromWorker {
+    /// The worker's wasm is loaded and listening.
+    Ready,
+    Device(DeviceReport),
+    /// Data download (or cache read) progress.
+    Data {
+        kind: DatasetKind,
+        loaded_bytes: u64,
+        total_bytes: u64,
+        from_cache: bool,
+    },
+    /// Data decoded and checked.
+    DataReady {
+        kind: DatasetKind,
+        train_examples: usize,
+        test_examples: usize,
+    },
+    /// Kernels are being compiled (the first steps on WebGPU are slow).
+    Warmup,
+    Engine(Event),
+    /// The stop request arrived; the current step finishes first.
+    Stopping,
+    Finished(Box<ResultFile>),
+    /// The run failed; the page keeps whatever it already has. `fatal`: the worker cannot
+    /// continue (a panic in wasm) and must be replaced.
+    Failed { message: String, fatal: bool },
+}
+
+impl ToWorker {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("messages always serialise")
+    }
+}
+
+impl FromWorker {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("messages always serialise")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        let run = ToWorker::Run {
+            config: ExperimentConfig::default(),
+            backend: BackendChoice::Cpu,
+            data_url: "data/".into(),
+        };
+        let back: ToWorker = serde_json::from_str(&run.to_json()).unwrap();
+        assert_eq!(back, run);
+        let progress = FromWorker::Engine(Event::Checkpoint { epoch: 2 });
+        let back: FromWorker = serde_json::from_str(&progress.to_json()).unwrap();
+        assert_eq!(back, progress);
+    }
+}

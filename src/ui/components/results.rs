@@ -1,0 +1,174 @@
+//! The results area: training curves, the three heat maps with verdicts, the detail panel and
+//! the export buttons.
+
+use crate::engine::result::ResultFile;
+use crate::ui::components::chart::LineChart;
+use crate::ui::components::detail::DetailPanel;
+use crate::ui::components::heatmap::Heatmap;
+use crate::ui::dom;
+use crate::ui::state::{LiveRun, Phase};
+use crate::ui::view::{self, HeatmapData, Series};
+use std::rc::Rc;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct CurvesProps {
+    pub run: Option<LiveRun>,
+    pub result: Option<Rc<ResultFile>>,
+}
+
+/// Train loss and test error per epoch, live during a run.
+#[function_component(Curves)]
+pub fn curves(props: &CurvesProps) -> Html {
+    let (loss, errors, epochs) = match (&props.run, &props.result) {
+        (Some(run), _) => (
+            run.loss_points.clone(),
+            run.epochs.iter().map(|e| (e.epoch as f64, e.test_error)).collect::<Vec<_>>(),
+            run.config.epochs,
+        ),
+        (None, Some(r)) => (
+            r.history.iter().map(|h| (h.epoch as f64, h.train_loss as f64)).collect(),
+            r.history.iter().map(|h| (h.epoch as f64, h.test_error)).collect(),
+            r.config.epochs,
+        ),
+        (None, None) => return html! {},
+    };
+    html! {
+        <div class="curves">
+            <LineChart id="loss" title="Training loss" x_label="epoch" x_max={Some(epochs as f64)}
+                series={vec![Series { name: "train loss".into(), colour: "#1f5fa8", points: loss }]} />
+            <LineChart id="error" title="Test error" x_label="epoch" percent={true} x_max={Some(epochs as f64)}
+                series={vec![Series { name: "test error".into(), colour: "#c0392b", points: errors }]} />
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ResultsProps {
+    pub run: Option<LiveRun>,
+    pub result: Option<Rc<ResultFile>>,
+    pub selected: Option<(usize, usize)>,
+    pub threshold: f64,
+    pub on_select: Callback<Option<(usize, usize)>>,
+    pub on_threshold: Callback<f64>,
+    pub on_error: Callback<String>,
+}
+
+fn export(result: &ResultFile, on_error: &Callback<String>) {
+    let name = format!(
+        "layerlab-{}-{}-seed{}.json",
+        result.config.model.name(),
+        result.config.dataset.name(),
+        result.config.seed
+    );
+    if let Err(e) = dom::download(&name, "application/json", &result.to_json()) {
+        on_error.emit(format!("The download failed: {e}"));
+    }
+}
+
+/// Heat maps of a finished result, or of the sweep in progress.
+#[function_component(Results)]
+pub fn results(props: &ResultsProps) -> Html {
+    let transposed = use_state(|| None::<bool>);
+    let sweeping = props
+        .run
+        .as_ref()
+        .filter(|r| r.phase == Phase::Sweeping || (r.phase.is_active() && !r.sweep_cells.is_empty()));
+    if let Some(run) = sweeping {
+        let map = view::partial_error_map(&run.units, &run.checkpoints, &run.sweep_cells);
+        return html! {
+            <section class="results">
+                <div class="maps"><Heatmap data={map} pending={true} /></div>
+            </section>
+        };
+    }
+    let Some(result) = &props.result else {
+        return html! {};
+    };
+    // The paper draws CNN maps with units as columns; FCN maps with units as rows.
+    let transpose = (*transposed).unwrap_or(result.units.len() > 8);
+    let error = view::error_map(result);
+    let [l2, linf] = view::distance_maps(result);
+    let orient = |m: HeatmapData| if transpose { m.transposed() } else { m };
+    let on_select = {
+        let cb = props.on_select.clone();
+        Callback::from(move |(r, c): (usize, usize)| cb.emit(Some(if transpose { (c, r) } else { (r, c) })))
+    };
+    let selected = props.selected.map(|(r, c)| if transpose { (c, r) } else { (r, c) });
+    let detail = props.selected.and_then(|(r, c)| view::detail(result, r, c));
+    let verdicts = result.units.iter().enumerate().map(|(u, name)| {
+        let robust = result.is_robust(u, props.threshold);
+        let delta = result.robustness.reinitialized[u][0] - result.final_test_error;
+        html! {
+            <li class={if robust { "robust" } else { "critical" }} data-testid="verdict" data-unit={name.clone()}
+                data-verdict={if robust { "robust" } else { "critical" }}>
+                <span class="unit">{ name.clone() }</span>
+                <span class="tag">{ if robust { "robust" } else { "critical" } }</span>
+                <span class="delta">{ format!("{:+.1} pts", delta * 100.0) }</span>
+            </li>
+        }
+    });
+    let on_threshold = {
+        let cb = props.on_threshold.clone();
+        Callback::from(move |e: InputEvent| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            if let Ok(v) = input.value().parse::<f64>() {
+                cb.emit(v / 100.0);
+            }
+        })
+    };
+    let export_json = {
+        let result = result.clone();
+        let on_error = props.on_error.clone();
+        Callback::from(move |_: MouseEvent| export(&result, &on_error))
+    };
+    let csv_buttons = [error.clone(), l2.clone(), linf.clone()].into_iter().map(|map| {
+        let on_error = props.on_error.clone();
+        let id = map.id;
+        html! {
+            <button type="button" data-testid={format!("export-csv-{id}")}
+                onclick={Callback::from(move |_: MouseEvent| {
+                    if let Err(e) = dom::download(&format!("layerlab-{}.csv", map.id), "text/csv", &map.to_csv()) {
+                        on_error.emit(e);
+                    }
+                })}>{ format!("CSV: {id}") }</button>
+        }
+    });
+    let flip = {
+        let transposed = transposed.clone();
+        Callback::from(move |_: MouseEvent| transposed.set(Some(!transpose)))
+    };
+    let summary = format!(
+        "{} · trained test error {:.2}% · {} · {:.0} examples/s",
+        result.config.label(),
+        result.final_test_error * 100.0,
+        result.timing.backend,
+        result.timing.samples_per_second
+    );
+    html! {
+        <section class="results" data-testid="results">
+            <p class="summary" data-testid="summary">{ summary }</p>
+            { for result.notes.iter().map(|n| html! { <p class="note">{ n.clone() }</p> }) }
+            <div class="verdicts">
+                <label class="threshold">
+                    { format!("critical when error rises more than {:.1} points", props.threshold * 100.0) }
+                    <input type="range" min="0" max="50" step="0.5" value={(props.threshold * 100.0).to_string()}
+                           oninput={on_threshold} data-testid="threshold"/>
+                </label>
+                <ul>{ for verdicts }</ul>
+            </div>
+            <div class="maps">
+                <Heatmap data={orient(error)} selected={selected} on_select={Some(on_select)} />
+                <Heatmap data={orient(l2)} />
+                <Heatmap data={orient(linf)} />
+            </div>
+            <DetailPanel detail={detail} />
+            <div class="exports">
+                <button type="button" class="primary" data-testid="export-json" onclick={export_json}>{ "Download result (JSON)" }</button>
+                { for csv_buttons }
+                <button type="button" onclick={flip}>{ if transpose { "Units as rows" } else { "Units as columns" } }</button>
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,13 @@
+//! The page. `state`, `url` and `view` are plain Rust (tested natively); `app`, `components`
+//! and `dom` are the yew/wasm side.
+
+pub mod state;
+pub mod url;
+pub mod view;
+
+#[cfg(all(target_arch = "wasm32", feature = "ui"))]
+pub mod app;
+#[cfg(all(target_arch = "wasm32", feature = "ui"))]
+pub mod components;
+#[cfg(all(target_arch = "wasm32", feature = "ui"))]
+pub mod dom;

@@ -1,0 +1,507 @@
+//! The page's one state and its reducer. Pure Rust (no yew, no DOM), so it is tested natively;
+//! the yew app wraps it in `use_reducer` and turns worker messages and clicks into [`Action`]s.
+
+use crate::engine::config::{self, ExperimentConfig, KEYS};
+use crate::engine::result::{EpochRecord, ResultFile};
+use crate::engine::events::Event;
+use crate::runtime::protocol::{BackendChoice, DeviceReport, FromWorker};
+use crate::ui::url::Fragment;
+use crate::ui::view::cell_key;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Where a run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Starting,
+    LoadingData,
+    Warmup,
+    Training,
+    Stopping,
+    Sweeping,
+    Done,
+    Failed,
+}
+
+impl Phase {
+    pub fn is_active(self) -> bool {
+        !matches!(self, Phase::Done | Phase::Failed)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Starting => "starting",
+            Phase::LoadingData => "loading data",
+            Phase::Warmup => "compiling GPU kernels",
+            Phase::Training => "training",
+            Phase::Stopping => "stopping",
+            Phase::Sweeping => "reset sweep",
+            Phase::Done => "done",
+            Phase::Failed => "failed",
+        }
+    }
+}
+
+/// A run as it happens.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveRun {
+    pub config: ExperimentConfig,
+    pub phase: Phase,
+    pub units: Vec<String>,
+    pub checkpoints: Vec<usize>,
+    pub parameter_count: usize,
+    pub train_examples: usize,
+    pub test_examples: usize,
+    pub epoch: usize,
+    pub done_steps: usize,
+    pub total_steps: usize,
+    pub examples_per_second: f64,
+    /// `(loaded, total, from cache)` of the data download.
+    pub data: Option<(u64, u64, bool)>,
+    /// `(epoch progress, mean training loss)`.
+    pub loss_points: Vec<(f64, f64)>,
+    pub epochs: Vec<EpochRecord>,
+    pub sweep_done: usize,
+    pub sweep_total: usize,
+    /// Sweep cells known so far, by [`cell_key`].
+    pub sweep_cells: HashMap<String, f64>,
+}
+
+impl LiveRun {
+    fn new(config: ExperimentConfig) -> Self {
+        Self {
+            config,
+            phase: Phase::Starting,
+            units: Vec::new(),
+            checkpoints: Vec::new(),
+            parameter_count: 0,
+            train_examples: 0,
+            test_examples: 0,
+            epoch: 0,
+            done_steps: 0,
+            total_steps: 0,
+            examples_per_second: 0.0,
+            data: None,
+            loss_points: Vec::new(),
+            epochs: Vec::new(),
+            sweep_done: 0,
+            sweep_total: 0,
+            sweep_cells: HashMap::new(),
+        }
+    }
+
+    /// Seconds left in training at the current speed.
+    pub fn eta_seconds(&self) -> Option<f64> {
+        if self.examples_per_second <= 0.0 || self.total_steps == 0 {
+            return None;
+        }
+        let steps_left = self.total_steps.saturating_sub(self.done_steps) as f64;
+        let examples_per_step = self.train_examples.min(self.config.batch_size).max(1) as f64;
+        Some(steps_left * examples_per_step / self.examples_per_second)
+    }
+
+    pub fn steps_per_second(&self) -> f64 {
+        self.examples_per_second / self.train_examples.min(self.config.batch_size).max(1) as f64
+    }
+}
+
+/// The worker's condition.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkerStatus {
+    Loading,
+    Ready,
+    /// It crashed (and is being replaced); the message says why.
+    Lost(String),
+}
+
+/// A notice for the person: an error or a piece of information.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    pub error: bool,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppState {
+    /// The form's values, by config key, as typed.
+    pub form: Vec<(String, String)>,
+    /// The form parsed, or why it does not parse.
+    pub config: Result<ExperimentConfig, String>,
+    pub backend: BackendChoice,
+    pub worker: WorkerStatus,
+    pub device: Option<DeviceReport>,
+    pub run: Option<LiveRun>,
+    /// The last finished result; kept when a later run fails.
+    pub result: Option<Rc<ResultFile>>,
+    /// Selected cell of the error map `(row, column)`.
+    pub selected: Option<(usize, usize)>,
+    /// Error increase that makes a unit critical.
+    pub threshold: f64,
+    pub notices: Vec<Notice>,
+    /// `run=1` was in the address: start as soon as the worker is ready.
+    pub autorun: bool,
+    /// Bumped when the worker must be replaced (the app respawns it).
+    pub worker_generation: u32,
+}
+
+/// Everything that can happen to the page.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    SetField { key: String, value: String },
+    ApplyPreset(String),
+    SetBackend(BackendChoice),
+    LoadFragment(Fragment),
+    WorkerReady,
+    WorkerLost(String),
+    Message(FromWorker),
+    /// The Run button (the app posts the config to the worker).
+    RunRequested,
+    /// The Stop button.
+    StopRequested,
+    Select(Option<(usize, usize)>),
+    SetThreshold(f64),
+    Notice(Notice),
+    DismissNotices,
+}
+
+fn form_from(config: &ExperimentConfig) -> Vec<(String, String)> {
+    let given: HashMap<&str, String> = config.to_pairs().into_iter().collect();
+    KEYS.iter()
+        .map(|(k, _)| (k.to_string(), given.get(k).cloned().unwrap_or_default()))
+        .collect()
+}
+
+fn parse_form(form: &[(String, String)]) -> Result<ExperimentConfig, String> {
+    ExperimentConfig::from_pairs(
+        form.iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+    .map_err(|e| e.to_string())
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        let config = ExperimentConfig::from_pairs(config::preset("quick").expect("the quick preset exists"))
+            .expect("the quick preset is valid");
+        Self {
+            form: form_from(&config),
+            config: Ok(config),
+            backend: BackendChoice::Auto,
+            worker: WorkerStatus::Loading,
+            device: None,
+            run: None,
+            result: None,
+            selected: None,
+            threshold: crate::report::DEFAULT_THRESHOLD,
+            notices: Vec::new(),
+            autorun: false,
+            worker_generation: 0,
+        }
+    }
+}
+
+impl AppState {
+    pub fn field(&self, key: &str) -> &str {
+        self.form
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    pub fn running(&self) -> bool {
+        self.run.as_ref().is_some_and(|r| r.phase.is_active())
+    }
+
+    /// Whether the Run button can start a run now.
+    pub fn can_run(&self) -> bool {
+        self.config.is_ok() && self.worker == WorkerStatus::Ready && !self.running()
+    }
+
+    fn error(&mut self, text: impl Into<String>) {
+        self.notices.push(Notice {
+            error: true,
+            text: text.into(),
+        });
+    }
+
+    /// The reducer.
+    pub fn apply(mut self, action: Action) -> Self {
+        match action {
+            Action::SetField { key, value } => {
+                let model_changed = key == "model";
+                if let Some(slot) = self.form.iter_mut().find(|(k, _)| *k == key) {
+                    slot.1 = value;
+                }
+                if model_changed {
+                    // The model decides the data set and batch norm unless the person says so.
+                    let kept: Vec<(String, String)> = self
+                        .form
+                        .iter()
+                        .filter(|(k, _)| !matches!(k.as_str(), "dataset" | "batch-norm"))
+                        .cloned()
+                        .collect();
+                    if let Ok(c) = parse_form(&kept) {
+                        self.form = form_from(&c);
+                    }
+                }
+                self.config = parse_form(&self.form);
+            }
+            Action::ApplyPreset(name) => match config::preset(&name) {
+                Some(pairs) => match ExperimentConfig::from_pairs(pairs) {
+                    Ok(c) => {
+                        self.form = form_from(&c);
+                        self.config = Ok(c);
+                    }
+                    Err(e) => self.error(e.to_string()),
+                },
+                None => self.error(format!("unknown preset '{name}'")),
+            },
+            Action::SetBackend(b) => self.backend = b,
+            Action::LoadFragment(fragment) => {
+                self.backend = fragment.backend;
+                if !fragment.pairs.is_empty() {
+                    match fragment.config() {
+                        Ok(c) => {
+                            self.form = form_from(&c);
+                            self.config = Ok(c);
+                            self.autorun = fragment.run;
+                        }
+                        Err(e) => {
+                            self.error(format!("The address holds a config that does not parse: {e}"));
+                            self.autorun = false;
+                        }
+                    }
+                } else {
+                    self.autorun = fragment.run;
+                }
+            }
+            Action::WorkerReady => self.worker = WorkerStatus::Ready,
+            Action::WorkerLost(message) => {
+                self.worker = WorkerStatus::Lost(message.clone());
+                self.worker_generation += 1;
+                if let Some(run) = &mut self.run
+                    && run.phase.is_active()
+                {
+                    run.phase = Phase::Failed;
+                }
+                self.error(format!(
+                    "The engine stopped unexpectedly ({message}). Results already shown are kept; \
+                     a new engine is starting."
+                ));
+            }
+            Action::RunRequested => {
+                if let Ok(c) = &self.config {
+                    self.run = Some(LiveRun::new(c.clone()));
+                    self.selected = None;
+                    self.autorun = false;
+                }
+            }
+            Action::StopRequested => {
+                if let Some(run) = &mut self.run
+                    && matches!(
+                        run.phase,
+                        Phase::Starting | Phase::LoadingData | Phase::Warmup | Phase::Training
+                    )
+                {
+                    run.phase = Phase::Stopping;
+                }
+            }
+            Action::Select(cell) => self.selected = cell,
+            Action::SetThreshold(t) => self.threshold = t.clamp(0.0, 1.0),
+            Action::Notice(n) => self.notices.push(n),
+            Action::DismissNotices => self.notices.clear(),
+            Action::Message(message) => self.on_message(message),
+        }
+        self
+    }
+
+    fn on_message(&mut self, message: FromWorker) {
+        match message {
+            FromWorker::Ready => self.worker = WorkerStatus::Ready,
+            FromWorker::Device(report) => self.device = Some(report),
+            FromWorker::Data {
+                loaded_bytes,
+                total_bytes,
+                from_cache,
+                ..
+            } => {
+                if let Some(run) = &mut self.run {
+                    if run.phase == Phase::Starting {
+                        run.phase = Phase::LoadingData;
+                    }
+                    run.data = Some((loaded_bytes, total_bytes, from_cache));
+                }
+            }
+            FromWorker::DataReady { .. } => {}
+            FromWorker::Warmup => {
+                if let Some(run) = &mut self.run
+                    && run.phase != Phase::Stopping
+                {
+                    run.phase = Phase::Warmup;
+                }
+            }
+            FromWorker::Stopping => {
+                if let Some(run) = &mut self.run
+                    && run.phase.is_active()
+                    && run.phase != Phase::Sweeping
+                {
+                    run.phase = Phase::Stopping;
+                }
+            }
+            FromWorker::Engine(event) => {
+                if let Some(run) = &mut self.run {
+                    apply_event(run, event);
+                }
+            }
+            FromWorker::Finished(result) => {
+                if let Some(run) = &mut self.run {
+                    run.phase = Phase::Done;
+                }
+                self.result = Some(Rc::new(*result));
+                self.selected = None;
+            }
+            FromWorker::Failed { message, fatal } => {
+                if let Some(run) = &mut self.run
+                    && run.phase.is_active()
+                {
+                    run.phase = Phase::Failed;
+                }
+                if fatal {
+                    self.worker = WorkerStatus::Lost(message.clone());
+                    self.worker_generation += 1;
+                }
+                self.error(message);
+            }
+        }
+    }
+}
+
+fn apply_event(run: &mut LiveRun, event: Event) {
+    match event {
+        Event::Started {
+            units,
+            parameter_count,
+            train_examples,
+            test_examples,
+            total_steps,
+            ..
+        } => {
+            run.units = units;
+            run.parameter_count = parameter_count;
+            run.train_examples = train_examples;
+            run.test_examples = test_examples;
+            run.total_steps = total_steps;
+            if matches!(run.phase, Phase::Starting | Phase::LoadingData) {
+                run.phase = Phase::Warmup;
+            }
+        }
+        Event::Step {
+            epoch,
+            done_steps,
+            total_steps,
+            examples_per_second,
+        } => {
+            if run.phase != Phase::Stopping {
+                run.phase = Phase::Training;
+            }
+            run.epoch = epoch;
+            run.done_steps = done_steps;
+            run.total_steps = total_steps;
+            run.examples_per_second = examples_per_second;
+        }
+        Event::Loss { epoch_progress, loss } => run.loss_points.push((epoch_progress, loss as f64)),
+        Event::Epoch(record) => {
+            run.loss_points.push((record.epoch as f64, record.train_loss as f64));
+            run.epochs.push(record);
+        }
+        Event::Checkpoint { epoch } => run.checkpoints.push(epoch),
+        Event::SweepStarted { cells } => {
+            run.phase = Phase::Sweeping;
+            run.sweep_total = cells;
+        }
+        Event::SweepCell {
+            done,
+            total,
+            cell,
+            test_error,
+        } => {
+            run.phase = Phase::Sweeping;
+            run.sweep_done = done;
+            run.sweep_total = total;
+            run.sweep_cells.insert(cell_key(&cell), test_error);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::events::Cell;
+
+    #[test]
+    fn model_change_picks_its_data_set() {
+        let s = AppState::default().apply(Action::SetField {
+            key: "model".into(),
+            value: "vgg11".into(),
+        });
+        let c = s.config.clone().unwrap();
+        assert_eq!(c.dataset.name(), "cifar10");
+        assert_eq!(s.field("dataset"), "cifar10");
+        let s = s.apply(Action::SetField {
+            key: "lr".into(),
+            value: "abc".into(),
+        });
+        assert!(s.config.is_err());
+        assert!(!s.can_run());
+    }
+
+    #[test]
+    fn a_run_goes_through_its_phases_and_keeps_the_old_result_on_failure() {
+        let mut s = AppState::default().apply(Action::WorkerReady);
+        assert!(s.can_run());
+        s = s.apply(Action::RunRequested);
+        assert!(s.running());
+        s = s.apply(Action::Message(FromWorker::Engine(Event::Started {
+            units: vec!["layer1".into()],
+            parameter_count: 10,
+            train_examples: 100,
+            test_examples: 10,
+            steps_per_epoch: 1,
+            total_steps: 2,
+        })));
+        s = s.apply(Action::Message(FromWorker::Engine(Event::Step {
+            epoch: 1,
+            done_steps: 1,
+            total_steps: 2,
+            examples_per_second: 100.0,
+        })));
+        assert_eq!(s.run.as_ref().unwrap().phase, Phase::Training);
+        s = s.apply(Action::StopRequested);
+        assert_eq!(s.run.as_ref().unwrap().phase, Phase::Stopping);
+        s = s.apply(Action::Message(FromWorker::Engine(Event::SweepCell {
+            done: 1,
+            total: 3,
+            cell: Cell::Rerandomized { unit: 0 },
+            test_error: 0.5,
+        })));
+        assert_eq!(s.run.as_ref().unwrap().phase, Phase::Sweeping);
+        assert_eq!(s.run.as_ref().unwrap().sweep_cells.len(), 1);
+        s = s.apply(Action::Message(FromWorker::Failed {
+            message: "boom".into(),
+            fatal: true,
+        }));
+        assert_eq!(s.run.as_ref().unwrap().phase, Phase::Failed);
+        assert!(matches!(s.worker, WorkerStatus::Lost(_)));
+        assert_eq!(s.notices.len(), 1);
+    }
+
+    #[test]
+    fn fragment_with_bad_config_is_reported_not_run() {
+        let f = crate::ui::url::parse("#lr=fast&run=1");
+        let s = AppState::default().apply(Action::LoadFragment(f));
+        assert!(!s.autorun);
+        assert!(s.notices[0].text.contains("lr"));
+    }
+}

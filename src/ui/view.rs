@@ -1,0 +1,410 @@
+//! View models: what the charts draw, derived from a result (or a run in progress). Pure
+//! functions, tested natively; the yew components only turn them into SVG.
+
+use crate::engine::result::ResultFile;
+use crate::engine::events::Cell;
+use std::collections::HashMap;
+
+/// Which colour map a heat map uses: red for test error (the paper's), blue for distances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Palette {
+    Reds,
+    Blues,
+}
+
+/// How values are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Percent,
+    Decimal,
+}
+
+impl Format {
+    pub fn show(self, v: f64) -> String {
+        match self {
+            Format::Percent => format!("{:.1}%", v * 100.0),
+            Format::Decimal => {
+                if v != 0.0 && v.abs() < 0.001 {
+                    format!("{v:.1e}")
+                } else {
+                    format!("{v:.3}")
+                }
+            }
+        }
+    }
+
+    /// The exact value, for tooltips.
+    pub fn exact(self, v: f64) -> String {
+        match self {
+            Format::Percent => format!("{:.2}% ({v})", v * 100.0),
+            Format::Decimal => format!("{v}"),
+        }
+    }
+}
+
+/// One heat map: rows × columns of optional values (None = not applicable or not yet known).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeatmapData {
+    pub id: &'static str,
+    pub title: String,
+    pub rows: Vec<String>,
+    pub columns: Vec<String>,
+    pub values: Vec<Vec<Option<f64>>>,
+    pub palette: Palette,
+    pub format: Format,
+}
+
+impl HeatmapData {
+    /// The colour scale's domain: the smallest and largest value shown (as in the paper).
+    pub fn domain(&self) -> (f64, f64) {
+        let mut lo = f64::INFINITY;
+        let mut hi = f64::NEG_INFINITY;
+        for v in self.values.iter().flatten().flatten() {
+            lo = lo.min(*v);
+            hi = hi.max(*v);
+        }
+        if !lo.is_finite() {
+            return (0.0, 1.0);
+        }
+        if hi - lo < 1e-12 {
+            return (lo, lo + 1e-12);
+        }
+        (lo, hi)
+    }
+
+    /// Swaps rows and columns (the paper draws CNN maps with units as columns).
+    pub fn transposed(&self) -> Self {
+        let mut values = vec![vec![None; self.rows.len()]; self.columns.len()];
+        for (r, row) in self.values.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                values[c][r] = *v;
+            }
+        }
+        Self {
+            id: self.id,
+            title: self.title.clone(),
+            rows: self.columns.clone(),
+            columns: self.rows.clone(),
+            values,
+            palette: self.palette,
+            format: self.format,
+        }
+    }
+
+    /// Values as CSV (header row, then one row per heat-map row).
+    pub fn to_csv(&self) -> String {
+        let quote = |s: &str| {
+            if s.contains([',', '"', '\n']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_string()
+            }
+        };
+        let mut out = String::from("row");
+        for c in &self.columns {
+            out.push(',');
+            out.push_str(&quote(c));
+        }
+        out.push('\n');
+        for (r, row) in self.rows.iter().enumerate() {
+            out.push_str(&quote(row));
+            for v in &self.values[r] {
+                out.push(',');
+                if let Some(v) = v {
+                    out.push_str(&v.to_string());
+                }
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Interpolates a sequential colour map at `t` in [0, 1] (ColorBrewer Reds / Blues anchors).
+pub fn colour(palette: Palette, t: f64) -> String {
+    const REDS: [(u8, u8, u8); 5] = [
+        (255, 245, 240),
+        (252, 187, 161),
+        (251, 106, 74),
+        (203, 24, 29),
+        (103, 0, 13),
+    ];
+    const BLUES: [(u8, u8, u8); 5] = [
+        (247, 251, 255),
+        (198, 219, 239),
+        (107, 174, 214),
+        (33, 113, 181),
+        (8, 48, 107),
+    ];
+    let anchors = match palette {
+        Palette::Reds => &REDS,
+        Palette::Blues => &BLUES,
+    };
+    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let x = t * (anchors.len() - 1) as f64;
+    let i = (x.floor() as usize).min(anchors.len() - 2);
+    let f = x - i as f64;
+    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
+    let (a, b) = (anchors[i], anchors[i + 1]);
+    format!("#{:02x}{:02x}{:02x}", mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Black or white text, whichever reads on `t` of the palette.
+pub fn text_colour(t: f64) -> &'static str {
+    if t > 0.55 { "#ffffff" } else { "#111111" }
+}
+
+/// Column labels: `ReRnd`, then each checkpoint.
+pub fn columns(checkpoints: &[usize]) -> Vec<String> {
+    std::iter::once("ReRnd".to_string())
+        .chain(checkpoints.iter().map(|c| c.to_string()))
+        .collect()
+}
+
+/// The test-error map of a finished result: units plus `fullmodel` × ReRnd plus checkpoints.
+pub fn error_map(result: &ResultFile) -> HeatmapData {
+    let r = &result.robustness;
+    let mut values: Vec<Vec<Option<f64>>> = result
+        .units
+        .iter()
+        .enumerate()
+        .map(|(u, _)| {
+            std::iter::once(Some(r.rerandomized[u]))
+                .chain(r.reinitialized[u].iter().map(|&e| Some(e)))
+                .collect()
+        })
+        .collect();
+    values.push(
+        std::iter::once(None)
+            .chain(r.full_model.iter().map(|&e| Some(e)))
+            .collect(),
+    );
+    let mut rows = result.units.clone();
+    rows.push("fullmodel".into());
+    HeatmapData {
+        id: "error",
+        title: "Test error after resetting a unit".into(),
+        rows,
+        columns: columns(&result.checkpoints),
+        values,
+        palette: Palette::Reds,
+        format: Format::Percent,
+    }
+}
+
+/// The ℓ2-relative and ℓ∞ distance maps (units × ReRnd plus checkpoints).
+pub fn distance_maps(result: &ResultFile) -> [HeatmapData; 2] {
+    let d = &result.distance;
+    let grid = |fresh: &[f32], grid: &[Vec<f32>]| -> Vec<Vec<Option<f64>>> {
+        fresh
+            .iter()
+            .zip(grid)
+            .map(|(&f, row)| {
+                std::iter::once(Some(f as f64))
+                    .chain(row.iter().map(|&v| Some(v as f64)))
+                    .collect()
+            })
+            .collect()
+    };
+    [
+        HeatmapData {
+            id: "l2",
+            title: "ℓ2 distance from initial weights (relative)".into(),
+            rows: result.units.clone(),
+            columns: columns(&result.checkpoints),
+            values: grid(&d.rerandomized_l2_relative, &d.l2_relative),
+            palette: Palette::Blues,
+            format: Format::Decimal,
+        },
+        HeatmapData {
+            id: "linf",
+            title: "ℓ∞ distance from initial weights".into(),
+            rows: result.units.clone(),
+            columns: columns(&result.checkpoints),
+            values: grid(&d.rerandomized_linf, &d.linf),
+            palette: Palette::Blues,
+            format: Format::Decimal,
+        },
+    ]
+}
+
+/// The error map of a sweep still in progress: known cells filled, the rest empty.
+pub fn partial_error_map(units: &[String], checkpoints: &[usize], cells: &HashMap<String, f64>) -> HeatmapData {
+    let mut rows: Vec<String> = units.to_vec();
+    rows.push("fullmodel".into());
+    let values = (0..rows.len())
+        .map(|r| {
+            (0..=checkpoints.len())
+                .map(|c| {
+                    let key = if r == units.len() {
+                        if c == 0 {
+                            return None;
+                        }
+                        cell_key(&Cell::FullModel { checkpoint: c - 1 })
+                    } else if c == 0 {
+                        cell_key(&Cell::Rerandomized { unit: r })
+                    } else {
+                        cell_key(&Cell::Reinitialized {
+                            unit: r,
+                            checkpoint: c - 1,
+                        })
+                    };
+                    cells.get(&key).copied()
+                })
+                .collect()
+        })
+        .collect();
+    HeatmapData {
+        id: "error",
+        title: "Test error after resetting a unit".into(),
+        rows,
+        columns: columns(checkpoints),
+        values,
+        palette: Palette::Reds,
+        format: Format::Percent,
+    }
+}
+
+/// A stable key for a sweep cell.
+pub fn cell_key(cell: &Cell) -> String {
+    serde_json::to_string(cell).unwrap_or_default()
+}
+
+/// What the detail panel shows for a clicked cell of the error map.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Detail {
+    pub title: String,
+    pub error: f64,
+    pub baseline: f64,
+    /// `(class, error of this reset, error of the trained model)`.
+    pub per_class: Vec<(String, f64, f64)>,
+    /// `(ℓ2 relative, ℓ∞)` of the unit at this column, when the row is a unit.
+    pub distance: Option<(f64, f64)>,
+}
+
+/// The detail of `(row, column)` of [`error_map`], if that cell has a value.
+pub fn detail(result: &ResultFile, row: usize, column: usize) -> Option<Detail> {
+    let units = result.units.len();
+    let r = &result.robustness;
+    let pc = &result.per_class;
+    let (title, error, per_class, distance) = if row < units {
+        let name = &result.units[row];
+        if column == 0 {
+            (
+                format!("{name} re-randomized"),
+                r.rerandomized[row],
+                pc.rerandomized.get(row).cloned().unwrap_or_default(),
+                Some((
+                    result.distance.rerandomized_l2_relative[row] as f64,
+                    result.distance.rerandomized_linf[row] as f64,
+                )),
+            )
+        } else {
+            let c = column - 1;
+            (
+                format!("{name} re-initialized to checkpoint {}", result.checkpoints.get(c)?),
+                *r.reinitialized[row].get(c)?,
+                pc.reinitialized.get(row).and_then(|u| u.get(c)).cloned().unwrap_or_default(),
+                Some((
+                    result.distance.l2_relative[row][c] as f64,
+                    result.distance.linf[row][c] as f64,
+                )),
+            )
+        }
+    } else if row == units && column > 0 {
+        let c = column - 1;
+        (
+            format!("whole model at checkpoint {}", result.checkpoints.get(c)?),
+            *r.full_model.get(c)?,
+            pc.full_model.get(c).cloned().unwrap_or_default(),
+            None,
+        )
+    } else {
+        return None;
+    };
+    let per_class = result
+        .class_names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            (
+                name.clone(),
+                per_class.get(i).copied().unwrap_or(f64::NAN),
+                pc.trained.get(i).copied().unwrap_or(f64::NAN),
+            )
+        })
+        .collect();
+    Some(Detail {
+        title,
+        error,
+        baseline: result.final_test_error,
+        per_class,
+        distance,
+    })
+}
+
+/// A polyline chart's data: named series of `(x, y)` points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub name: String,
+    pub colour: &'static str,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// "Nice" axis ticks covering `[lo, hi]` (about `count` of them).
+pub fn ticks(lo: f64, hi: f64, count: usize) -> Vec<f64> {
+    if !(lo.is_finite() && hi.is_finite()) || hi <= lo || count == 0 {
+        return vec![lo];
+    }
+    let raw = (hi - lo) / count as f64;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * magnitude);
+    let first = (lo / step).ceil();
+    (0..50)
+        .map(|i| ((first + i as f64) * step * 1e9).round() / 1e9)
+        .take_while(|t| *t <= hi + step * 1e-9)
+        .map(|t| if t == 0.0 { 0.0 } else { t })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_span_the_palette() {
+        assert_eq!(colour(Palette::Reds, 0.0), "#fff5f0");
+        assert_eq!(colour(Palette::Reds, 1.0), "#67000d");
+        assert_eq!(colour(Palette::Blues, 2.0), "#08306b");
+        assert_eq!(colour(Palette::Blues, f64::NAN), "#f7fbff");
+    }
+
+    #[test]
+    fn ticks_are_round() {
+        assert_eq!(ticks(0.0, 1.0, 5), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+        assert_eq!(ticks(0.0, 100.0, 4), vec![0.0, 25.0, 50.0, 75.0, 100.0]);
+        assert_eq!(ticks(1.0, 1.0, 4), vec![1.0]);
+    }
+
+    #[test]
+    fn transposition_and_csv() {
+        let map = HeatmapData {
+            id: "error",
+            title: "t".into(),
+            rows: vec!["a".into(), "b".into()],
+            columns: vec!["ReRnd".into(), "0".into(), "1".into()],
+            values: vec![vec![Some(0.5), Some(0.25), None], vec![None, Some(1.0), Some(0.0)]],
+            palette: Palette::Reds,
+            format: Format::Percent,
+        };
+        let t = map.transposed();
+        assert_eq!(t.rows.len(), 3);
+        assert_eq!(t.values[1][0], Some(0.25));
+        assert_eq!(map.to_csv(), "row,ReRnd,0,1\na,0.5,0.25,\nb,,1,0\n");
+        assert_eq!(map.domain(), (0.0, 1.0));
+    }
+}

@@ -1,0 +1,231 @@
+// End-to-end tests of the built page in a real headless Chromium (Debian's /usr/bin/chromium,
+// driven by playwright-core; no browser is downloaded). Run by the README's test command after
+// `trunk build --release`:  node tests/e2e/e2e.mjs
+//
+// Environment: LAYERLAB_DIST (default dist/), CHROMIUM (default /usr/bin/chromium),
+// LAYERLAB_CLI (the native binary, for the CPU-equals-CLI check), LAYERLAB_MNIST_DIR.
+// Screenshots and exported files go to tests/e2e/output/.
+
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { serve } from './serve.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const DIST = process.env.LAYERLAB_DIST || path.join(repo, 'dist');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const OUT = path.join(here, 'output');
+const targetDir = process.env.CARGO_TARGET_DIR || path.join(repo, 'target');
+const CLI = process.env.LAYERLAB_CLI || path.join(targetDir, 'release', 'layerlab');
+const MNIST = process.env.LAYERLAB_MNIST_DIR || path.join(repo, 'data', 'mnist');
+const only = process.argv[2];
+
+fs.mkdirSync(OUT, { recursive: true });
+
+// A small experiment: SwiftShader (software WebGPU) runs about one step per second.
+const SMALL = {
+  model: 'fcn', depth: '1', width: '32', epochs: '1', 'batch-size': '64', lr: '0.05',
+  momentum: '0.9', checkpoints: '0,1', seed: '0', 'train-limit': '640', 'test-limit': '256',
+  'eval-batch-size': '256',
+};
+const fragment = (config, extra = {}) =>
+  '#' + Object.entries({ ...config, ...extra }).map(([k, v]) => `${k}=${v}`).join('&');
+
+function launch({ webgpu }) {
+  const args = [
+    '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--disable-quic',
+  ];
+  // playwright gives every launch a fresh, temporary profile (--user-data-dir).
+  if (webgpu) args.push('--enable-unsafe-webgpu');
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+}
+
+async function openPage(browser, url) {
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1500, height: 1100 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  return { page, errors };
+}
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function heatmapCells(page, id = 'error') {
+  return page.$$eval(`[data-testid=heatmap-${id}] [data-testid=heatmap-cell]`, (els) =>
+    els.map((e) => ({ row: e.dataset.row, col: e.dataset.col, value: Number(e.dataset.value) })));
+}
+
+async function exportJson(page, name) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-json]')]);
+  const file = path.join(OUT, name);
+  await download.saveAs(file);
+  return JSON.parse(fs.readFileSync(file, 'utf8'));
+}
+
+/** The value a result file holds for a displayed error-map cell. */
+function resultValue(result, row, col) {
+  const ck = col === 'ReRnd' ? -1 : result.checkpoints.indexOf(Number(col));
+  if (row === 'fullmodel') return result.robustness.full_model[ck];
+  const u = result.units.indexOf(row);
+  return ck < 0 ? result.robustness.rerandomized[u] : result.robustness.reinitialized[u][ck];
+}
+
+async function checkFinishedPage(page, errors, label, expectBackend) {
+  const result = await exportJson(page, `${label}-result.json`);
+  assert(result.format === 'layerlab-result' && result.version === 1, 'exported file is a LayerLab result');
+  const units = result.units.length;
+  const ckpts = result.checkpoints.length;
+  const cells = await heatmapCells(page);
+  assert(cells.length === units * (1 + ckpts) + ckpts,
+    `error map has ${cells.length} cells, expected ${units} units × (1 + ${ckpts}) + ${ckpts} fullmodel`);
+  assert(cells.filter((c) => c.row === 'fullmodel').length === ckpts, 'fullmodel row present');
+  for (const c of cells) {
+    assert(Number.isFinite(c.value) && c.value >= 0 && c.value <= 1, `cell ${c.row}/${c.col} = ${c.value} not in [0, 1]`);
+    assert(c.value === resultValue(result, c.row, c.col), `cell ${c.row}/${c.col} shows ${c.value}, file has ${resultValue(result, c.row, c.col)}`);
+  }
+  for (const id of ['l2', 'linf']) {
+    const d = await heatmapCells(page, id);
+    assert(d.length === units * (1 + ckpts), `${id} map has ${d.length} cells`);
+  }
+  const lossPoints = Number(await page.getAttribute('[data-testid=curve-loss]', 'data-points'));
+  const errorPoints = Number(await page.getAttribute('[data-testid=curve-error]', 'data-points'));
+  assert(lossPoints > 0 && errorPoints > 0, `curves have points (loss ${lossPoints}, error ${errorPoints})`);
+  assert(errorPoints === result.history.length, 'one test-error point per epoch');
+  const backend = await page.getAttribute('[data-testid=device]', 'data-backend');
+  assert(backend === expectBackend, `device is ${backend}, expected ${expectBackend}`);
+  assert(result.timing.backend.startsWith(expectBackend), `result says backend ${result.timing.backend}`);
+  await page.screenshot({ path: path.join(OUT, `${label}.png`), fullPage: true });
+  const real = errors.filter((e) => !/favicon/.test(e));
+  assert(real.length === 0, `console errors: ${real.join(' | ')}`);
+  return result;
+}
+
+// Test errors are counts over the test set and must be identical; continuous values (losses,
+// distances) may differ in the last bits, because native x86 matrix kernels fuse multiply-adds
+// (FMA) and wasm's do not.
+const TOLERANCE = 1e-4;
+
+/** Compares two result files field by field (timing aside); throws on any real difference. */
+function compareResults(page, cli) {
+  const stats = { exact: 0, close: 0, worst: 0 };
+  const walk = (a, b, where, continuous) => {
+    if (Array.isArray(a)) {
+      assert(Array.isArray(b) && a.length === b.length, `${where}: shapes differ`);
+      a.forEach((x, i) => walk(x, b[i], `${where}[${i}]`, continuous));
+    } else if (a !== null && typeof a === 'object') {
+      for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+        if (where === '' && k === 'timing') continue;
+        const cont = continuous || ['distance', 'train_loss'].includes(k);
+        walk(a[k], b[k], `${where}.${k}`, cont);
+      }
+    } else if (a === b) {
+      stats.exact += 1;
+    } else {
+      assert(continuous && typeof a === 'number' && typeof b === 'number', `${where}: page ${a}, CLI ${b}`);
+      const rel = Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-12);
+      assert(rel <= TOLERANCE, `${where}: page ${a}, CLI ${b} (relative difference ${rel})`);
+      stats.close += 1;
+      stats.worst = Math.max(stats.worst, rel);
+    }
+  };
+  walk(page, cli, '', false);
+  return stats;
+}
+
+const tests = {
+  async webgpu() {
+    const browser = await launch({ webgpu: true });
+    try {
+      const { page, errors } = await openPage(browser, server.url + fragment(SMALL, { run: 1, backend: 'webgpu' }));
+      await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 600_000 });
+      const result = await checkFinishedPage(page, errors, 'webgpu', 'webgpu');
+      const adapter = await page.textContent('[data-testid=device]');
+      console.log(`    adapter: ${adapter.trim()}; trained error ${result.final_test_error}`);
+    } finally {
+      await browser.close();
+    }
+  },
+
+  async fallback_cpu_matches_cli() {
+    const browser = await launch({ webgpu: false });
+    let result;
+    try {
+      const { page, errors } = await openPage(browser, server.url + fragment(SMALL, { run: 1 }));
+      await page.waitForSelector('[data-testid=fallback-message]', { timeout: 120_000 });
+      const message = await page.textContent('[data-testid=fallback-message]');
+      assert(/WebGPU/.test(message) && /CPU/.test(message), `fallback message: ${message}`);
+      await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 600_000 });
+      result = await checkFinishedPage(page, errors, 'fallback-cpu', 'cpu');
+    } finally {
+      await browser.close();
+    }
+    // The same config natively: the same numbers.
+    assert(fs.existsSync(CLI), `the native CLI is missing at ${CLI} (build it with cargo build --release)`);
+    const out = path.join(OUT, 'cli-result.json');
+    const args = ['run', '--data', MNIST, '--out', out, '--quiet'];
+    for (const [k, v] of Object.entries(SMALL)) args.push(`--${k}`, v);
+    execFileSync(CLI, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    const cli = JSON.parse(fs.readFileSync(out, 'utf8'));
+    const report = compareResults(result, cli);
+    console.log(`    page CPU vs CLI: ${report.exact} values identical, ${report.close} within ${TOLERANCE} relative (largest ${report.worst.toExponential(2)})`);
+  },
+
+  async stop_is_prompt() {
+    const browser = await launch({ webgpu: false });
+    try {
+      const config = { ...SMALL, depth: '3', width: '256', epochs: '3', 'train-limit': '60000', 'test-limit': '1000', 'eval-batch-size': '1000', checkpoints: '0,1,3' };
+      const { page, errors } = await openPage(browser, server.url + fragment(config, { run: 1, backend: 'cpu' }));
+      await page.waitForFunction(() => {
+        const p = document.querySelector('[data-testid=progress]');
+        const d = document.querySelector('[data-testid=progress-detail]');
+        return p && p.dataset.phase === 'training' && /step ([2-9]\d|\d{3,})\//.test(d.textContent);
+      }, null, { timeout: 300_000 });
+      // The page stays responsive while training: a scroll and a click are served.
+      await page.mouse.wheel(0, 300);
+      const clicked = Date.now();
+      await page.click('[data-testid=stop]');
+      await page.waitForFunction(() => document.querySelector('[data-testid=progress]').dataset.phase !== 'training', null, { timeout: 1000 });
+      const acknowledged = Date.now() - clicked;
+      // Training itself has stopped when the sweep (or the end) is reached.
+      await page.waitForFunction(() => ['reset sweep', 'done'].includes(document.querySelector('[data-testid=progress]').dataset.phase), null, { timeout: 5000 });
+      const stopped = Date.now() - clicked;
+      console.log(`    stop acknowledged after ${acknowledged} ms, training stopped after ${stopped} ms`);
+      assert(stopped < 1000, `training stopped ${stopped} ms after the click`);
+      await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 300_000 });
+      const result = await exportJson(page, 'stopped-result.json');
+      assert(result.stopped_early === true, 'the result says it was stopped');
+      assert(result.trained_epochs < 3, `trained ${result.trained_epochs} epochs`);
+      const real = errors.filter((e) => !/favicon/.test(e));
+      assert(real.length === 0, `console errors: ${real.join(' | ')}`);
+      await page.screenshot({ path: path.join(OUT, 'stopped.png'), fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  },
+};
+
+assert(fs.existsSync(path.join(DIST, 'index.html')), `no built page in ${DIST}: run trunk build --release first`);
+const server = await serve(DIST);
+let failed = 0;
+for (const [name, test] of Object.entries(tests)) {
+  if (only && only !== name) continue;
+  const started = Date.now();
+  try {
+    await test();
+    console.log(`ok   ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    failed += 1;
+    console.log(`FAIL ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)\n    ${e.stack || e}`);
+  }
+}
+await server.close();
+console.log(failed ? `${failed} e2e test(s) failed` : 'all e2e tests passed');
+process.exit(failed ? 1 : 0);
