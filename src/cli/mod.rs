@@ -331,7 +331,9 @@ pub fn main_with(args: &[String]) -> Result<(), CliError> {
                 epochs: run.config.epochs,
                 loss: None,
             };
-            eprintln!("{}", run.config.label());
+            if !run.quiet {
+                eprintln!("{}", run.config.label());
+            }
             let result = pollster::block_on(run_experiment(
                 &run.config,
                 &data,

@@ -75,4 +75,3 @@ pub fn plan(units: usize, checkpoints: usize, joint_sets: usize) -> Vec<Cell> {
     }
     cells
 }
-

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod data;
 pub mod events;
+pub mod link;
 pub mod result;
 pub mod rng;
 

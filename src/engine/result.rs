@@ -36,6 +36,9 @@ pub struct ResultFile {
     /// Anything the person should know about the run (divergence, a stop).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Test examples per class (so per-class errors are exact fractions, e.g. in share links).
+    #[serde(default)]
+    pub class_counts: Vec<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -201,6 +204,12 @@ impl ResultFile {
                 || (pc.full_model.len() == ckpts && pc.full_model.iter().all(class_row)));
         if !per_class_ok {
             return bad("per-class lists do not match units × checkpoints × classes".into());
+        }
+        if !self.class_counts.is_empty()
+            && (self.class_counts.len() != classes
+                || self.class_counts.iter().sum::<usize>() != self.test_examples)
+        {
+            return bad("class counts do not match the classes and test examples".into());
         }
         for j in &r.joint {
             if !self.checkpoints.contains(&j.checkpoint) {

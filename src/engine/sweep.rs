@@ -2,13 +2,13 @@
 //! its checkpoint (or re-randomized), evaluated on the test set with no retraining; plus the full
 //! model at each checkpoint and any joint sets.
 
+pub use crate::engine::events::{Cell, plan};
 use crate::engine::metrics::{self, TestSet, distance_from_terms, unit_distance_terms};
 use crate::engine::models::Model;
 use crate::engine::result::{Distance, JointRecord, JointRerandomized, PerClass, Robustness};
 use crate::engine::train::{Driver, EngineError, Event};
 use crate::engine::units::{self, Weights};
 use burn::tensor::{Device, Tensor};
-pub use crate::engine::events::{Cell, plan};
 
 /// What the sweep needs: the trained model, its checkpoints and the test set.
 pub struct SweepInputs<'a> {

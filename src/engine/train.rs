@@ -6,13 +6,13 @@
 
 use crate::engine::config::ExperimentConfig;
 use crate::engine::data::{DataError, DataSplit, Dataset};
+pub use crate::engine::events::Event;
 use crate::engine::metrics::{self, TestSet};
 use crate::engine::models::{BN_MOMENTUM, Mode, Model, Role};
 use crate::engine::optim::Optimizer;
 use crate::engine::result::{self, EpochRecord, ResultFile, Timing};
 use crate::engine::rng::{Rng, Stream};
 use crate::engine::sweep::{self, SweepInputs};
-pub use crate::engine::events::Event;
 use crate::engine::units::{self, Weights};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -316,5 +316,6 @@ pub async fn run_experiment<D: Driver>(
         test_examples: test.len,
         parameter_count: model.parameter_count(),
         notes,
+        class_counts: test.class_counts.clone(),
     })
 }

@@ -63,7 +63,11 @@ pub async fn choose(choice: BackendChoice) -> (Device, DeviceReport) {
     }
     let probe = match probe_adapter().await {
         Ok(p) => p,
-        Err(reason) => return cpu(Some(format!("WebGPU is not available: {reason}. Training runs on the CPU instead."))),
+        Err(reason) => {
+            return cpu(Some(format!(
+                "WebGPU is not available: {reason}. Training runs on the CPU instead."
+            )));
+        }
     };
     if probe.fallback && choice == BackendChoice::Auto {
         return cpu(Some(format!(

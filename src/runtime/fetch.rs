@@ -37,7 +37,9 @@ async fn read_body(
         .map_err(|_| "the response body cannot be read".to_string())?;
     let mut bytes = Vec::with_capacity(total as usize);
     loop {
-        let chunk = await_promise(reader.read().into()).await.map_err(|e| describe(&e))?;
+        let chunk = await_promise(reader.read().into())
+            .await
+            .map_err(|e| describe(&e))?;
         if get(&chunk, "done").as_bool().unwrap_or(true) {
             break;
         }
@@ -70,12 +72,19 @@ pub async fn cached_bytes(
         // A stale or damaged entry: fetch again below.
         let _ = cache.delete_with_str(url);
     }
-    let response = await_promise(js::call(&global(), "fetch", &[JsValue::from_str(url)]).map_err(|e| describe(&e))?)
-        .await
-        .map_err(|e| format!("{url}: download failed: {}", describe(&e)))?;
-    let response: web_sys::Response = response.dyn_into().map_err(|_| format!("{url}: not a response"))?;
+    let response =
+        await_promise(js::call(&global(), "fetch", &[JsValue::from_str(url)]).map_err(|e| describe(&e))?)
+            .await
+            .map_err(|e| format!("{url}: download failed: {}", describe(&e)))?;
+    let response: web_sys::Response = response
+        .dyn_into()
+        .map_err(|_| format!("{url}: not a response"))?;
     if !response.ok() {
-        return Err(format!("{url}: the server answered {} {}", response.status(), response.status_text()));
+        return Err(format!(
+            "{url}: the server answered {} {}",
+            response.status(),
+            response.status_text()
+        ));
     }
     let bytes = read_body(&response, expected, &mut |l, t| progress(l, t, false)).await?;
     if expected != 0 && bytes.len() as u64 != expected {
@@ -96,10 +105,13 @@ pub async fn cached_bytes(
 
 /// Fetches a small text document (the data manifest), bypassing nothing.
 pub async fn text(url: &str) -> Result<String, String> {
-    let response = await_promise(js::call(&global(), "fetch", &[JsValue::from_str(url)]).map_err(|e| describe(&e))?)
-        .await
-        .map_err(|e| format!("{url}: {}", describe(&e)))?;
-    let response: web_sys::Response = response.dyn_into().map_err(|_| format!("{url}: not a response"))?;
+    let response =
+        await_promise(js::call(&global(), "fetch", &[JsValue::from_str(url)]).map_err(|e| describe(&e))?)
+            .await
+            .map_err(|e| format!("{url}: {}", describe(&e)))?;
+    let response: web_sys::Response = response
+        .dyn_into()
+        .map_err(|_| format!("{url}: not a response"))?;
     if !response.ok() {
         return Err(format!("{url}: the server answered {}", response.status()));
     }

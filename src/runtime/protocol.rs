@@ -5,8 +5,8 @@
 
 use crate::engine::config::ExperimentConfig;
 use crate::engine::data::DatasetKind;
-use crate::engine::result::ResultFile;
 use crate::engine::events::Event;
+use crate::engine::result::ResultFile;
 use serde::{Deserialize, Serialize};
 
 /// Which backend to train on.
@@ -98,7 +98,10 @@ pub enum FromWorker {
     Finished(Box<ResultFile>),
     /// The run failed; the page keeps whatever it already has. `fatal`: the worker cannot
     /// continue (a panic in wasm) and must be replaced.
-    Failed { message: String, fatal: bool },
+    Failed {
+        message: String,
+        fatal: bool,
+    },
 }
 
 impl ToWorker {

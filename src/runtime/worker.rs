@@ -126,7 +126,9 @@ async fn load_data(kind: DatasetKind, data_url: &str) -> Result<Rc<DataSplit>, S
                     .into());
             }
             (DatasetKind::Mnist, _) => {
-                return Err(format!("MNIST is not hosted with this page ({data_url}manifest.json lists none)"));
+                return Err(format!(
+                    "MNIST is not hosted with this page ({data_url}manifest.json lists none)"
+                ));
             }
         },
     };
@@ -231,7 +233,10 @@ async fn run(config: crate::engine::ExperimentConfig, backend: BackendChoice, da
     });
     match outcome {
         Ok(result) => post(&FromWorker::Finished(Box::new(result))),
-        Err(message) => post(&FromWorker::Failed { message, fatal: false }),
+        Err(message) => post(&FromWorker::Failed {
+            message,
+            fatal: false,
+        }),
     }
 }
 
@@ -296,7 +301,10 @@ fn on_message(event: web_sys::MessageEvent) {
                 .unwrap_or_default();
             wasm_bindgen_futures::spawn_local(async move {
                 if let Err(message) = import_data(kind, file_name, bytes).await {
-                    post(&FromWorker::Failed { message, fatal: false });
+                    post(&FromWorker::Failed {
+                        message,
+                        fatal: false,
+                    });
                 }
             });
         }

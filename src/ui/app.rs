@@ -1,15 +1,24 @@
-//! The root component: one reducer-style state, the engine worker, the address bar.
+//! The root component: one reducer-style state, the engine worker, the address bar, saved runs.
 
+use crate::engine::data::DatasetKind;
+use crate::engine::link;
+use crate::engine::result::ResultFile;
 use crate::runtime::protocol::{FromWorker, ToWorker};
+use crate::ui::components::compare::ComparePanel;
 use crate::ui::components::controls::Controls;
+use crate::ui::components::export::NoticeSink;
 use crate::ui::components::progress::Progress;
 use crate::ui::components::results::{Curves, Results};
+use crate::ui::components::saved::SavedRuns;
+use crate::ui::components::share::SharePanel;
 use crate::ui::dom;
-use crate::ui::state::{Action, AppState, Notice, Phase, WorkerStatus};
+use crate::ui::state::{Action, AppState, Comparison, Notice, Origin, Phase, WorkerStatus};
+use crate::ui::storage;
 use crate::ui::url;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 impl Reducible for AppState {
@@ -18,6 +27,32 @@ impl Reducible for AppState {
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         Rc::new((*self).clone().apply(action))
     }
+}
+
+fn error_notice(text: impl Into<String>) -> Action {
+    Action::Notice(Notice {
+        error: true,
+        text: text.into(),
+    })
+}
+
+fn info_notice(text: impl Into<String>) -> Action {
+    Action::Notice(Notice {
+        error: false,
+        text: text.into(),
+    })
+}
+
+/// Keeps a finished result in IndexedDB and adds it to the list.
+fn save_result(result: ResultFile, name: String, source: &'static str, dispatch: Callback<Action>) {
+    spawn_local(async move {
+        match storage::save(&result, &name, source).await {
+            Ok(summary) => dispatch.emit(Action::SavedAdded(summary)),
+            Err(e) => dispatch.emit(error_notice(format!(
+                "The run could not be saved in this browser: {e}"
+            ))),
+        }
+    });
 }
 
 /// The engine's worker and its event handlers (dropping it terminates the worker).
@@ -43,11 +78,14 @@ impl EngineWorker {
                     return;
                 };
                 match serde_json::from_str::<FromWorker>(&text) {
-                    Ok(message) => dispatch.emit(Action::Message(message)),
-                    Err(e) => dispatch.emit(Action::Notice(Notice {
-                        error: true,
-                        text: format!("unreadable message from the engine: {e}"),
-                    })),
+                    Ok(message) => {
+                        if let FromWorker::Finished(result) = &message {
+                            let name = format!("{} · seed {}", result.config.label(), result.config.seed);
+                            save_result((**result).clone(), name, "run", dispatch.clone());
+                        }
+                        dispatch.emit(Action::Message(message));
+                    }
+                    Err(e) => dispatch.emit(error_notice(format!("unreadable message from the engine: {e}"))),
                 }
             })
         };
@@ -72,6 +110,16 @@ impl EngineWorker {
     fn post(&self, message: &ToWorker) {
         let _ = self.worker.post_message(&JsValue::from_str(&message.to_json()));
     }
+
+    /// Sends a message with a buffer transferred (not copied) alongside it.
+    fn post_with_buffer(&self, message: &ToWorker, bytes: Vec<u8>) {
+        let buffer = js_sys::Uint8Array::from(bytes.as_slice()).buffer();
+        let envelope = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&envelope, &"json".into(), &JsValue::from_str(&message.to_json()));
+        let _ = js_sys::Reflect::set(&envelope, &"buffer".into(), &buffer);
+        let transfer = js_sys::Array::of1(&buffer);
+        let _ = self.worker.post_message_with_transfer(&envelope, &transfer);
+    }
 }
 
 type WorkerSlot = Rc<RefCell<Option<EngineWorker>>>;
@@ -94,32 +142,102 @@ fn start_run(state: &UseReducerHandle<AppState>, worker: &WorkerSlot) {
     }
 }
 
+/// Opens a dropped or chosen file: a result (JSON) or a CIFAR-10 archive.
+fn import_file(file: web_sys::File, dispatch: Callback<Action>, worker: WorkerSlot) {
+    let name = file.name();
+    let lower = name.to_ascii_lowercase();
+    const MAX_JSON: f64 = 64.0 * 1024.0 * 1024.0;
+    spawn_local(async move {
+        if lower.ends_with(".tar.gz") || lower.ends_with(".tgz") || lower.ends_with(".tar") {
+            dispatch.emit(info_notice(format!("Reading {name}…")));
+            match dom::read_bytes(&file).await {
+                Ok(bytes) => match worker.borrow().as_ref() {
+                    Some(w) => w.post_with_buffer(
+                        &ToWorker::ImportData {
+                            kind: DatasetKind::Cifar10,
+                            file_name: name.clone(),
+                        },
+                        bytes,
+                    ),
+                    None => dispatch.emit(error_notice("The engine is not running; reload the page.")),
+                },
+                Err(e) => dispatch.emit(error_notice(format!("{name} cannot be read: {e}"))),
+            }
+            return;
+        }
+        if file.size() > MAX_JSON {
+            dispatch.emit(error_notice(format!(
+                "{name} is too large to be a LayerLab result."
+            )));
+            return;
+        }
+        let bytes = match dom::read_bytes(&file).await {
+            Ok(b) => b,
+            Err(e) => return dispatch.emit(error_notice(format!("{name} cannot be read: {e}"))),
+        };
+        let parsed = std::str::from_utf8(&bytes)
+            .map_err(|_| "it is not text".to_string())
+            .and_then(|text| ResultFile::from_json(text).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(result) => {
+                save_result(
+                    result.clone(),
+                    format!("{name} ({})", result.config.label()),
+                    "file",
+                    dispatch.clone(),
+                );
+                dispatch.emit(Action::OpenResult {
+                    result: Rc::new(result),
+                    origin: Origin::File(name),
+                });
+            }
+            Err(e) => dispatch.emit(error_notice(format!(
+                "{name} cannot be opened: {e}. Nothing was changed."
+            ))),
+        }
+    });
+}
+
 #[function_component(App)]
 pub fn app() -> Html {
     let state = use_reducer(|| AppState::default().apply(Action::LoadFragment(url::parse(&dom::hash()))));
     let worker: WorkerSlot = use_mut_ref(|| None);
+    let dispatch = {
+        let state = state.clone();
+        Callback::from(move |a: Action| state.dispatch(a))
+    };
 
     // (Re)start the worker whenever the generation changes (first render, or after a crash).
     {
         let worker = worker.clone();
-        let dispatch = {
-            let state = state.clone();
-            Callback::from(move |a: Action| state.dispatch(a))
-        };
+        let dispatch = dispatch.clone();
         use_effect_with(state.worker_generation, move |_| {
             match EngineWorker::spawn(dispatch.clone()) {
                 Ok(w) => *worker.borrow_mut() = Some(w),
-                Err(e) => dispatch.emit(Action::Notice(Notice {
-                    error: true,
-                    text: format!("The engine could not start: {e}"),
-                })),
+                Err(e) => dispatch.emit(error_notice(format!("The engine could not start: {e}"))),
             }
         });
     }
 
-    // Keep the address in step with the form.
+    // The saved runs.
     {
-        let fragment = state.config.as_ref().ok().map(|c| url::format(c, state.backend));
+        let dispatch = dispatch.clone();
+        use_effect_with((), move |_| {
+            spawn_local(async move {
+                match storage::list().await {
+                    Ok(list) => dispatch.emit(Action::SavedLoaded(list)),
+                    Err(e) => dispatch.emit(error_notice(format!("Saved runs are unavailable: {e}"))),
+                }
+            });
+        });
+    }
+
+    // Keep the address in step with the form (or with the shared link being shown).
+    {
+        let fragment = match &state.link_payload {
+            Some(payload) => Some(format!("#r={payload}")),
+            None => state.config.as_ref().ok().map(|c| url::format(c, state.backend)),
+        };
         use_effect_with(fragment, |fragment| {
             if let Some(f) = fragment {
                 dom::replace_hash(f);
@@ -127,14 +245,49 @@ pub fn app() -> Html {
         });
     }
 
-    // The address changed by hand: load it.
+    // The address changed by hand (or a link was pasted): load it.
     {
-        let state = state.clone();
+        let dispatch = dispatch.clone();
         use_effect_with((), move |_| {
             let listener = gloo::events::EventListener::new(&dom::window(), "hashchange", move |_| {
-                state.dispatch(Action::LoadFragment(url::parse(&dom::hash())));
+                dispatch.emit(Action::LoadFragment(url::parse(&dom::hash())));
             });
             move || drop(listener)
+        });
+    }
+
+    // Files dropped anywhere on the page.
+    {
+        let dispatch = dispatch.clone();
+        let worker = worker.clone();
+        use_effect_with((), move |_| {
+            let window = dom::window();
+            let over = gloo::events::EventListener::new_with_options(
+                &window,
+                "dragover",
+                gloo::events::EventListenerOptions::enable_prevent_default(),
+                |e| e.prevent_default(),
+            );
+            let drop_listener = gloo::events::EventListener::new_with_options(
+                &window,
+                "drop",
+                gloo::events::EventListenerOptions::enable_prevent_default(),
+                move |e| {
+                    e.prevent_default();
+                    let file = e
+                        .dyn_ref::<web_sys::DragEvent>()
+                        .and_then(|d| d.data_transfer())
+                        .and_then(|t| t.files())
+                        .and_then(|f| f.get(0));
+                    if let Some(file) = file {
+                        import_file(file, dispatch.clone(), worker.clone());
+                    }
+                },
+            );
+            move || {
+                drop(over);
+                drop(drop_listener);
+            }
         });
     }
 
@@ -150,16 +303,16 @@ pub fn app() -> Html {
     }
 
     let on_field = {
-        let state = state.clone();
-        Callback::from(move |(key, value): (String, String)| state.dispatch(Action::SetField { key, value }))
+        let d = dispatch.clone();
+        Callback::from(move |(key, value): (String, String)| d.emit(Action::SetField { key, value }))
     };
     let on_preset = {
-        let state = state.clone();
-        Callback::from(move |name: String| state.dispatch(Action::ApplyPreset(name)))
+        let d = dispatch.clone();
+        Callback::from(move |name: String| d.emit(Action::ApplyPreset(name)))
     };
     let on_backend = {
-        let state = state.clone();
-        Callback::from(move |b| state.dispatch(Action::SetBackend(b)))
+        let d = dispatch.clone();
+        Callback::from(move |b| d.emit(Action::SetBackend(b)))
     };
     let on_run = {
         let state = state.clone();
@@ -167,30 +320,172 @@ pub fn app() -> Html {
         Callback::from(move |_| start_run(&state, &worker))
     };
     let on_stop = {
-        let state = state.clone();
+        let d = dispatch.clone();
         let worker = worker.clone();
         Callback::from(move |_| {
-            state.dispatch(Action::StopRequested);
+            d.emit(Action::StopRequested);
             if let Some(w) = worker.borrow().as_ref() {
                 w.post(&ToWorker::Stop);
             }
         })
     };
     let on_select = {
-        let state = state.clone();
-        Callback::from(move |cell| state.dispatch(Action::Select(cell)))
+        let d = dispatch.clone();
+        Callback::from(move |cell| d.emit(Action::Select(cell)))
     };
     let on_threshold = {
-        let state = state.clone();
-        Callback::from(move |t| state.dispatch(Action::SetThreshold(t)))
+        let d = dispatch.clone();
+        Callback::from(move |t| d.emit(Action::SetThreshold(t)))
     };
     let on_error = {
-        let state = state.clone();
-        Callback::from(move |text: String| state.dispatch(Action::Notice(Notice { error: true, text })))
+        let d = dispatch.clone();
+        Callback::from(move |text: String| d.emit(error_notice(text)))
     };
     let dismiss = {
+        let d = dispatch.clone();
+        Callback::from(move |_: MouseEvent| d.emit(Action::DismissNotices))
+    };
+    let on_share = {
         let state = state.clone();
-        Callback::from(move |_: MouseEvent| state.dispatch(Action::DismissNotices))
+        Callback::from(move |_| {
+            let Some(result) = &state.result else {
+                return;
+            };
+            let payload = link::encode(result);
+            let url = format!("{}#r={payload}", dom::page_url());
+            state.dispatch(Action::ShareReady(if url.len() > link::MAX_LINK_CHARS {
+                Err(format!(
+                    "This result is too big for a link ({} characters; the limit is {}).",
+                    url.len(),
+                    link::MAX_LINK_CHARS
+                ))
+            } else {
+                Ok(url)
+            }));
+        })
+    };
+    let on_copy = Callback::from(|url: String| dom::copy_to_clipboard(&url));
+    let on_download = {
+        let state = state.clone();
+        let on_error = on_error.clone();
+        Callback::from(move |_| {
+            if let Some(r) = &state.result
+                && let Err(e) = dom::download("layerlab-result.json", "application/json", &r.to_json())
+            {
+                on_error.emit(e);
+            }
+        })
+    };
+    let on_open = {
+        let d = dispatch.clone();
+        Callback::from(move |id: u32| {
+            let d = d.clone();
+            spawn_local(async move {
+                match storage::load(id).await {
+                    Ok(result) => d.emit(Action::OpenResult {
+                        result: Rc::new(result),
+                        origin: Origin::Saved(id),
+                    }),
+                    Err(e) => d.emit(error_notice(format!("This saved run cannot be opened: {e}"))),
+                }
+            });
+        })
+    };
+    let on_rename = {
+        let state = state.clone();
+        let d = dispatch.clone();
+        Callback::from(move |id: u32| {
+            let current = state
+                .saved
+                .iter()
+                .find(|s| s.id == id)
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            let Ok(Some(name)) =
+                dom::window().prompt_with_message_and_default("New name for this run", &current)
+            else {
+                return;
+            };
+            let name = name.trim().to_string();
+            if name.is_empty() {
+                return;
+            }
+            let d = d.clone();
+            spawn_local(async move {
+                match storage::rename(id, &name).await {
+                    Ok(()) => d.emit(Action::SavedRenamed { id, name }),
+                    Err(e) => d.emit(error_notice(format!("The run could not be renamed: {e}"))),
+                }
+            });
+        })
+    };
+    let on_delete = {
+        let d = dispatch.clone();
+        Callback::from(move |id: u32| {
+            if !dom::window()
+                .confirm_with_message("Delete this saved run?")
+                .unwrap_or(false)
+            {
+                return;
+            }
+            let d = d.clone();
+            spawn_local(async move {
+                match storage::delete(id).await {
+                    Ok(()) => d.emit(Action::SavedDeleted(id)),
+                    Err(e) => d.emit(error_notice(format!("The run could not be deleted: {e}"))),
+                }
+            });
+        })
+    };
+    let on_pick = {
+        let d = dispatch.clone();
+        Callback::from(move |id| d.emit(Action::TogglePick(id)))
+    };
+    let on_compare = {
+        let state = state.clone();
+        let d = dispatch.clone();
+        Callback::from(move |_| {
+            let picked = state.picked.clone();
+            let names: Vec<String> = picked
+                .iter()
+                .map(|id| {
+                    state
+                        .saved
+                        .iter()
+                        .find(|s| s.id == *id)
+                        .map(|s| s.name.clone())
+                        .unwrap_or_default()
+                })
+                .collect();
+            let d = d.clone();
+            spawn_local(async move {
+                if let [a, b] = picked.as_slice() {
+                    match (storage::load(*a).await, storage::load(*b).await) {
+                        (Ok(ra), Ok(rb)) => d.emit(Action::Compare(Comparison {
+                            a: (names[0].clone(), Rc::new(ra)),
+                            b: (names[1].clone(), Rc::new(rb)),
+                        })),
+                        (Err(e), _) | (_, Err(e)) => {
+                            d.emit(error_notice(format!("A run could not be loaded: {e}")))
+                        }
+                    }
+                }
+            });
+        })
+    };
+    let on_import = {
+        let d = dispatch.clone();
+        let worker = worker.clone();
+        Callback::from(move |file| import_file(file, d.clone(), worker.clone()))
+    };
+    let on_close_compare = {
+        let d = dispatch.clone();
+        Callback::from(move |_| d.emit(Action::CloseCompare))
+    };
+    let rerun = {
+        let state = state.clone();
+        let worker = worker.clone();
+        Callback::from(move |_: MouseEvent| start_run(&state, &worker))
     };
 
     let device = match (&state.device, &state.worker) {
@@ -199,15 +494,42 @@ pub fn app() -> Html {
                 { if d.backend == "webgpu" { format!("WebGPU · {}", d.adapter) } else { d.adapter.clone() } }
             </div>
         },
-        (None, WorkerStatus::Loading) => html! { <div class="device" data-testid="device" data-backend="">{ "engine loading…" }</div> },
-        (None, WorkerStatus::Ready) => html! { <div class="device" data-testid="device" data-backend="">{ "engine ready · device chosen at the first run" }</div> },
-        (None, WorkerStatus::Lost(_)) => html! { <div class="device lost" data-testid="device" data-backend="">{ "engine restarting…" }</div> },
+        (None, WorkerStatus::Loading) => {
+            html! { <div class="device" data-testid="device" data-backend="">{ "engine loading…" }</div> }
+        }
+        (None, WorkerStatus::Ready) => {
+            html! { <div class="device" data-testid="device" data-backend="">{ "engine ready · device chosen at the first run" }</div> }
+        }
+        (None, WorkerStatus::Lost(_)) => {
+            html! { <div class="device lost" data-testid="device" data-backend="">{ "engine restarting…" }</div> }
+        }
     };
     let fallback = state.device.as_ref().and_then(|d| d.fallback_reason.clone());
     let running = state.running();
     let stopping = state.run.as_ref().is_some_and(|r| r.phase == Phase::Stopping);
+    let current_saved = match state.origin {
+        Some(Origin::Saved(id)) => Some(id),
+        _ => None,
+    };
+    let origin_line = match &state.origin {
+        Some(Origin::Link) if !running => Some(html! {
+            <div class="origin" data-testid="shared-banner">
+                { "This result was opened from a link: nothing was trained here. " }
+                <button type="button" class="primary" data-testid="rerun" disabled={!state.can_run()} onclick={rerun}>{ "Re-run this experiment" }</button>
+                { " (same config and seed; the two results will be shown side by side)" }
+            </div>
+        }),
+        Some(Origin::File(name)) => {
+            Some(html! { <div class="origin">{ format!("Opened from the file {name}.") }</div> })
+        }
+        Some(Origin::Saved(_)) if state.run.is_none() => {
+            Some(html! { <div class="origin">{ "A saved run." }</div> })
+        }
+        _ => None,
+    };
 
     html! {
+        <ContextProvider<NoticeSink> context={NoticeSink(on_error.clone())}>
         <div class="app">
             <header>
                 <div class="brand">
@@ -224,6 +546,8 @@ pub fn app() -> Html {
                     <Controls form={state.form.clone()} config_error={state.config.clone().err()} backend={state.backend}
                         running={running} stopping={stopping} can_run={state.can_run()}
                         {on_field} {on_preset} {on_backend} {on_run} {on_stop} />
+                    <SavedRuns runs={state.saved.clone()} picked={state.picked.clone()} current={current_saved}
+                        {on_open} {on_rename} {on_delete} {on_pick} {on_compare} {on_import} />
                 </aside>
                 <div class="content">
                     if !state.notices.is_empty() {
@@ -232,6 +556,7 @@ pub fn app() -> Html {
                             <button type="button" onclick={dismiss}>{ "Dismiss" }</button>
                         </div>
                     }
+                    { for origin_line }
                     if let Some(run) = &state.run {
                         <Progress run={run.clone()} />
                     }
@@ -240,18 +565,25 @@ pub fn app() -> Html {
                             <h2>{ "How it works" }</h2>
                             <p>{ "LayerLab trains the model you choose and saves every layer at the checkpoints you list (0 is the initial, random state). Then, for each layer, it puts that one layer back to a checkpoint, or to a fresh random draw (“ReRnd”), keeps all other layers trained, and measures the test error without any retraining." }</p>
                             <p>{ "Layers whose reset barely changes the error are robust; layers whose reset breaks the model are critical. In the paper's fully connected network on MNIST, only the first layer is critical." }</p>
-                            <p>{ "Pick a preset and press Run. The whole experiment lives in the address bar: copy it to share it." }</p>
+                            <p>{ "Pick a preset and press Run. The whole experiment lives in the address bar: copy it to share it; after a run, “Share result link” makes a link that opens the finished result anywhere." }</p>
                         </section>
                     }
+                    if let Some(c) = &state.compare {
+                        <ComparePanel comparison={c.clone()} on_close={on_close_compare} />
+                    }
                     <Curves run={state.run.clone()} result={state.result.clone()} />
-                    <Results run={state.run.clone()} result={state.result.clone()} selected={state.selected}
-                        threshold={state.threshold} {on_select} {on_threshold} {on_error} />
+                    <Results run={state.run.clone().filter(|r| r.phase.is_active())} result={state.result.clone()} selected={state.selected}
+                        threshold={state.threshold} {on_select} {on_threshold} on_error={on_error.clone()} />
+                    if state.result.is_some() && !running {
+                        <SharePanel share={state.share.clone()} {on_share} {on_copy} {on_download} />
+                    }
                 </div>
             </main>
             <footer>
                 <p>{ "Runs entirely in your browser: nothing is uploaded. Same config and seed, same numbers on the CPU backend as the layerlab command line." }</p>
             </footer>
         </div>
+        </ContextProvider<NoticeSink>>
     }
 }
 

@@ -11,3 +11,5 @@ pub mod app;
 pub mod components;
 #[cfg(all(target_arch = "wasm32", feature = "ui"))]
 pub mod dom;
+#[cfg(all(target_arch = "wasm32", feature = "ui"))]
+pub mod storage;

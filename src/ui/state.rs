@@ -2,8 +2,9 @@
 //! the yew app wraps it in `use_reducer` and turns worker messages and clicks into [`Action`]s.
 
 use crate::engine::config::{self, ExperimentConfig, KEYS};
-use crate::engine::result::{EpochRecord, ResultFile};
 use crate::engine::events::Event;
+use crate::engine::link;
+use crate::engine::result::{EpochRecord, ResultFile};
 use crate::runtime::protocol::{BackendChoice, DeviceReport, FromWorker};
 use crate::ui::url::Fragment;
 use crate::ui::view::cell_key;
@@ -114,6 +115,36 @@ pub enum WorkerStatus {
     Lost(String),
 }
 
+/// What the saved-runs list shows about a run (the result itself is loaded on demand).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    pub id: u32,
+    pub name: String,
+    /// Milliseconds since the epoch.
+    pub saved_at: f64,
+    pub model: String,
+    pub dataset: String,
+    pub final_error: f64,
+    /// "run" or "file".
+    pub source: String,
+}
+
+/// Where the displayed result came from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Origin {
+    Run,
+    Saved(u32),
+    Link,
+    File(String),
+}
+
+/// Two results side by side.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comparison {
+    pub a: (String, Rc<ResultFile>),
+    pub b: (String, Rc<ResultFile>),
+}
+
 /// A notice for the person: an error or a piece of information.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Notice {
@@ -142,12 +173,28 @@ pub struct AppState {
     pub autorun: bool,
     /// Bumped when the worker must be replaced (the app respawns it).
     pub worker_generation: u32,
+    /// Where the displayed result came from.
+    pub origin: Option<Origin>,
+    /// The result a shared link carried (kept for the comparison after a re-run).
+    pub shared: Option<Rc<ResultFile>>,
+    /// The link's payload, kept in the address while its result is shown.
+    pub link_payload: Option<String>,
+    /// The share link of the displayed result, or why there is none.
+    pub share: Option<Result<String, String>>,
+    /// Saved runs, newest first.
+    pub saved: Vec<RunSummary>,
+    /// Saved runs ticked for comparison.
+    pub picked: Vec<u32>,
+    pub compare: Option<Comparison>,
 }
 
 /// Everything that can happen to the page.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    SetField { key: String, value: String },
+    SetField {
+        key: String,
+        value: String,
+    },
     ApplyPreset(String),
     SetBackend(BackendChoice),
     LoadFragment(Fragment),
@@ -162,6 +209,23 @@ pub enum Action {
     SetThreshold(f64),
     Notice(Notice),
     DismissNotices,
+    /// Show a result (a saved run, an imported file).
+    OpenResult {
+        result: Rc<ResultFile>,
+        origin: Origin,
+    },
+    /// The share link of the displayed result was made (or could not be).
+    ShareReady(Result<String, String>),
+    SavedLoaded(Vec<RunSummary>),
+    SavedAdded(RunSummary),
+    SavedRenamed {
+        id: u32,
+        name: String,
+    },
+    SavedDeleted(u32),
+    TogglePick(u32),
+    Compare(Comparison),
+    CloseCompare,
 }
 
 fn form_from(config: &ExperimentConfig) -> Vec<(String, String)> {
@@ -197,6 +261,13 @@ impl Default for AppState {
             notices: Vec::new(),
             autorun: false,
             worker_generation: 0,
+            origin: None,
+            shared: None,
+            link_payload: None,
+            share: None,
+            saved: Vec::new(),
+            picked: Vec::new(),
+            compare: None,
         }
     }
 }
@@ -261,6 +332,24 @@ impl AppState {
             Action::SetBackend(b) => self.backend = b,
             Action::LoadFragment(fragment) => {
                 self.backend = fragment.backend;
+                if let Some(payload) = &fragment.shared {
+                    match link::decode(payload) {
+                        Ok(result) => {
+                            self.form = form_from(&result.config);
+                            self.config = Ok(result.config.clone());
+                            let result = Rc::new(result);
+                            self.shared = Some(result.clone());
+                            self.result = Some(result);
+                            self.origin = Some(Origin::Link);
+                            self.link_payload = Some(payload.clone());
+                            self.selected = None;
+                            self.share = None;
+                        }
+                        Err(e) => self.error(format!("This link cannot be opened: {e}.")),
+                    }
+                    self.autorun = false;
+                    return self;
+                }
                 if !fragment.pairs.is_empty() {
                     match fragment.config() {
                         Ok(c) => {
@@ -296,6 +385,9 @@ impl AppState {
                     self.run = Some(LiveRun::new(c.clone()));
                     self.selected = None;
                     self.autorun = false;
+                    self.link_payload = None;
+                    self.share = None;
+                    self.compare = None;
                 }
             }
             Action::StopRequested => {
@@ -312,6 +404,50 @@ impl AppState {
             Action::SetThreshold(t) => self.threshold = t.clamp(0.0, 1.0),
             Action::Notice(n) => self.notices.push(n),
             Action::DismissNotices => self.notices.clear(),
+            Action::OpenResult { result, origin } => {
+                self.form = form_from(&result.config);
+                self.config = Ok(result.config.clone());
+                self.result = Some(result);
+                self.origin = Some(origin);
+                self.selected = None;
+                self.share = None;
+                self.link_payload = None;
+                self.compare = None;
+                if !self.running() {
+                    self.run = None;
+                }
+            }
+            Action::ShareReady(share) => self.share = Some(share),
+            Action::SavedLoaded(list) => self.saved = list,
+            Action::SavedAdded(summary) => {
+                if let Some(Origin::Run) = self.origin
+                    && summary.source == "run"
+                {
+                    self.origin = Some(Origin::Saved(summary.id));
+                }
+                self.saved.insert(0, summary);
+            }
+            Action::SavedRenamed { id, name } => {
+                if let Some(s) = self.saved.iter_mut().find(|s| s.id == id) {
+                    s.name = name;
+                }
+            }
+            Action::SavedDeleted(id) => {
+                self.saved.retain(|s| s.id != id);
+                self.picked.retain(|&p| p != id);
+            }
+            Action::TogglePick(id) => {
+                if let Some(at) = self.picked.iter().position(|&p| p == id) {
+                    self.picked.remove(at);
+                } else {
+                    self.picked.push(id);
+                    if self.picked.len() > 2 {
+                        self.picked.remove(0);
+                    }
+                }
+            }
+            Action::Compare(c) => self.compare = Some(c),
+            Action::CloseCompare => self.compare = None,
             Action::Message(message) => self.on_message(message),
         }
         self
@@ -334,7 +470,21 @@ impl AppState {
                     run.data = Some((loaded_bytes, total_bytes, from_cache));
                 }
             }
-            FromWorker::DataReady { .. } => {}
+            FromWorker::DataReady {
+                kind,
+                train_examples,
+                test_examples,
+            } => {
+                if !self.running() {
+                    self.notices.push(Notice {
+                        error: false,
+                        text: format!(
+                            "{} is ready: {train_examples} training and {test_examples} test images, kept in this browser.",
+                            kind.name()
+                        ),
+                    });
+                }
+            }
             FromWorker::Warmup => {
                 if let Some(run) = &mut self.run
                     && run.phase != Phase::Stopping
@@ -359,8 +509,20 @@ impl AppState {
                 if let Some(run) = &mut self.run {
                     run.phase = Phase::Done;
                 }
-                self.result = Some(Rc::new(*result));
+                let result = Rc::new(*result);
+                // A re-run of a shared experiment is shown next to the shared result.
+                if let Some(shared) = &self.shared
+                    && shared.config == result.config
+                {
+                    self.compare = Some(Comparison {
+                        a: ("shared result".into(), shared.clone()),
+                        b: ("your re-run".into(), result.clone()),
+                    });
+                }
+                self.result = Some(result);
+                self.origin = Some(Origin::Run);
                 self.selected = None;
+                self.share = None;
             }
             FromWorker::Failed { message, fatal } => {
                 if let Some(run) = &mut self.run
@@ -413,7 +575,8 @@ fn apply_event(run: &mut LiveRun, event: Event) {
         }
         Event::Loss { epoch_progress, loss } => run.loss_points.push((epoch_progress, loss as f64)),
         Event::Epoch(record) => {
-            run.loss_points.push((record.epoch as f64, record.train_loss as f64));
+            run.loss_points
+                .push((record.epoch as f64, record.train_loss as f64));
             run.epochs.push(record);
         }
         Event::Checkpoint { epoch } => run.checkpoints.push(epoch),

@@ -122,8 +122,9 @@ mod tests {
 
     #[test]
     fn format_round_trips() {
-        let c = ExperimentConfig::from_pairs([("model", "vgg11"), ("width-mult", "0.25"), ("joint", "fc1,fc2")])
-            .unwrap();
+        let c =
+            ExperimentConfig::from_pairs([("model", "vgg11"), ("width-mult", "0.25"), ("joint", "fc1,fc2")])
+                .unwrap();
         let hash = format(&c, BackendChoice::Webgpu);
         let f = parse(&hash);
         assert_eq!(f.backend, BackendChoice::Webgpu);
@@ -132,7 +133,15 @@ mod tests {
 
     #[test]
     fn hostile_fragments_do_not_panic() {
-        for hash in ["#%", "#%%%", "#a=%zz", "#=&=&", "#lr=%E2%82%AC", "#model=%FF%FE", "#r"] {
+        for hash in [
+            "#%",
+            "#%%%",
+            "#a=%zz",
+            "#=&=&",
+            "#lr=%E2%82%AC",
+            "#model=%FF%FE",
+            "#r",
+        ] {
             let f = parse(hash);
             let _ = f.config();
         }

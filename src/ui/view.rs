@@ -1,8 +1,8 @@
 //! View models: what the charts draw, derived from a result (or a run in progress). Pure
 //! functions, tested natively; the yew components only turn them into SVG.
 
-use crate::engine::result::ResultFile;
 use crate::engine::events::Cell;
+use crate::engine::result::ResultFile;
 use std::collections::HashMap;
 
 /// Which colour map a heat map uses: red for test error (the paper's), blue for distances.
@@ -10,6 +10,8 @@ use std::collections::HashMap;
 pub enum Palette {
     Reds,
     Blues,
+    /// Blue (negative) – white (zero) – red (positive), for differences.
+    Diverging,
 }
 
 /// How values are printed.
@@ -17,6 +19,8 @@ pub enum Palette {
 pub enum Format {
     Percent,
     Decimal,
+    /// A difference of error rates, in percentage points.
+    Points,
 }
 
 impl Format {
@@ -30,6 +34,7 @@ impl Format {
                     format!("{v:.3}")
                 }
             }
+            Format::Points => format!("{:+.1}", v * 100.0),
         }
     }
 
@@ -38,6 +43,7 @@ impl Format {
         match self {
             Format::Percent => format!("{:.2}% ({v})", v * 100.0),
             Format::Decimal => format!("{v}"),
+            Format::Points => format!("{:+.2} points ({v})", v * 100.0),
         }
     }
 }
@@ -65,6 +71,10 @@ impl HeatmapData {
         }
         if !lo.is_finite() {
             return (0.0, 1.0);
+        }
+        if self.palette == Palette::Diverging {
+            let m = lo.abs().max(hi.abs()).max(1e-12);
+            return (-m, m);
         }
         if hi - lo < 1e-12 {
             return (lo, lo + 1e-12);
@@ -136,9 +146,17 @@ pub fn colour(palette: Palette, t: f64) -> String {
         (33, 113, 181),
         (8, 48, 107),
     ];
+    const DIVERGING: [(u8, u8, u8); 5] = [
+        (33, 102, 172),
+        (146, 197, 222),
+        (247, 247, 247),
+        (244, 165, 130),
+        (178, 24, 43),
+    ];
     let anchors = match palette {
         Palette::Reds => &REDS,
         Palette::Blues => &BLUES,
+        Palette::Diverging => &DIVERGING,
     };
     let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
     let x = t * (anchors.len() - 1) as f64;
@@ -229,7 +247,11 @@ pub fn distance_maps(result: &ResultFile) -> [HeatmapData; 2] {
 }
 
 /// The error map of a sweep still in progress: known cells filled, the rest empty.
-pub fn partial_error_map(units: &[String], checkpoints: &[usize], cells: &HashMap<String, f64>) -> HeatmapData {
+pub fn partial_error_map(
+    units: &[String],
+    checkpoints: &[usize],
+    cells: &HashMap<String, f64>,
+) -> HeatmapData {
     let mut rows: Vec<String> = units.to_vec();
     rows.push("fullmodel".into());
     let values = (0..rows.len())
@@ -263,6 +285,45 @@ pub fn partial_error_map(units: &[String], checkpoints: &[usize], cells: &HashMa
         palette: Palette::Reds,
         format: Format::Percent,
     }
+}
+
+/// The difference `b − a` of two results' error maps, over the units and checkpoints they share.
+pub fn difference_map(a: &ResultFile, b: &ResultFile) -> Option<HeatmapData> {
+    let ea = error_map(a);
+    let eb = error_map(b);
+    let rows: Vec<String> = ea.rows.iter().filter(|r| eb.rows.contains(r)).cloned().collect();
+    let columns: Vec<String> = ea
+        .columns
+        .iter()
+        .filter(|c| eb.columns.contains(c))
+        .cloned()
+        .collect();
+    if rows.len() <= 1 || columns.len() <= 1 {
+        return None;
+    }
+    let at = |m: &HeatmapData, r: &str, c: &str| -> Option<f64> {
+        let ri = m.rows.iter().position(|x| x == r)?;
+        let ci = m.columns.iter().position(|x| x == c)?;
+        m.values[ri][ci]
+    };
+    let values = rows
+        .iter()
+        .map(|r| {
+            columns
+                .iter()
+                .map(|c| Some(at(&eb, r, c)? - at(&ea, r, c)?))
+                .collect()
+        })
+        .collect();
+    Some(HeatmapData {
+        id: "difference",
+        title: "Difference in test error (second − first)".into(),
+        rows,
+        columns,
+        values,
+        palette: Palette::Diverging,
+        format: Format::Points,
+    })
 }
 
 /// A stable key for a sweep cell.
@@ -302,9 +363,16 @@ pub fn detail(result: &ResultFile, row: usize, column: usize) -> Option<Detail> 
         } else {
             let c = column - 1;
             (
-                format!("{name} re-initialized to checkpoint {}", result.checkpoints.get(c)?),
+                format!(
+                    "{name} re-initialized to checkpoint {}",
+                    result.checkpoints.get(c)?
+                ),
                 *r.reinitialized[row].get(c)?,
-                pc.reinitialized.get(row).and_then(|u| u.get(c)).cloned().unwrap_or_default(),
+                pc.reinitialized
+                    .get(row)
+                    .and_then(|u| u.get(c))
+                    .cloned()
+                    .unwrap_or_default(),
                 Some((
                     result.distance.l2_relative[row][c] as f64,
                     result.distance.linf[row][c] as f64,
@@ -397,7 +465,10 @@ mod tests {
             title: "t".into(),
             rows: vec!["a".into(), "b".into()],
             columns: vec!["ReRnd".into(), "0".into(), "1".into()],
-            values: vec![vec![Some(0.5), Some(0.25), None], vec![None, Some(1.0), Some(0.0)]],
+            values: vec![
+                vec![Some(0.5), Some(0.25), None],
+                vec![None, Some(1.0), Some(0.0)],
+            ],
             palette: Palette::Reds,
             format: Format::Percent,
         };

@@ -140,6 +140,22 @@ function compareResults(page, cli) {
   return stats;
 }
 
+/** Everything the results area displays, for comparing two pages. */
+async function displayed(page) {
+  const maps = {};
+  for (const id of ['error', 'l2', 'linf']) maps[id] = await heatmapCells(page, id);
+  const verdicts = await page.$$eval('[data-testid=verdict]', (els) => els.map((e) => [e.dataset.unit, e.dataset.verdict, e.textContent]));
+  const curves = await page.$$eval('[data-testid^=curve-] .series', (els) => els.map((e) => [e.dataset.series, e.dataset.points, e.querySelector('polyline').getAttribute('points')]));
+  const summary = await page.textContent('[data-testid=summary]');
+  return { maps, verdicts, curves, summary };
+}
+
+function runCli(args, out) {
+  assert(fs.existsSync(CLI), `the native CLI is missing at ${CLI} (build it with cargo build --release)`);
+  execFileSync(CLI, ['run', '--data', MNIST, '--out', out, '--quiet', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return JSON.parse(fs.readFileSync(out, 'utf8'));
+}
+
 const tests = {
   async webgpu() {
     const browser = await launch({ webgpu: true });
@@ -164,18 +180,81 @@ const tests = {
       assert(/WebGPU/.test(message) && /CPU/.test(message), `fallback message: ${message}`);
       await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 600_000 });
       result = await checkFinishedPage(page, errors, 'fallback-cpu', 'cpu');
+      // A reload takes the data from the browser's cache: no data file is downloaded again.
+      const fetched = [];
+      page.on('request', (r) => { if (r.url().includes('/data/mnist/')) fetched.push(r.url()); });
+      await page.goto('about:blank');
+      await page.goto(server.url + fragment(SMALL, { run: 1 }));
+      await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 600_000 });
+      assert(fetched.length === 0, `after a reload the data was downloaded again: ${fetched.join(', ')}`);
     } finally {
       await browser.close();
     }
     // The same config natively: the same numbers.
-    assert(fs.existsSync(CLI), `the native CLI is missing at ${CLI} (build it with cargo build --release)`);
-    const out = path.join(OUT, 'cli-result.json');
-    const args = ['run', '--data', MNIST, '--out', out, '--quiet'];
-    for (const [k, v] of Object.entries(SMALL)) args.push(`--${k}`, v);
-    execFileSync(CLI, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-    const cli = JSON.parse(fs.readFileSync(out, 'utf8'));
+    const cli = runCli(Object.entries(SMALL).flatMap(([k, v]) => [`--${k}`, v]), path.join(OUT, 'cli-result.json'));
     const report = compareResults(result, cli);
     console.log(`    page CPU vs CLI: ${report.exact} values identical, ${report.close} within ${TOLERANCE} relative (largest ${report.worst.toExponential(2)})`);
+  },
+
+  async share_link_saved_runs_and_import() {
+    const a = await launch({ webgpu: false });
+    const b = await launch({ webgpu: false });
+    try {
+      const { page, errors } = await openPage(a, server.url + fragment(SMALL, { run: 1, backend: 'cpu' }));
+      await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 600_000 });
+      const original = await displayed(page);
+      await page.click('[data-testid=share]');
+      const link = await page.inputValue('[data-testid=share-url]');
+      console.log(`    share link: ${link.length} characters`);
+      assert(link.includes('#r=') && link.length < 4096, `link: ${link.slice(0, 80)}…`);
+
+      // A fresh profile, no WebGPU: the result opens at once, nothing is trained.
+      const other = await openPage(b, link);
+      await other.page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 60_000 });
+      await other.page.waitForSelector('[data-testid=shared-banner]');
+      assert(await other.page.$('[data-testid=progress]') === null, 'opening a link must not train');
+      const opened = await displayed(other.page);
+      assert(JSON.stringify(opened) === JSON.stringify(original),
+        `the link shows other values:\n  ${JSON.stringify(opened).slice(0, 400)}\n  ${JSON.stringify(original).slice(0, 400)}`);
+      await other.page.screenshot({ path: path.join(OUT, 'shared-link.png'), fullPage: true });
+      assert(other.errors.length === 0, `console errors: ${other.errors.join(' | ')}`);
+
+      // The run is in the saved list after a reload.
+      await page.goto('about:blank');
+      await page.goto(server.url);
+      await page.waitForSelector('[data-testid=saved-run]', { timeout: 30_000 });
+      const names = await page.$$eval('[data-testid=saved-run-name]', (els) => els.map((e) => e.textContent));
+      assert(names.some((n) => n.includes('fcn 1x32')), `saved runs: ${names.join(', ')}`);
+
+      // A damaged link: a clear message, the saved runs untouched.
+      await page.goto('about:blank');
+      await page.goto(server.url + '#r=' + link.split('#r=')[1].slice(0, 200) + 'Zz');
+      await page.waitForSelector('[data-testid=notices]');
+      const notice = await page.textContent('[data-testid=notices]');
+      assert(/cannot be opened/.test(notice), `notice: ${notice}`);
+      await page.waitForSelector('[data-testid=saved-run]');
+      assert((await page.$$('[data-testid=saved-run]')).length === names.length, 'saved runs unchanged');
+
+      // A result file written by the CLI opens like any run.
+      const cliFile = path.join(OUT, 'cli-import.json');
+      const cli = runCli(['--depth', '2', '--width', '16', '--epochs', '1', '--checkpoints', '0,1', '--train-limit', '300', '--test-limit', '200'], cliFile);
+      await page.setInputFiles('[data-testid=import-file]', cliFile);
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=heatmap-error] [data-testid=heatmap-cell]').length === 3 * 3 + 2, null, { timeout: 30_000 });
+      const cells = await heatmapCells(page);
+      for (const c of cells) assert(c.value === resultValue(cli, c.row, c.col), `imported ${c.row}/${c.col}`);
+      await page.waitForFunction((n) => document.querySelectorAll('[data-testid=saved-run]').length === n + 1, names.length);
+      // A file that is not a result: a message, nothing else changes.
+      const bad = path.join(OUT, 'not-a-result.json');
+      fs.writeFileSync(bad, '{"format":"something-else"}');
+      await page.setInputFiles('[data-testid=import-file]', bad);
+      await page.waitForFunction(() => /not-a-result.json cannot be opened/.test(document.querySelector('[data-testid=notices]')?.textContent || ''));
+      assert((await page.$$('[data-testid=saved-run]')).length === names.length + 1, 'saved runs unchanged by a bad file');
+      const real = errors.filter((e) => !/favicon/.test(e));
+      assert(real.length === 0, `console errors: ${real.join(' | ')}`);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   },
 
   async stop_is_prompt() {

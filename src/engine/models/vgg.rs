@@ -6,11 +6,11 @@
 //! ReLU gain, fan-out for convolutions as torchvision does) initialization: with the default
 //! uniform one a plain VGG does not train. The output layer keeps the default initializer.
 
-use super::{BatchStats, Builder, ConvIdx, DenseIdx, Init, Mode, NormIdx, conv, dense, norm, scaled};
+use super::{
+    BatchStats, Builder, ConvIdx, DenseIdx, Init, Mode, NormIdx, conv, dense, max_pool_2x2, norm, scaled,
+};
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Variant {
@@ -128,7 +128,7 @@ impl Vgg {
                 }
                 x = relu(x); // [batch, channels, h, w]
             }
-            x = max_pool2d(x, MaxPoolOptions::new([2, 2])); // [batch, channels, h/2, w/2]
+            x = max_pool_2x2(x); // [batch, channels, h/2, w/2]
         }
         let batch = x.dims()[0];
         let x = x.reshape([batch, self.flat]); // [batch, channels]

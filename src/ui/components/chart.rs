@@ -1,6 +1,7 @@
 //! A line chart in SVG (training curves): axes with round ticks, one polyline per series, dots
 //! at the points.
 
+use crate::ui::components::export::ChartExport;
 use crate::ui::view::{Series, ticks};
 use yew::prelude::*;
 
@@ -95,7 +96,8 @@ pub fn line_chart(props: &LineChartProps) -> Html {
     });
     html! {
         <figure class="chart" data-testid={format!("curve-{}", props.id)} data-points={count.to_string()}>
-            <figcaption>{ props.title.clone() }<span class="keys">{ for legend }</span></figcaption>
+            <figcaption>{ props.title.clone() }<span class="keys">{ for legend }</span>
+                <ChartExport testid={format!("curve-{}", props.id)} name={format!("layerlab-{}", props.id)} /></figcaption>
             <svg viewBox={format!("0 0 {W} {H}")} role="img" aria-label={props.title.clone()}>
                 { for y_ticks }
                 <line x1={LEFT.to_string()} x2={LEFT.to_string()} y1={TOP.to_string()} y2={(H - BOTTOM).to_string()} stroke="#444"/>

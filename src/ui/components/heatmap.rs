@@ -1,6 +1,7 @@
 //! A heat map in SVG: labelled rows and columns, a sequential colour map from the data's min
 //! to max, a legend, the exact value on hover, and a click to select a cell.
 
+use crate::ui::components::export::ChartExport;
 use crate::ui::view::{HeatmapData, colour, text_colour};
 use yew::prelude::*;
 
@@ -30,8 +31,9 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
     let data = &props.data;
     let hovered = use_state(|| None::<(usize, usize)>);
     let (lo, hi) = data.domain();
-    let width = LABEL_W + CELL_W * data.columns.len() as f64 + 8.0;
-    let height = HEADER_H + CELL_H * data.rows.len() as f64 + 4.0;
+    let width = (LABEL_W + CELL_W * data.columns.len() as f64 + 8.0).max(LABEL_W + 260.0);
+    let grid_bottom = HEADER_H + CELL_H * data.rows.len() as f64;
+    let height = grid_bottom + 44.0;
     let complete = data.values.iter().flatten().filter(|v| v.is_some()).count();
 
     let header = data.columns.iter().enumerate().map(|(c, name)| {
@@ -81,28 +83,40 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
         }
     });
 
-    let ramp: Vec<String> = (0..=10)
-        .map(|i| format!("{} {}%", colour(data.palette, i as f64 / 10.0), i * 10))
-        .collect();
+    // The legend is drawn in the SVG itself, so exported charts carry it.
+    const STEPS: usize = 40;
+    let legend_x = LABEL_W;
+    let legend_y = grid_bottom + 12.0;
+    let ramp = (0..STEPS).map(|i| {
+        let x = legend_x + 180.0 * i as f64 / STEPS as f64;
+        html! { <rect x={format!("{x:.1}")} y={legend_y.to_string()} width={format!("{:.1}", 180.0 / STEPS as f64 + 0.5)} height="12"
+                      fill={colour(data.palette, (i as f64 + 0.5) / STEPS as f64)}/> }
+    });
     let hover_text = (*hovered).and_then(|(r, c)| {
         let v = data.values.get(r)?.get(c)?.as_ref()?;
-        Some(format!("{} · {}: {}", data.rows[r], data.columns[c], data.format.exact(*v)))
+        Some(format!(
+            "{} · {}: {}",
+            data.rows[r],
+            data.columns[c],
+            data.format.exact(*v)
+        ))
     });
     let state = if props.pending { "partial" } else { "done" };
 
     html! {
         <figure class="heatmap" data-testid={format!("heatmap-{}", data.id)} data-cells={complete.to_string()} data-state={state}
                 onmouseleave={{ let hovered = hovered.clone(); Callback::from(move |_: MouseEvent| hovered.set(None)) }}>
-            <figcaption>{ data.title.clone() }</figcaption>
+            <figcaption>{ data.title.clone() }<ChartExport testid={format!("heatmap-{}", data.id)} name={format!("layerlab-{}", data.id)} /></figcaption>
             <svg viewBox={format!("0 0 {width} {height}")} width={width.to_string()} height={height.to_string()} role="img" aria-label={data.title.clone()}>
                 { for header }
                 { for rows }
+                <g class="legend">
+                    <text x={(legend_x - 8.0).to_string()} y={(legend_y + 11.0).to_string()} text-anchor="end">{ data.format.show(lo) }</text>
+                    { for ramp }
+                    <rect x={legend_x.to_string()} y={legend_y.to_string()} width="180" height="12" fill="none" stroke="#999"/>
+                    <text x={(legend_x + 188.0).to_string()} y={(legend_y + 11.0).to_string()}>{ data.format.show(hi) }</text>
+                </g>
             </svg>
-            <div class="legend">
-                <span>{ data.format.show(lo) }</span>
-                <div class="ramp" aria-hidden="true" style={format!("background: linear-gradient(to right, {})", ramp.join(", "))}></div>
-                <span>{ data.format.show(hi) }</span>
-            </div>
             <div class="hover-value" aria-live="polite">{ hover_text.unwrap_or_else(|| "hover a cell for its exact value".into()) }</div>
             if let Some(caption) = &props.caption {
                 <p class="caption">{ caption.clone() }</p>

@@ -38,7 +38,10 @@ pub fn progress(props: &ProgressProps) -> Html {
             ),
             None => (0.0, "fetching the data manifest…".into()),
         },
-        Phase::Warmup => (0.0, "preparing the model (the first steps compile GPU kernels and take longer)…".into()),
+        Phase::Warmup => (
+            0.0,
+            "preparing the model (the first steps compile GPU kernels and take longer)…".into(),
+        ),
         Phase::Training | Phase::Stopping => {
             let eta = run.eta_seconds().map(clock).unwrap_or_else(|| "–".into());
             (
@@ -56,7 +59,10 @@ pub fn progress(props: &ProgressProps) -> Html {
         }
         Phase::Sweeping => (
             run.sweep_done as f64 / run.sweep_total.max(1) as f64,
-            format!("reset sweep: {} of {} evaluations", run.sweep_done, run.sweep_total),
+            format!(
+                "reset sweep: {} of {} evaluations",
+                run.sweep_done, run.sweep_total
+            ),
         ),
         Phase::Done => (1.0, "finished".into()),
         Phase::Failed => (1.0, "the run did not finish".into()),

@@ -24,11 +24,17 @@ pub fn curves(props: &CurvesProps) -> Html {
     let (loss, errors, epochs) = match (&props.run, &props.result) {
         (Some(run), _) => (
             run.loss_points.clone(),
-            run.epochs.iter().map(|e| (e.epoch as f64, e.test_error)).collect::<Vec<_>>(),
+            run.epochs
+                .iter()
+                .map(|e| (e.epoch as f64, e.test_error))
+                .collect::<Vec<_>>(),
             run.config.epochs,
         ),
         (None, Some(r)) => (
-            r.history.iter().map(|h| (h.epoch as f64, h.train_loss as f64)).collect(),
+            r.history
+                .iter()
+                .map(|h| (h.epoch as f64, h.train_loss as f64))
+                .collect(),
             r.history.iter().map(|h| (h.epoch as f64, h.test_error)).collect(),
             r.config.epochs,
         ),
@@ -95,7 +101,9 @@ pub fn results(props: &ResultsProps) -> Html {
         let cb = props.on_select.clone();
         Callback::from(move |(r, c): (usize, usize)| cb.emit(Some(if transpose { (c, r) } else { (r, c) })))
     };
-    let selected = props.selected.map(|(r, c)| if transpose { (c, r) } else { (r, c) });
+    let selected = props
+        .selected
+        .map(|(r, c)| if transpose { (c, r) } else { (r, c) });
     let detail = props.selected.and_then(|(r, c)| view::detail(result, r, c));
     let verdicts = result.units.iter().enumerate().map(|(u, name)| {
         let robust = result.is_robust(u, props.threshold);

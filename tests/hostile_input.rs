@@ -1,0 +1,151 @@
+//! Thousands of random and mutated share links and result files: every one is answered with an
+//! error or a valid result, never a panic. Also prints the link length of the quick preset.
+
+mod common;
+
+use layerlab::engine::config::{self, ExperimentConfig};
+use layerlab::engine::link;
+use layerlab::engine::result::ResultFile;
+use layerlab::engine::rng::Rng;
+
+/// A real result: the FCN quick preset, trained natively.
+fn quick_result() -> ResultFile {
+    let data = layerlab::engine::data::files::load_mnist(&common::mnist_dir()).unwrap();
+    let c = ExperimentConfig::from_pairs(config::preset("quick").unwrap()).unwrap();
+    struct Quiet;
+    impl layerlab::engine::Driver for Quiet {
+        fn event(&mut self, _: layerlab::engine::Event) {}
+        fn stop_requested(&mut self) -> bool {
+            false
+        }
+        async fn pause(&mut self) {}
+    }
+    pollster::block_on(layerlab::engine::run_experiment(
+        &c,
+        &data,
+        &burn::tensor::Device::flex(),
+        "cpu (flex)",
+        &mut Quiet,
+    ))
+    .unwrap()
+}
+
+fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>, alphabet: &[u8]) {
+    match rng.below(6) {
+        0 if !bytes.is_empty() => {
+            let at = rng.below(bytes.len() as u64) as usize;
+            bytes[at] ^= 1 << rng.below(8);
+        }
+        1 if !bytes.is_empty() => {
+            let at = rng.below(bytes.len() as u64) as usize;
+            bytes[at] = alphabet[rng.below(alphabet.len() as u64) as usize];
+        }
+        2 => {
+            let keep = rng.below(bytes.len() as u64 + 1) as usize;
+            bytes.truncate(keep);
+        }
+        3 => {
+            let at = rng.below(bytes.len() as u64 + 1) as usize;
+            bytes.insert(at, alphabet[rng.below(alphabet.len() as u64) as usize]);
+        }
+        4 if bytes.len() > 1 => {
+            let at = rng.below(bytes.len() as u64 - 1) as usize;
+            bytes.remove(at);
+        }
+        _ => {
+            let a = rng.below(bytes.len() as u64 + 1) as usize;
+            let b = rng.below(bytes.len() as u64 + 1) as usize;
+            let (a, b) = (a.min(b), a.max(b));
+            let chunk: Vec<u8> = bytes[a..b].to_vec();
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+}
+
+#[test]
+fn hostile_links_and_files_never_panic() {
+    let result = quick_result();
+    let link = link::encode(&result);
+    println!(
+        "share link of the FCN quick preset's result: {} characters (#r= payload)",
+        link.len()
+    );
+    assert!(
+        link.len() + 3 < 4096,
+        "the quick preset's link must fit in 4 KB: {}",
+        link.len()
+    );
+    assert_eq!(link::decode(&link).unwrap(), result, "links are lossless");
+
+    let base64: Vec<u8> = (b'A'..=b'Z')
+        .chain(b'a'..=b'z')
+        .chain(b'0'..=b'9')
+        .chain([b'-', b'_'])
+        .collect();
+    let any: Vec<u8> = (0..=255).collect();
+    let mut rng = Rng::from_seed(2026);
+    let (mut ok, mut errors) = (0, 0);
+    for i in 0..4000 {
+        let candidate = if i % 4 == 0 {
+            // Random base64url text of random length.
+            let n = rng.below(600) as usize;
+            (0..n)
+                .map(|_| base64[rng.below(64) as usize])
+                .collect::<Vec<u8>>()
+        } else {
+            let mut bytes = link.clone().into_bytes();
+            for _ in 0..=rng.below(4) {
+                mutate(&mut rng, &mut bytes, if i % 3 == 0 { &any } else { &base64 });
+            }
+            bytes
+        };
+        let text = String::from_utf8_lossy(&candidate);
+        match std::panic::catch_unwind(|| link::decode(&text)) {
+            Ok(Ok(decoded)) => {
+                decoded.check_shape().unwrap();
+                ok += 1;
+            }
+            Ok(Err(_)) => errors += 1,
+            Err(_) => panic!("decoding panicked on {text:?}"),
+        }
+    }
+    println!("links: {ok} decoded to valid results, {errors} rejected");
+    assert!(errors > 3000);
+
+    let json = result.to_json().into_bytes();
+    let (mut ok, mut errors) = (0, 0);
+    for i in 0..3000 {
+        let mut bytes = json.clone();
+        for _ in 0..=rng.below(3) {
+            mutate(
+                &mut rng,
+                &mut bytes,
+                if i % 2 == 0 {
+                    b"{}[]\",:0123456789.-eE truefalsnu"
+                } else {
+                    &any
+                },
+            );
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        match std::panic::catch_unwind(|| ResultFile::from_json(&text)) {
+            Ok(Ok(decoded)) => {
+                decoded.check_shape().unwrap();
+                ok += 1;
+            }
+            Ok(Err(_)) => errors += 1,
+            Err(_) => panic!("parsing panicked on a mutated file"),
+        }
+    }
+    println!("files: {ok} parsed to valid results, {errors} rejected");
+    for foreign in [
+        "",
+        "null",
+        "[]",
+        "{}",
+        "{\"format\":\"layerlab-result\",\"version\":99}",
+        "{\"format\":7}",
+    ] {
+        assert!(ResultFile::from_json(foreign).is_err(), "{foreign}");
+    }
+}

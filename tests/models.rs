@@ -1,0 +1,189 @@
+//! Model families: unit lists as the paper names them, forward shapes, batch-norm state in
+//! resets, and a short CIFAR-10 run that learns.
+
+mod common;
+
+use burn::tensor::{Device, Tensor};
+use layerlab::engine::config::ExperimentConfig;
+use layerlab::engine::data::files;
+use layerlab::engine::metrics::read_floats;
+use layerlab::engine::models::{Mode, Model, Role};
+use layerlab::engine::train::{Driver, Event, run_experiment};
+use layerlab::engine::units;
+
+fn model(pairs: &[(&str, &str)]) -> Model {
+    let c = ExperimentConfig::from_pairs(pairs.iter().copied()).unwrap();
+    Model::new(c.architecture(), c.dataset.image_shape(), 10)
+}
+
+#[test]
+fn unit_lists_follow_the_paper() {
+    let fcn = model(&[("model", "fcn"), ("depth", "3")]);
+    assert_eq!(fcn.unit_names(), ["layer1", "layer2", "layer3", "layer4"]);
+
+    let vgg11 = model(&[("model", "vgg11"), ("width-mult", "0.125")]);
+    assert_eq!(
+        vgg11.unit_names(),
+        [
+            "stage1.block1",
+            "stage2.block1",
+            "stage3.block1",
+            "stage3.block2",
+            "stage4.block1",
+            "stage4.block2",
+            "stage5.block1",
+            "stage5.block2",
+            "fc1",
+            "fc2",
+            "final_linear"
+        ]
+    );
+    for (variant, convs) in [("vgg13", 10), ("vgg16", 13), ("vgg19", 16)] {
+        let m = model(&[("model", variant), ("width-mult", "0.125")]);
+        assert_eq!(m.units.len(), convs + 3, "{variant}");
+        assert!(m.unit_names().contains(&"stage5.block1".to_string()));
+    }
+
+    let resnet18 = model(&[("model", "resnet18"), ("width-mult", "0.125")]);
+    let mut expected = vec!["stage0".to_string()];
+    for k in 1..=4 {
+        for j in 1..=2 {
+            expected.push(format!("stage{k}.resblk{j}"));
+        }
+    }
+    expected.push("final_linear".into());
+    assert_eq!(resnet18.unit_names(), expected);
+    let resnet34 = model(&[("model", "resnet34"), ("width-mult", "0.125")]);
+    assert_eq!(resnet34.units.len(), 1 + 3 + 4 + 6 + 3 + 1);
+    assert!(resnet34.unit_names().contains(&"stage3.resblk6".to_string()));
+
+    // Every tensor belongs to exactly one unit.
+    for m in [&fcn, &vgg11, &resnet18, &resnet34] {
+        let mut owners = vec![0; m.tensors.len()];
+        for u in &m.units {
+            for &t in &u.tensors {
+                owners[t] += 1;
+            }
+        }
+        assert!(owners.iter().all(|&n| n == 1));
+    }
+}
+
+#[test]
+fn forward_shapes_and_parameter_counts() {
+    let device = Device::flex();
+    let cases: &[(&[(&str, &str)], usize)] = &[
+        (
+            &[("model", "fcn"), ("depth", "3"), ("width", "256")],
+            784 * 256 + 256 + 2 * (256 * 256 + 256) + 2570,
+        ),
+        (&[("model", "vgg11"), ("width-mult", "0.125")], 0),
+        (
+            &[
+                ("model", "vgg16"),
+                ("width-mult", "0.125"),
+                ("batch-norm", "true"),
+            ],
+            0,
+        ),
+        (&[("model", "resnet18"), ("width-mult", "0.125")], 0),
+        (
+            &[
+                ("model", "resnet18"),
+                ("width-mult", "0.125"),
+                ("batch-norm", "false"),
+            ],
+            0,
+        ),
+        (&[("model", "resnet34"), ("width-mult", "0.0625")], 0),
+    ];
+    for (pairs, expected_params) in cases {
+        let m = model(pairs);
+        if *expected_params > 0 {
+            assert_eq!(m.parameter_count(), *expected_params);
+        }
+        let weights = units::initial_weights(&m, 0, &device);
+        let [c, h, w] = m.input_shape;
+        let x = Tensor::<2>::ones([3, c * h * w], &device);
+        for mode in [Mode::Eval, Mode::Train] {
+            let out = m.forward(&weights, x.clone(), mode);
+            assert_eq!(out.logits.dims(), [3, 10], "{pairs:?}");
+            let values = pollster::block_on(read_floats(out.logits)).unwrap();
+            assert!(values.iter().all(|v| v.is_finite()), "{pairs:?}: {values:?}");
+            let norms = m.tensors.iter().filter(|t| t.role == Role::RunningMean).count();
+            assert_eq!(out.batch_stats.len(), if mode == Mode::Train { norms } else { 0 });
+        }
+    }
+    // Full-width VGG-11: 9.22 M convolution parameters and the 512-512-10 head.
+    let full = model(&[("model", "vgg11"), ("width-mult", "1")]);
+    assert_eq!(full.parameter_count(), 9_750_922);
+    let resnet = model(&[("model", "resnet18"), ("width-mult", "1")]);
+    assert!(
+        (11_000_000..11_300_000).contains(&resnet.parameter_count()),
+        "{}",
+        resnet.parameter_count()
+    );
+}
+
+#[test]
+fn rerandomizing_a_unit_resets_its_batch_norm_state() {
+    let device = Device::flex();
+    let m = model(&[
+        ("model", "vgg11"),
+        ("width-mult", "0.125"),
+        ("batch-norm", "true"),
+    ]);
+    let unit = m.unit_index("stage3.block2").unwrap();
+    let fresh = units::rerandomized_unit(&m, unit, 0, &device);
+    for (t, value) in fresh {
+        let spec = &m.tensors[t];
+        let v = pollster::block_on(read_floats(value)).unwrap();
+        match spec.role {
+            Role::RunningVar => assert!(v.iter().all(|&x| x == 1.0), "{}", spec.name),
+            Role::RunningMean => assert!(v.iter().all(|&x| x == 0.0), "{}", spec.name),
+            Role::Norm if spec.name.ends_with(".weight") => assert!(v.iter().all(|&x| x == 1.0)),
+            Role::Norm => assert!(v.iter().all(|&x| x == 0.0)),
+            _ => {}
+        }
+    }
+}
+
+struct Quiet;
+impl Driver for Quiet {
+    fn event(&mut self, _: Event) {}
+    fn stop_requested(&mut self) -> bool {
+        false
+    }
+    async fn pause(&mut self) {}
+}
+
+#[test]
+fn short_cifar_runs_learn_and_update_batch_norm() {
+    let data = files::load(layerlab::engine::data::DatasetKind::Cifar10, &common::cifar_dir()).unwrap();
+    for (model_name, lr, batch) in [("vgg11", "0.02", "64"), ("resnet18", "0.02", "32")] {
+        let c = ExperimentConfig::from_pairs([
+            ("model", model_name),
+            ("width-mult", "0.125"),
+            ("epochs", "2"),
+            ("lr", lr),
+            ("batch-size", batch),
+            ("checkpoints", "0,2"),
+            ("train-limit", "2000"),
+            ("test-limit", "300"),
+            ("augment", "true"),
+            ("weight-decay", "0.0005"),
+        ])
+        .unwrap();
+        let result =
+            pollster::block_on(run_experiment(&c, &data, &Device::flex(), "test", &mut Quiet)).unwrap();
+        result.check_shape().unwrap();
+        assert!(
+            result.final_test_error < 0.8,
+            "{model_name} did not learn: {}",
+            result.final_test_error
+        );
+        assert!(result.robustness.full_model[0] > 0.8, "untrained {model_name}");
+        assert_eq!(result.class_names[3], "cat");
+        assert_eq!(result.units.len(), if model_name == "vgg11" { 11 } else { 10 });
+    }
+}
