@@ -192,9 +192,16 @@ fn to_bytes(r: &ResultFile) -> Vec<u8> {
     w.f64(r.timing.sweep_seconds);
     w.f64(r.timing.samples_per_second);
     w.string(&r.timing.backend);
+    w.f64(r.timing.first_step_seconds);
+    w.f64(r.timing.steady_samples_per_second);
     w.varint(r.notes.len() as u64);
     for note in &r.notes {
         w.string(note);
+    }
+    w.varint(r.loss_curve.len() as u64);
+    for &(x, y) in &r.loss_curve {
+        w.f64(x);
+        w.f32(y);
     }
     w.0
 }
@@ -417,9 +424,14 @@ fn from_bytes(bytes: &[u8]) -> Read_<ResultFile> {
         sweep_seconds: r.f64()?,
         samples_per_second: r.f64()?,
         backend: r.string()?,
+        first_step_seconds: r.f64()?,
+        steady_samples_per_second: r.f64()?,
     };
     let notes = (0..r.count(1000)?)
         .map(|_| r.string())
+        .collect::<Read_<Vec<_>>>()?;
+    let loss_curve = (0..r.count(1_000_000)?)
+        .map(|_| Ok((r.f64()?, r.f32()?)))
         .collect::<Read_<Vec<_>>>()?;
     if r.left() != 0 {
         return Err(corrupt("it has extra bytes at the end"));
@@ -460,6 +472,7 @@ fn from_bytes(bytes: &[u8]) -> Read_<ResultFile> {
         parameter_count,
         notes,
         class_counts,
+        loss_curve,
     };
     result.check_shape().map_err(LinkError::Invalid)?;
     Ok(result)
@@ -550,6 +563,8 @@ mod tests {
                 sweep_seconds: 3.5,
                 samples_per_second: 25974.2,
                 backend: "cpu (flex)".into(),
+                first_step_seconds: 0.01,
+                steady_samples_per_second: 26000.5,
             },
             class_names: (0..10).map(|d| d.to_string()).collect(),
             per_class: PerClass {
@@ -565,6 +580,7 @@ mod tests {
             parameter_count: 335114,
             notes: vec!["a note".into()],
             class_counts,
+            loss_curve: vec![(0.01, 2.3), (1.0, 0.53), (2.0, 0.149)],
         }
     }
 

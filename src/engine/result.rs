@@ -39,6 +39,10 @@ pub struct ResultFile {
     /// Test examples per class (so per-class errors are exact fractions, e.g. in share links).
     #[serde(default)]
     pub class_counts: Vec<usize>,
+    /// The training-loss curve as read during training: `(epoch progress, mean loss of the
+    /// epoch so far)`, at the first step, every few steps and at each epoch's end.
+    #[serde(default)]
+    pub loss_curve: Vec<(f64, f32)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -94,6 +98,12 @@ pub struct Timing {
     pub samples_per_second: f64,
     /// Where it ran, e.g. "cpu (flex)" or "webgpu (NVIDIA …)".
     pub backend: String,
+    /// From the start of training to the end of the first step (kernel compilation on a GPU).
+    #[serde(default)]
+    pub first_step_seconds: f64,
+    /// Training throughput after the first step.
+    #[serde(default)]
+    pub steady_samples_per_second: f64,
 }
 
 /// Per-class test errors, `[…][class]`, for the page's detail panel.

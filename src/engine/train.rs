@@ -19,6 +19,9 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::future::Future;
 use web_time::Instant;
 
+/// About how many in-epoch points the stored training-loss curve keeps (plus one per epoch).
+const LOSS_CURVE_POINTS: usize = 64;
+
 /// The host of a run.
 pub trait Driver {
     fn event(&mut self, event: Event);
@@ -147,7 +150,13 @@ pub async fn run_experiment<D: Driver>(
     let mut done_steps = 0usize;
     let mut stopped = false;
     let mut trained_epochs = 0.0;
+    let mut first_step_seconds = 0.0;
+    let mut first_step_examples = 0usize;
+    let mut loss_curve: Vec<(f64, f32)> = Vec::new();
     let loss_interval = driver.loss_interval().max(1);
+    // The stored curve follows the config alone (not the host's read-back interval), so the page
+    // and the CLI write identical results.
+    let curve_every = total_steps.div_ceil(LOSS_CURVE_POINTS).max(1);
 
     'epochs: for epoch in 0..config.epochs {
         let lr = config.lr_at(epoch);
@@ -200,14 +209,28 @@ pub async fn run_experiment<D: Driver>(
             epoch_examples += n;
             examples_seen += n;
             done_steps += 1;
-            if done_steps.is_multiple_of(loss_interval) {
+            // The first step is read back at once: it times kernel compilation (first_step_seconds).
+            let on_curve = done_steps == 1 || done_steps.is_multiple_of(curve_every);
+            if on_curve || done_steps.is_multiple_of(loss_interval) {
                 let sum = metrics::read_floats(loss_sum.clone().expect("set above"))
                     .await
                     .map_err(EngineError::Device)?;
+                let point = (
+                    epoch as f64 + epoch_examples as f64 / n_train as f64,
+                    sum[0] / epoch_examples as f32,
+                );
+                // The epoch's end gets its own point below.
+                if on_curve && epoch_examples < n_train {
+                    loss_curve.push(point);
+                }
                 driver.event(Event::Loss {
-                    epoch_progress: epoch as f64 + epoch_examples as f64 / n_train as f64,
-                    loss: sum[0] / epoch_examples as f32,
+                    epoch_progress: point.0,
+                    loss: point.1,
                 });
+                if done_steps == 1 {
+                    first_step_seconds = started.elapsed().as_secs_f64();
+                    first_step_examples = n;
+                }
             }
             let elapsed = step_seconds + epoch_start.elapsed().as_secs_f64();
             driver.event(Event::Step {
@@ -237,6 +260,7 @@ pub async fn run_experiment<D: Driver>(
             train_loss,
             test_error: evaluation.error,
         };
+        loss_curve.push(((epoch + 1) as f64, train_loss));
         history.push(record.clone());
         driver.event(Event::Epoch(record));
         if config.checkpoints.contains(&(epoch + 1)) {
@@ -307,6 +331,14 @@ pub async fn run_experiment<D: Driver>(
             sweep_seconds,
             samples_per_second: examples_seen as f64 / step_seconds.max(1e-9),
             backend: backend.into(),
+            first_step_seconds,
+            steady_samples_per_second: if examples_seen > first_step_examples
+                && step_seconds > first_step_seconds
+            {
+                (examples_seen - first_step_examples) as f64 / (step_seconds - first_step_seconds)
+            } else {
+                0.0
+            },
         },
         class_names: train.class_names.clone(),
         per_class,
@@ -317,5 +349,6 @@ pub async fn run_experiment<D: Driver>(
         parameter_count: model.parameter_count(),
         notes,
         class_counts: test.class_counts.clone(),
+        loss_curve,
     })
 }

@@ -58,6 +58,8 @@ pub struct HeatmapData {
     pub values: Vec<Vec<Option<f64>>>,
     pub palette: Palette,
     pub format: Format,
+    /// Drawn with units as columns (after `transposed`); `rows` are then the checkpoints.
+    pub units_as_columns: bool,
 }
 
 impl HeatmapData {
@@ -98,6 +100,7 @@ impl HeatmapData {
             values,
             palette: self.palette,
             format: self.format,
+            units_as_columns: !self.units_as_columns,
         }
     }
 
@@ -207,6 +210,7 @@ pub fn error_map(result: &ResultFile) -> HeatmapData {
         values,
         palette: Palette::Reds,
         format: Format::Percent,
+        units_as_columns: false,
     }
 }
 
@@ -233,6 +237,7 @@ pub fn distance_maps(result: &ResultFile) -> [HeatmapData; 2] {
             values: grid(&d.rerandomized_l2_relative, &d.l2_relative),
             palette: Palette::Blues,
             format: Format::Decimal,
+            units_as_columns: false,
         },
         HeatmapData {
             id: "linf",
@@ -242,6 +247,7 @@ pub fn distance_maps(result: &ResultFile) -> [HeatmapData; 2] {
             values: grid(&d.rerandomized_linf, &d.linf),
             palette: Palette::Blues,
             format: Format::Decimal,
+            units_as_columns: false,
         },
     ]
 }
@@ -284,6 +290,7 @@ pub fn partial_error_map(
         values,
         palette: Palette::Reds,
         format: Format::Percent,
+        units_as_columns: false,
     }
 }
 
@@ -323,6 +330,7 @@ pub fn difference_map(a: &ResultFile, b: &ResultFile) -> Option<HeatmapData> {
         values,
         palette: Palette::Diverging,
         format: Format::Points,
+        units_as_columns: false,
     })
 }
 
@@ -471,6 +479,7 @@ mod tests {
             ],
             palette: Palette::Reds,
             format: Format::Percent,
+            units_as_columns: false,
         };
         let t = map.transposed();
         assert_eq!(t.rows.len(), 3);

@@ -10,6 +10,7 @@ import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { serve } from './serve.mjs';
 
@@ -123,7 +124,7 @@ function compareResults(page, cli) {
     } else if (a !== null && typeof a === 'object') {
       for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
         if (where === '' && k === 'timing') continue;
-        const cont = continuous || ['distance', 'train_loss'].includes(k);
+        const cont = continuous || ['distance', 'train_loss', 'loss_curve'].includes(k);
         walk(a[k], b[k], `${where}.${k}`, cont);
       }
     } else if (a === b) {
@@ -154,6 +155,28 @@ function runCli(args, out) {
   assert(fs.existsSync(CLI), `the native CLI is missing at ${CLI} (build it with cargo build --release)`);
   execFileSync(CLI, ['run', '--data', MNIST, '--out', out, '--quiet', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
   return JSON.parse(fs.readFileSync(out, 'utf8'));
+}
+
+const CIFAR = process.env.LAYERLAB_CIFAR_DIR || path.join(repo, '..', 'shared', 'data', 'cifar10-jpeg');
+
+/** A ustar archive of `files` ({ name: Buffer }), as the official CIFAR-10 archive is laid out. */
+function tar(files) {
+  const blocks = [];
+  for (const [name, data] of Object.entries(files)) {
+    const h = Buffer.alloc(512);
+    h.write(name, 0);
+    h.write('0000644\0', 100); h.write('0000000\0', 108); h.write('0000000\0', 116);
+    h.write(data.length.toString(8).padStart(11, '0') + '\0', 124);
+    h.write('00000000000\0', 136);
+    h.write('0', 156);
+    h.write('ustar\0', 257); h.write('00', 263);
+    h.fill(' ', 148, 156);
+    const sum = h.reduce((a, b) => a + b, 0);
+    h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+    blocks.push(h, data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
 }
 
 const tests = {
@@ -254,6 +277,40 @@ const tests = {
     } finally {
       await a.close();
       await b.close();
+    }
+  },
+
+  async cnn_on_webgpu_and_cifar_archive_drop() {
+    const browser = await launch({ webgpu: true });
+    try {
+      const cnn = {
+        model: 'vgg11', 'width-mult': '0.125', epochs: '1', 'batch-size': '16', lr: '0.02', checkpoints: '0,1',
+        seed: '0', 'train-limit': '64', 'test-limit': '48', 'eval-batch-size': '48',
+      };
+      const { page, errors } = await openPage(browser, server.url + fragment(cnn, { run: 1, backend: 'webgpu' }));
+      await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 900_000 });
+      const result = await checkFinishedPage(page, errors, 'vgg-webgpu', 'webgpu');
+      assert(result.units.length === 11 && result.units[0] === 'stage1.block1' && result.units[10] === 'final_linear', `units ${result.units}`);
+      assert(result.class_names[9] === 'truck', 'CIFAR-10 class names');
+
+      // The official archive dropped on the page is decoded in the engine's worker and cached.
+      const raw = zlib.gunzipSync(fs.readFileSync(path.join(CIFAR, 'test_batch.bin.gz')));
+      const archive = path.join(OUT, 'cifar-10-binary.tar.gz');
+      fs.writeFileSync(archive, zlib.gzipSync(tar({
+        'cifar-10-batches-bin/batches.meta.txt': fs.readFileSync(path.join(CIFAR, 'batches.meta.txt')),
+        'cifar-10-batches-bin/data_batch_1.bin': raw.subarray(0, 3073 * 1000),
+        'cifar-10-batches-bin/test_batch.bin': raw.subarray(3073 * 1000, 3073 * 1500),
+      })));
+      await page.click('[data-testid=notices] button').catch(() => {});
+      await page.setInputFiles('[data-testid=import-file]', archive);
+      await page.waitForFunction(() => /cifar10 is ready: 1000 training and 500 test images/.test(document.querySelector('[data-testid=notices]')?.textContent || ''), null, { timeout: 60_000 });
+      // A damaged archive: a clear message.
+      const damaged = path.join(OUT, 'damaged.tar.gz');
+      fs.writeFileSync(damaged, fs.readFileSync(archive).subarray(0, 5000));
+      await page.setInputFiles('[data-testid=import-file]', damaged);
+      await page.waitForFunction(() => /gzip stream is corrupt|truncated/.test(document.querySelector('[data-testid=notices]')?.textContent || ''), null, { timeout: 60_000 });
+    } finally {
+      await browser.close();
     }
   },
 

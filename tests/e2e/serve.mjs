@@ -16,12 +16,20 @@ const TYPES = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** Serves `root` on 127.0.0.1 (a free port unless given); resolves to { url, close }. */
-export function serve(root, port = 0) {
-  const base = path.resolve(root);
+/** Serves `root` on 127.0.0.1 (a free port unless given); `mounts` maps URL prefixes such as
+ * '/bench/' to other folders. Resolves to { url, close }. */
+export function serve(root, port = 0, mounts = {}) {
   const server = http.createServer((req, res) => {
-    const pathname = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    let file = path.join(base, pathname);
+    let pathname;
+    try {
+      pathname = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    } catch {
+      res.writeHead(400).end();
+      return;
+    }
+    const prefix = Object.keys(mounts).find((p) => pathname.startsWith(p));
+    const base = path.resolve(prefix ? mounts[prefix] : root);
+    let file = path.join(base, prefix ? pathname.slice(prefix.length) : pathname);
     if (!file.startsWith(base)) {
       res.writeHead(403).end();
       return;

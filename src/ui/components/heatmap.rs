@@ -47,9 +47,15 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
             let x = LABEL_W + CELL_W * c as f64;
             let row_name = name.clone();
             let col_name = data.columns[c].clone();
+            // The data attributes name the unit and the checkpoint whichever way the map is drawn.
+            let (unit_attr, column_attr) = if data.units_as_columns {
+                (col_name.clone(), row_name.clone())
+            } else {
+                (row_name.clone(), col_name.clone())
+            };
             match value {
                 None => html! {
-                    <g class="hm-empty" data-row={row_name} data-col={col_name}>
+                    <g class="hm-empty" data-row={unit_attr} data-col={column_attr}>
                         <rect x={x.to_string()} y={y.to_string()} width={CELL_W.to_string()} height={CELL_H.to_string()} fill="#f3f3f3" stroke="#ffffff"/>
                         <text x={(x + CELL_W / 2.0).to_string()} y={(y + CELL_H / 2.0 + 5.0).to_string()} text-anchor="middle" fill="#999">{ "–" }</text>
                     </g>
@@ -64,7 +70,7 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
                     let selected = props.selected == Some((r, c));
                     html! {
                         <g class={classes!("hm-cell", selected.then_some("selected"))} data-testid="heatmap-cell"
-                           data-row={row_name.clone()} data-col={col_name.clone()} data-value={v.to_string()}
+                           data-row={unit_attr} data-col={column_attr} data-value={v.to_string()}
                            onclick={on_click} onmouseenter={enter}>
                             <title>{ format!("{row_name} · {col_name}: {}", data.format.exact(*v)) }</title>
                             <rect x={x.to_string()} y={y.to_string()} width={CELL_W.to_string()} height={CELL_H.to_string()}

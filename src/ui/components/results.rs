@@ -21,7 +21,7 @@ pub struct CurvesProps {
 /// Train loss and test error per epoch, live during a run.
 #[function_component(Curves)]
 pub fn curves(props: &CurvesProps) -> Html {
-    let (loss, errors, epochs) = match (&props.run, &props.result) {
+    let (loss, errors, epochs) = match (props.run.as_ref().filter(|r| r.phase.is_active()), &props.result) {
         (Some(run), _) => (
             run.loss_points.clone(),
             run.epochs
@@ -31,10 +31,14 @@ pub fn curves(props: &CurvesProps) -> Html {
             run.config.epochs,
         ),
         (None, Some(r)) => (
-            r.history
-                .iter()
-                .map(|h| (h.epoch as f64, h.train_loss as f64))
-                .collect(),
+            if r.loss_curve.is_empty() {
+                r.history
+                    .iter()
+                    .map(|h| (h.epoch as f64, h.train_loss as f64))
+                    .collect()
+            } else {
+                r.loss_curve.iter().map(|&(x, y)| (x, y as f64)).collect()
+            },
             r.history.iter().map(|h| (h.epoch as f64, h.test_error)).collect(),
             r.config.epochs,
         ),

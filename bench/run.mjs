@@ -1,0 +1,151 @@
+// LayerLab's benchmark, in one go: the engine natively (CLI), the page in headless Chromium on
+// WebGPU and on its CPU backend, and TF.js training the same MLP in the same browser on the same
+// adapter. Prints one table and writes bench-out/benchmarks.json.
+//   scripts/bench.sh   (builds what is needed, then runs this)
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { serve } from '../tests/e2e/serve.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..');
+const DIST = process.env.LAYERLAB_DIST || path.join(repo, 'dist');
+const OUT = path.join(repo, 'bench-out');
+const CLI = process.env.LAYERLAB_CLI || path.join(process.env.CARGO_TARGET_DIR || path.join(repo, 'target'), 'release', 'layerlab');
+const MNIST = path.join(repo, 'data', 'mnist');
+const CIFAR = process.env.LAYERLAB_CIFAR_DIR || path.join(repo, '..', 'shared', 'data', 'cifar10-jpeg');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+fs.mkdirSync(OUT, { recursive: true });
+
+const rows = [];
+const record = (group, what, value, unit, note = '') => {
+  rows.push({ group, what, value, unit, note });
+  console.log(`  ${group.padEnd(10)} ${what.padEnd(58)} ${String(value).padStart(10)} ${unit} ${note}`);
+};
+const round = (x, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+// ---- native ----
+function cli(name, args, data = MNIST) {
+  const out = path.join(OUT, `native-${name}.json`);
+  execFileSync(CLI, ['run', '--data', data, '--out', out, '--quiet', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return JSON.parse(fs.readFileSync(out, 'utf8'));
+}
+console.log('native (CLI, CPU backend flex, 1 thread)');
+const fcnIssue = cli('fcn-5epochs', ['--model', 'fcn', '--depth', '3', '--width', '256', '--epochs', '5', '--batch-size', '128', '--optimizer', 'sgd', '--lr', '0.01', '--momentum', '0.9', '--checkpoints', '0,1,2,3,5', '--seed', '0']);
+record('native', 'FCN 3x256, batch 128, SGD: training samples/s (5 epochs)', round(fcnIssue.timing.samples_per_second, 0), 'samples/s');
+record('native', 'FCN 3x256: reset sweep, 29 evaluations of 10k test images', round(fcnIssue.timing.sweep_seconds, 2), 's');
+if (fs.existsSync(path.join(CIFAR, 'test_batch.bin.gz'))) {
+  for (const [name, preset] of [['vgg', 'vgg-small'], ['resnet', 'resnet-small']]) {
+    const r = cli(name, ['--preset', preset, '--epochs', '1', '--checkpoints', '0,1', '--train-limit', '2000', '--test-limit', '1000'], CIFAR);
+    record('native', `${preset} (x0.25, batch 128): training samples/s`, round(r.timing.samples_per_second, 0), 'samples/s');
+    record('native', `${preset}: sweep on 1000 test images (${r.units.length * 2 + 1 + 1} evaluations)`, round(r.timing.sweep_seconds, 1), 's');
+  }
+}
+
+// ---- browser ----
+const server = await serve(DIST, 0, { '/bench/': here });
+async function browser(webgpu) {
+  const args = ['--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];
+  if (webgpu) args.push('--enable-unsafe-webgpu');
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+}
+
+async function layerlabRun(b, config, backend, label) {
+  const page = await (await b.newContext({ acceptDownloads: true })).newPage();
+  const frag = Object.entries({ ...config, run: 1, backend }).map(([k, v]) => `${k}=${v}`).join('&');
+  await page.goto(server.url + '#' + frag);
+  await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 1_800_000 });
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-json]')]);
+  const file = path.join(OUT, `browser-${label}.json`);
+  await download.saveAs(file);
+  const adapter = (await page.textContent('[data-testid=device]')).trim();
+  await page.context().close();
+  return { result: JSON.parse(fs.readFileSync(file, 'utf8')), adapter };
+}
+
+const FCN = { model: 'fcn', depth: 3, width: 256, 'batch-size': 128, lr: 0.01, momentum: 0.9, epochs: 1, checkpoints: '0,1', seed: 0, 'test-limit': 500, 'eval-batch-size': 500 };
+console.log('browser (headless Chromium; WebGPU here is SwiftShader, a software adapter)');
+const gpu = await browser(true);
+const cpuBrowser = await browser(false);
+let adapterName = '';
+const layerlab = {};
+{
+  const { result, adapter } = await layerlabRun(gpu, { ...FCN, 'train-limit': 128 * 21 }, 'webgpu', 'fcn-webgpu');
+  adapterName = adapter;
+  layerlab.webgpu = result.timing.steady_samples_per_second;
+  record('browser', `LayerLab FCN 3x256 on WebGPU (${adapter}): samples/s`, round(layerlab.webgpu), 'samples/s', '(after the first step)');
+  record('browser', 'LayerLab on WebGPU: time to first step (kernel compilation)', round(result.timing.first_step_seconds, 2), 's');
+  record('browser', 'LayerLab on WebGPU: sweep on 500 test images (14 evaluations)', round(result.timing.sweep_seconds, 1), 's');
+}
+{
+  const { result } = await layerlabRun(cpuBrowser, { ...FCN, 'train-limit': 128 * 101 }, 'cpu', 'fcn-cpu');
+  layerlab.wasm = result.timing.steady_samples_per_second;
+  record('browser', 'LayerLab FCN 3x256 on the CPU backend (wasm, 1 thread): samples/s', round(layerlab.wasm), 'samples/s');
+  record('browser', 'LayerLab on CPU: time to first step', round(result.timing.first_step_seconds, 2), 's');
+}
+if (process.env.BENCH_CNN !== '0') {
+  for (const [model, lr] of [['vgg11', 0.02], ['resnet18', 0.05]]) {
+    const cfg = { model, 'width-mult': 0.25, epochs: 1, lr, 'batch-size': 32, checkpoints: '0,1', 'train-limit': 32 * 6, 'test-limit': 100, 'eval-batch-size': 100 };
+    const { result } = await layerlabRun(gpu, cfg, 'webgpu', `${model}-webgpu`);
+    record('browser', `LayerLab ${model} x0.25 batch 32 on WebGPU: samples/s`, round(result.timing.steady_samples_per_second), 'samples/s');
+    const cpuRun = await layerlabRun(cpuBrowser, cfg, 'cpu', `${model}-cpu`);
+    record('browser', `LayerLab ${model} x0.25 batch 32 on the CPU backend: samples/s`, round(cpuRun.result.timing.steady_samples_per_second), 'samples/s');
+  }
+}
+
+// Classroom preset, click to heat maps (auto backend: the CPU here, since the adapter is software).
+{
+  const page = await (await cpuBrowser.newContext()).newPage();
+  const quick = { model: 'fcn', depth: 3, width: 256, epochs: 2, checkpoints: '0,1,2', 'train-limit': 20000, 'test-limit': 5000 };
+  const t0 = Date.now();
+  await page.goto(server.url + '#' + Object.entries(quick).map(([k, v]) => `${k}=${v}`).join('&'));
+  await page.waitForSelector('header h1');
+  const painted = Date.now() - t0;
+  await page.waitForSelector('[data-testid=run]:not([disabled])', { timeout: 120_000 });
+  const interactive = Date.now() - t0;
+  record('browser', 'page: navigation to first paint of the app', painted, 'ms');
+  record('browser', 'page: navigation to interactive (engine worker ready)', interactive, 'ms');
+  const t1 = Date.now();
+  await page.click('[data-testid=run]');
+  await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 1_800_000 });
+  record('browser', 'classroom "quick" preset: click to heat maps (auto: CPU backend here)', round((Date.now() - t1) / 1000, 1), 's', '(data cached)');
+  await page.context().close();
+}
+
+// TF.js, same browser sessions, same adapter.
+const tfjs = {};
+for (const [backend, b] of [['webgpu', gpu], ['wasm', cpuBrowser], ['webgl', gpu]]) {
+  const page = await (await b.newContext()).newPage();
+  await page.goto(server.url + 'bench/tfjs.html');
+  await page.waitForFunction(() => window.benchReady);
+  try {
+    const steps = backend === 'webgpu' ? 20 : 100;
+    const r = await page.evaluate(([backend, steps]) => window.benchTfjs(backend, steps), [backend, steps]);
+    tfjs[backend] = r.samplesPerSecond;
+    record('tfjs', `TF.js 4.22 ${backend}: same MLP, batch 128, SGD momentum: samples/s`, round(r.samplesPerSecond), 'samples/s', `(first step ${round(r.firstStepMs / 1000, 2)} s)`);
+  } catch (e) {
+    record('tfjs', `TF.js ${backend}`, 'n/a', '', String(e).slice(0, 80));
+  }
+  await page.context().close();
+}
+await gpu.close();
+await cpuBrowser.close();
+await server.close();
+
+if (tfjs.webgpu) record('ratio', 'LayerLab WebGPU / TF.js webgpu (same adapter)', round(layerlab.webgpu / tfjs.webgpu, 2), 'x');
+if (tfjs.wasm) record('ratio', 'LayerLab CPU (wasm) / TF.js wasm', round(layerlab.wasm / tfjs.wasm, 2), 'x');
+if (tfjs.webgl) record('ratio', 'LayerLab best browser path / TF.js webgl', round(Math.max(layerlab.webgpu, layerlab.wasm) / tfjs.webgl, 2), 'x');
+
+// Size of what a visitor downloads.
+for (const f of fs.readdirSync(DIST).filter((f) => f.endsWith('.wasm'))) {
+  const bytes = fs.readFileSync(path.join(DIST, f));
+  record('size', `${f.replace(/-[0-9a-f]{16}/, '')}: raw / gzip -9`, `${round(bytes.length / 1e6, 2)} / ${round(zlib.gzipSync(bytes, { level: 9 }).length / 1e6, 2)}`, 'MB');
+}
+
+const machine = `${os.cpus().length} × ${os.cpus()[0].model}, ${round(os.totalmem() / 2 ** 30, 0)} GiB, ${os.platform()} ${os.release()}; Chromium ${execFileSync(CHROMIUM, ['--version']).toString().trim()}; adapter: ${adapterName}`;
+fs.writeFileSync(path.join(OUT, 'benchmarks.json'), JSON.stringify({ date: new Date().toISOString(), machine, rows }, null, 2));
+console.log(`\nmachine: ${machine}\nwritten to bench-out/benchmarks.json`);

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The benchmark (not part of the tests): the engine natively, the page in headless Chromium on
+# WebGPU and CPU, and TF.js on the same adapter. Prints a table; writes bench-out/benchmarks.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/layerlab/target}"
+scripts/install-tools.sh --test
+scripts/fetch-mnist.sh data/mnist
+cargo build --release --bin layerlab
+trunk build --release
+if [ ! -d bench/node_modules/@tensorflow/tfjs ]; then (cd bench && npm ci --no-audit --no-fund --silent); fi
+exec node bench/run.mjs
