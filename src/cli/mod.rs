@@ -6,6 +6,7 @@
 
 use crate::engine::config::{self, ExperimentConfig, KEYS, PRESETS};
 use crate::engine::data::files;
+use crate::engine::events::clock;
 use crate::engine::result::ResultFile;
 use crate::engine::train::{Driver, Event, run_experiment};
 use crate::report;
@@ -163,15 +164,6 @@ impl CliDriver {
             eprintln!();
         }
         self.last_draw = None;
-    }
-}
-
-fn clock(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
     }
 }
 

@@ -75,3 +75,25 @@ pub fn plan(units: usize, checkpoints: usize, joint_sets: usize) -> Vec<Cell> {
     }
     cells
 }
+
+/// A duration as `m:ss` or `h:mm:ss`, for ETAs in the page and the CLI.
+pub fn clock(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::clock;
+
+    #[test]
+    fn clock_formats_minutes_and_hours() {
+        assert_eq!(clock(65.4), "1:05");
+        assert_eq!(clock(3725.0), "1:02:05");
+        assert_eq!(clock(-3.0), "0:00");
+    }
+}

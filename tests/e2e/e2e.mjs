@@ -226,6 +226,7 @@ const tests = {
       const { page, errors } = await openPage(a, server.url + fragment(SMALL, { run: 1, backend: 'cpu' }));
       await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 600_000 });
       const original = await displayed(page);
+      const small = await exportJson(page, 'share-source-result.json');
       await page.click('[data-testid=share]');
       const link = await page.inputValue('[data-testid=share-url]');
       console.log(`    share link: ${link.length} characters`);
@@ -272,6 +273,27 @@ const tests = {
       await page.setInputFiles('[data-testid=import-file]', bad);
       await page.waitForFunction(() => /not-a-result.json cannot be opened/.test(document.querySelector('[data-testid=notices]')?.textContent || ''));
       assert((await page.$$('[data-testid=saved-run]')).length === names.length + 1, 'saved runs unchanged by a bad file');
+
+      // Compare the browser run with the imported CLI run: both maps and their difference over
+      // the shared units (layer1, layer2, fullmodel) and checkpoints (ReRnd, 0, 1).
+      const rows = await page.$$('[data-testid=saved-run]');
+      const rowNames = await page.$$eval('[data-testid=saved-run-name]', (els) => els.map((e) => e.textContent));
+      const pickSmall = rowNames.findIndex((n) => n.includes('fcn 1x32'));
+      const pickCli = rowNames.findIndex((n) => n.includes('2x16'));
+      assert(pickSmall >= 0 && pickCli >= 0, `saved runs: ${rowNames.join(', ')}`);
+      await (await rows[pickSmall].$('input[type=checkbox]')).check();
+      await (await rows[pickCli].$('input[type=checkbox]')).check();
+      await page.click('[data-testid=compare]');
+      await page.waitForSelector('[data-testid=comparison] [data-testid=heatmap-difference]');
+      const diff = await heatmapCells(page, 'difference');
+      assert(diff.length === 3 * 3 - 1, `difference map has ${diff.length} cells`);
+      const signs = new Set();
+      for (const c of diff) {
+        const d = resultValue(cli, c.row, c.col) - resultValue(small, c.row, c.col);
+        assert(Math.abs(Math.abs(c.value) - Math.abs(d)) < 1e-12, `difference ${c.row}/${c.col}: ${c.value}, expected ±${d}`);
+        if (Math.abs(d) > 1e-12) signs.add(Math.sign(c.value) === Math.sign(d));
+      }
+      assert(signs.size <= 1, 'the difference is one run minus the other throughout');
       const real = errors.filter((e) => !/favicon/.test(e));
       assert(real.length === 0, `console errors: ${real.join(' | ')}`);
     } finally {

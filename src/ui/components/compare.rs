@@ -1,8 +1,10 @@
 //! Two results side by side, with their difference.
 
+use crate::engine::result::ResultFile;
 use crate::ui::components::heatmap::Heatmap;
 use crate::ui::state::Comparison;
 use crate::ui::view;
+use std::rc::Rc;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -14,22 +16,18 @@ pub struct CompareProps {
 #[function_component(ComparePanel)]
 pub fn compare_panel(props: &CompareProps) -> Html {
     let Comparison { a, b } = &props.comparison;
-    let mut left = view::error_map(&a.1);
-    left.id = "compare-a";
-    left.title = format!(
-        "{}: {} (error {:.2}%)",
-        a.0,
-        a.1.config.label(),
-        a.1.final_test_error * 100.0
-    );
-    let mut right = view::error_map(&b.1);
-    right.id = "compare-b";
-    right.title = format!(
-        "{}: {} (error {:.2}%)",
-        b.0,
-        b.1.config.label(),
-        b.1.final_test_error * 100.0
-    );
+    let titled = |id: &'static str, (name, result): &(String, Rc<ResultFile>)| {
+        let mut map = view::error_map(result);
+        map.id = id;
+        map.title = format!(
+            "{name}: {} (error {:.2}%)",
+            result.config.label(),
+            result.final_test_error * 100.0
+        );
+        map
+    };
+    let left = titled("compare-a", a);
+    let right = titled("compare-b", b);
     let difference = view::difference_map(&a.1, &b.1);
     let close = props.on_close.clone();
     html! {

@@ -1,20 +1,12 @@
 //! The run's progress: phase, a bar with steps/s and ETA, data download, sweep progress.
 
+use crate::engine::events::clock;
 use crate::ui::state::{LiveRun, Phase};
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
 pub struct ProgressProps {
     pub run: LiveRun,
-}
-
-fn clock(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    }
 }
 
 fn megabytes(bytes: u64) -> String {
