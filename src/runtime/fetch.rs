@@ -72,20 +72,7 @@ pub async fn cached_bytes(
         // A stale or damaged entry: fetch again below.
         let _ = cache.delete_with_str(url);
     }
-    let response =
-        await_promise(js::call(&global(), "fetch", &[JsValue::from_str(url)]).map_err(|e| describe(&e))?)
-            .await
-            .map_err(|e| format!("{url}: download failed: {}", describe(&e)))?;
-    let response: web_sys::Response = response
-        .dyn_into()
-        .map_err(|_| format!("{url}: not a response"))?;
-    if !response.ok() {
-        return Err(format!(
-            "{url}: the server answered {} {}",
-            response.status(),
-            response.status_text()
-        ));
-    }
+    let response = fetch_ok(url).await?;
     let bytes = read_body(&response, expected, &mut |l, t| progress(l, t, false)).await?;
     if expected != 0 && bytes.len() as u64 != expected {
         return Err(format!(
@@ -103,18 +90,28 @@ pub async fn cached_bytes(
     Ok(bytes)
 }
 
-/// Fetches a small text document (the data manifest), bypassing nothing.
-pub async fn text(url: &str) -> Result<String, String> {
+/// A GET of `url` that succeeded (2xx), or a message naming the URL and what went wrong.
+async fn fetch_ok(url: &str) -> Result<web_sys::Response, String> {
     let response =
         await_promise(js::call(&global(), "fetch", &[JsValue::from_str(url)]).map_err(|e| describe(&e))?)
             .await
-            .map_err(|e| format!("{url}: {}", describe(&e)))?;
+            .map_err(|e| format!("{url}: download failed: {}", describe(&e)))?;
     let response: web_sys::Response = response
         .dyn_into()
         .map_err(|_| format!("{url}: not a response"))?;
     if !response.ok() {
-        return Err(format!("{url}: the server answered {}", response.status()));
+        return Err(format!(
+            "{url}: the server answered {} {}",
+            response.status(),
+            response.status_text()
+        ));
     }
+    Ok(response)
+}
+
+/// Fetches a small text document (the data manifest), bypassing nothing.
+pub async fn text(url: &str) -> Result<String, String> {
+    let response = fetch_ok(url).await?;
     let text = await_promise(response.text().map_err(|e| describe(&e))?.into())
         .await
         .map_err(|e| describe(&e))?;
