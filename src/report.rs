@@ -8,7 +8,12 @@ use std::fmt::Write;
 pub const DEFAULT_THRESHOLD: f64 = 0.05;
 
 fn pct(v: f64) -> String {
-    format!("{:.1}%", v * 100.0)
+    if v.is_nan() {
+        // Not computed: non-finite weights, or a stopped sweep.
+        "n/c".into()
+    } else {
+        format!("{:.1}%", v * 100.0)
+    }
 }
 
 fn table(header: &[String], rows: &[Vec<String>]) -> String {
@@ -49,14 +54,7 @@ pub fn render(result: &ResultFile, threshold: f64) -> String {
         .map(|(u, name)| {
             let mut row = vec![name.clone(), pct(r.rerandomized[u])];
             row.extend(r.reinitialized[u].iter().map(|&e| pct(e)));
-            row.push(
-                if result.is_robust(u, threshold) {
-                    "robust"
-                } else {
-                    "critical"
-                }
-                .into(),
-            );
+            row.push(result.verdict(u, threshold).name().into());
             row
         })
         .collect();

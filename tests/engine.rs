@@ -25,7 +25,9 @@ fn config(pairs: &[(&str, &str)]) -> ExperimentConfig {
 struct Quiet {
     events: Vec<Event>,
     stop_after_steps: Option<usize>,
+    stop_after_cells: Option<usize>,
     steps: usize,
+    cells: usize,
 }
 
 impl Driver for Quiet {
@@ -33,10 +35,22 @@ impl Driver for Quiet {
         if matches!(event, Event::Step { .. }) {
             self.steps += 1;
         }
+        if matches!(event, Event::SweepCell { .. }) {
+            self.cells += 1;
+        }
         self.events.push(event);
     }
     fn stop_requested(&mut self) -> bool {
-        self.stop_after_steps.is_some_and(|n| self.steps >= n)
+        // One request: answered once, as the page's worker does.
+        if self.stop_after_steps.is_some_and(|n| self.steps >= n) {
+            self.stop_after_steps = None;
+            return true;
+        }
+        if self.stop_after_cells.is_some_and(|n| self.cells >= n) {
+            self.stop_after_cells = None;
+            return true;
+        }
+        false
     }
     async fn pause(&mut self) {}
 }
@@ -296,4 +310,102 @@ fn unknown_joint_unit_is_a_clear_error() {
         err.to_string(),
         "unknown unit 'layer9'; this model's units are layer1, layer2, layer3, layer4"
     );
+}
+
+#[test]
+fn a_diverging_run_stops_records_where_and_marks_its_cells() {
+    let data = files::load_mnist(&common::mnist_dir()).unwrap();
+    // The link: a learning rate of 3 sends the loss to NaN within the first epoch.
+    let c = config(&[
+        ("model", "fcn"),
+        ("depth", "3"),
+        ("width", "256"),
+        ("epochs", "2"),
+        ("lr", "3"),
+        ("train-limit", "5000"),
+        ("test-limit", "1000"),
+        ("checkpoints", "0,1,2"),
+    ]);
+    let result = pollster::block_on(run_experiment(
+        &c,
+        &data,
+        &Device::flex(),
+        "test",
+        &mut Quiet::default(),
+    ))
+    .unwrap();
+    let diverged = result.diverged.clone().expect("lr 3 diverges");
+    assert_eq!(diverged.epoch, 1);
+    assert!(diverged.step >= 1 && diverged.step <= 40, "{diverged:?}");
+    assert!(
+        result.notes.iter().any(|n| n.contains("diverged in epoch 1")),
+        "{:?}",
+        result.notes
+    );
+    assert_eq!(result.checkpoints, vec![0], "no checkpoint after the divergence");
+    assert!(
+        result.loss_curve.last().unwrap().1.is_nan() || result.loss_curve.last().unwrap().1.is_infinite()
+    );
+    // Cells built on the diverged weights are not computed; the initial model is.
+    assert!(result.final_test_error.is_nan());
+    assert!(result.robustness.rerandomized.iter().all(|e| e.is_nan()));
+    assert!(
+        result
+            .robustness
+            .reinitialized
+            .iter()
+            .flatten()
+            .all(|e| e.is_nan())
+    );
+    assert!(result.robustness.full_model[0] > 0.7 && result.robustness.full_model[0] <= 1.0);
+    for u in 0..result.units.len() {
+        assert_eq!(
+            result.verdict(u, 0.05),
+            layerlab::engine::result::Verdict::Unknown
+        );
+    }
+    result.check_shape().unwrap();
+    // The result file holds it losslessly and reads back; the CLI's table prints it.
+    let json = result.to_json();
+    assert!(json.contains("\"NaN\""), "non-finite values are spelled out");
+    let back = layerlab::engine::ResultFile::from_json(&json).unwrap();
+    assert_eq!(back.to_json(), json);
+    assert!(layerlab::report::render(&back, 0.05).contains("n/c"));
+}
+
+#[test]
+fn stopping_the_sweep_keeps_the_cells_done_and_marks_the_rest() {
+    let data = files::load_mnist(&common::mnist_dir()).unwrap();
+    let c = config(&[
+        ("model", "fcn"),
+        ("depth", "2"),
+        ("width", "32"),
+        ("epochs", "1"),
+        ("checkpoints", "0,1"),
+        ("train-limit", "1000"),
+        ("test-limit", "300"),
+    ]);
+    let mut driver = Quiet {
+        stop_after_cells: Some(4),
+        ..Default::default()
+    };
+    let result = pollster::block_on(run_experiment(&c, &data, &Device::flex(), "test", &mut driver)).unwrap();
+    assert_eq!(result.sweep_cells_done, Some(4));
+    // Plan order: layer1 ReRnd, 0, 1, then layer2 ReRnd, … : four cells computed.
+    let r = &result.robustness;
+    assert!(r.rerandomized[0].is_finite() && r.reinitialized[0].iter().all(|e| e.is_finite()));
+    assert!(r.rerandomized[1].is_finite());
+    assert!(r.reinitialized[1].iter().all(|e| e.is_nan()) && r.full_model.iter().all(|e| e.is_nan()));
+    assert!(result.final_test_error.is_finite());
+    assert!(
+        result
+            .notes
+            .iter()
+            .any(|n| n.contains("sweep was stopped after 4 of"))
+    );
+    result.check_shape().unwrap();
+    let back = layerlab::engine::ResultFile::from_json(&result.to_json()).unwrap();
+    assert_eq!(back.sweep_cells_done, Some(4));
+    let link = layerlab::engine::link::decode(&layerlab::engine::link::encode(&result)).unwrap();
+    assert_eq!(link.to_json(), result.to_json());
 }

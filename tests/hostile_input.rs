@@ -149,3 +149,98 @@ fn hostile_links_and_files_never_panic() {
         assert!(ResultFile::from_json(foreign).is_err(), "{foreign}");
     }
 }
+
+/// Every leaf of a real result file replaced by a hostile value, every list truncated, emptied
+/// or stretched: each variant is an error or a valid result, never a panic, and the readers'
+/// caps hold (no accepted variant exceeds them).
+#[test]
+fn structure_aware_variants_of_a_result_file() {
+    use serde_json::Value;
+    let result = quick_result();
+    let original: Value = serde_json::from_str(&result.to_json()).unwrap();
+
+    // Paths to every node, so each can be replaced in turn.
+    fn paths(value: &Value, at: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        out.push(at.clone());
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    at.push(k.clone());
+                    paths(v, at, out);
+                    at.pop();
+                }
+            }
+            // Long lists: their first two and last items stand for the rest.
+            Value::Array(items) => {
+                let n = items.len();
+                for i in [0, 1, n.saturating_sub(1)].into_iter().filter(|&i| i < n) {
+                    at.push(i.to_string());
+                    paths(&items[i], at, out);
+                    at.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    fn node<'a>(value: &'a mut Value, path: &[String]) -> &'a mut Value {
+        path.iter().fold(value, |v, k| match v {
+            Value::Array(items) => &mut items[k.parse::<usize>().unwrap()],
+            other => &mut other[k.as_str()],
+        })
+    }
+    let mut all = Vec::new();
+    paths(&original, &mut Vec::new(), &mut all);
+    all.dedup();
+    let hostile_leaves = [
+        serde_json::json!("NaN"),
+        serde_json::json!("Infinity"),
+        serde_json::json!("-Infinity"),
+        serde_json::json!(-1),
+        serde_json::json!(2),
+        serde_json::json!(1e308),
+        serde_json::json!(u64::MAX),
+        serde_json::json!(null),
+        serde_json::json!("x".repeat(100_000)),
+        serde_json::json!([]),
+        serde_json::json!({}),
+    ];
+    let (mut variants, mut accepted) = (0, 0);
+    let mut check = |value: &Value| {
+        variants += 1;
+        let text = value.to_string();
+        match std::panic::catch_unwind(|| ResultFile::from_json(&text)) {
+            Ok(Ok(decoded)) => {
+                decoded.check_shape().unwrap();
+                // What was accepted must also travel through a link and back.
+                let back = link::decode(&link::encode(&decoded)).unwrap();
+                assert_eq!(back.to_json(), decoded.to_json());
+                accepted += 1;
+            }
+            Ok(Err(_)) => {}
+            Err(_) => panic!("parsing panicked on {}", &text[..text.len().min(300)]),
+        }
+    };
+    for path in &all {
+        for leaf in &hostile_leaves {
+            let mut v = original.clone();
+            *node(&mut v, path) = leaf.clone();
+            check(&v);
+        }
+        let mut v = original.clone();
+        if let Value::Array(items) = node(&mut v, path) {
+            let copy = items.clone();
+            // Stretched to many times its length, halved, emptied.
+            let mut long = Vec::new();
+            while long.len() < 5000 && !copy.is_empty() {
+                long.extend(copy.iter().cloned());
+            }
+            for list in [long, copy[..copy.len() / 2].to_vec(), Vec::new()] {
+                let mut v = original.clone();
+                *node(&mut v, path) = Value::Array(list);
+                check(&v);
+            }
+        }
+    }
+    println!("result files: {variants} structure-aware variants, {accepted} accepted as valid");
+    assert!(variants > 2000, "{variants}");
+}

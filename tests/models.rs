@@ -187,3 +187,38 @@ fn short_cifar_runs_learn_and_update_batch_norm() {
         assert_eq!(result.units.len(), if model_name == "vgg11" { 11 } else { 10 });
     }
 }
+
+#[test]
+fn the_budget_counts_every_model_exactly() {
+    use layerlab::engine::budget::Estimate;
+    for (model, bn) in [
+        ("fcn", "false"),
+        ("vgg11", "false"),
+        ("vgg16", "true"),
+        ("vgg19", "false"),
+        ("resnet18", "true"),
+        ("resnet18", "false"),
+        ("resnet34", "true"),
+    ] {
+        for mult in ["0.125", "0.25", "1"] {
+            let c = ExperimentConfig::from_pairs([
+                ("model", model),
+                ("width-mult", mult),
+                ("batch-norm", bn),
+                ("depth", "4"),
+                ("width", "100"),
+                ("batch-size", "32"),
+            ])
+            .unwrap();
+            let m = Model::new(c.architecture(), c.dataset.image_shape(), 10);
+            let estimate = Estimate::of(&c);
+            assert_eq!(
+                estimate.trainable_parameters,
+                m.parameter_count() as f64,
+                "{model} x{mult} bn {bn}"
+            );
+            let stored: usize = m.tensors.iter().map(|t| t.len()).sum();
+            assert_eq!(estimate.stored_values, stored as f64, "{model} x{mult} bn {bn}");
+        }
+    }
+}

@@ -267,6 +267,7 @@ fn help() -> String {
         "layerlab: which layers of a network matter? (\"Are All Layers Created Equal?\")\n\n\
          Usage:\n  layerlab run --data DIR [--preset NAME] [--KEY VALUE]...   train, sweep, print, save\n  \
          layerlab show FILE [--threshold T]                       print a saved result\n  \
+         layerlab link FILE                                       its share-link fragment (#r=…)\n  \
          layerlab presets                                         list presets\n\n\
          Example:\n  layerlab run --model fcn --depth 3 --width 256 --dataset mnist --data data/mnist \\\n    \
          --epochs 5 --batch-size 128 --optimizer sgd --lr 0.01 --momentum 0.9 \\\n    \
@@ -293,6 +294,15 @@ pub fn main_with(args: &[String]) -> Result<(), CliError> {
             for (name, description) in PRESETS {
                 println!("{name:<14} {description}");
             }
+            Ok(())
+        }
+        Some("link") => {
+            // The share-link payload of a result file: `#r=` plus this opens it in the page.
+            let path = args.get(1).ok_or_else(|| usage("usage: layerlab link FILE"))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| usage(format!("{path}: cannot be read: {e}")))?;
+            let result = ResultFile::from_json(&text).map_err(|e| usage(format!("{path}: {e}")))?;
+            println!("#r={}", crate::engine::link::encode(&result));
             Ok(())
         }
         Some("show") => {

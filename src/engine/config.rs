@@ -7,6 +7,7 @@
 use crate::engine::data::DatasetKind;
 #[cfg(feature = "engine")]
 use crate::engine::models::{Architecture, resnet, vgg};
+use crate::engine::result::caps;
 use serde::{Deserialize, Serialize};
 
 /// Model family and variant.
@@ -366,6 +367,21 @@ impl ExperimentConfig {
         pairs
     }
 
+    /// The same config with the keys its model ignores at their defaults (an FCN has no width
+    /// multiplier, a CNN no depth): what `to_pairs` and links carry, so two configs that run the
+    /// same experiment are equal.
+    pub fn canonical(mut self) -> Self {
+        let defaults = Self::default();
+        if self.model.is_cnn() {
+            self.depth = defaults.depth;
+            self.width = defaults.width;
+        } else {
+            self.width_mult = defaults.width_mult;
+            self.batch_norm = false;
+        }
+        self
+    }
+
     /// Checks ranges and consistency; joint unit names are checked against the model later.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: String| Err(ConfigError::Invalid(m));
@@ -426,12 +442,51 @@ impl ExperimentConfig {
         if self.train_limit == Some(0) || self.test_limit == Some(0) {
             return invalid("train-limit and test-limit must be at least 1".into());
         }
+        if self.checkpoints.len() > caps::CHECKPOINTS {
+            return invalid(format!(
+                "{} checkpoints is more than the {} a heat map can show",
+                self.checkpoints.len(),
+                caps::CHECKPOINTS
+            ));
+        }
+        if self.joint.len() > caps::JOINT_SETS {
+            return invalid(format!(
+                "{} joint sets is more than the limit of {}",
+                self.joint.len(),
+                caps::JOINT_SETS
+            ));
+        }
+        // A config read from a file must be one that `from_pairs` could have built, so that it
+        // travels through links and fragments unchanged.
+        if !self.checkpoints.windows(2).all(|w| w[0] < w[1])
+            || !self.lr_milestones.windows(2).all(|w| w[0] < w[1])
+        {
+            return invalid("checkpoints and lr-milestones must be increasing".into());
+        }
         for set in &self.joint {
             if set.iter().any(|u| u.is_empty()) {
                 return invalid("joint: empty unit name".into());
             }
+            if set
+                .iter()
+                .flat_map(|u| u.chars())
+                .any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+            {
+                return invalid("joint: unit names are letters, digits, '_', '.' and '-'".into());
+            }
+            if set.len() > caps::UNITS || set.iter().any(|u| u.chars().count() > caps::NAME_CHARS) {
+                return invalid("joint: a set names more units than a model has".into());
+            }
         }
-        Ok(())
+        if self.batch_norm && self.model.is_cnn() && self.batch_size < 2 {
+            return invalid(
+                "batch norm needs at least 2 examples per step: use batch-size 2 or more, or batch-norm false"
+                    .into(),
+            );
+        }
+        crate::engine::budget::Estimate::of(self)
+            .check()
+            .map_err(ConfigError::Invalid)
     }
 
     /// The architecture this config describes.

@@ -21,11 +21,14 @@ pub enum Event {
         epoch: usize,
         done_steps: usize,
         total_steps: usize,
+        #[serde(with = "crate::engine::floats")]
         examples_per_second: f64,
     },
     /// Mean training loss of the epoch so far, read back every few steps.
     Loss {
+        #[serde(with = "crate::engine::floats")]
         epoch_progress: f64,
+        #[serde(with = "crate::engine::floats")]
         loss: f32,
     },
     Epoch(EpochRecord),
@@ -39,12 +42,14 @@ pub enum Event {
         done: usize,
         total: usize,
         cell: Cell,
+        /// NaN: not computed, the weights were not finite.
+        #[serde(with = "crate::engine::floats")]
         test_error: f64,
     },
 }
 
 /// One evaluation of the sweep.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Cell {
     Rerandomized { unit: usize },
@@ -74,6 +79,13 @@ pub fn plan(units: usize, checkpoints: usize, joint_sets: usize) -> Vec<Cell> {
         }
     }
     cells
+}
+
+/// How many cells [`plan`] lists, without listing them.
+pub fn plan_len(units: usize, checkpoints: usize, joint_sets: usize) -> usize {
+    (units + joint_sets)
+        .saturating_mul(checkpoints + 1)
+        .saturating_add(checkpoints)
 }
 
 /// A duration as `m:ss` or `h:mm:ss`, for ETAs in the page and the CLI.

@@ -11,18 +11,20 @@
 
 use crate::engine::config::ExperimentConfig;
 use crate::engine::result::{
-    self, Distance, EpochRecord, JointRecord, JointRerandomized, PerClass, ResultError, ResultFile,
-    Robustness, Timing,
+    self, Distance, Divergence, EpochRecord, JointRecord, JointRerandomized, PerClass, ResultError,
+    ResultFile, Robustness, Timing, caps,
 };
 use base64::Engine;
 use std::io::{Read, Write};
 
-/// Version of the binary layout (independent of the JSON result version).
-pub const LINK_VERSION: u8 = 1;
+/// Version of the binary layout (independent of the JSON result version). Version 2 added the
+/// divergence point and the stopped sweep's cell count; version 1 links still open.
+pub const LINK_VERSION: u8 = 2;
 /// Links longer than this are not offered; the page offers the result file instead.
 pub const MAX_LINK_CHARS: usize = 16_000;
-/// Cap on the inflated payload (a real result is a few kilobytes).
-const MAX_INFLATED: u64 = 4 * 1024 * 1024;
+/// Cap on the inflated payload (a real result is a few kilobytes; the largest a result's caps
+/// allow is a few hundred).
+const MAX_INFLATED: u64 = 1024 * 1024;
 const MAGIC: &[u8; 2] = b"LL";
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -203,14 +205,34 @@ fn to_bytes(r: &ResultFile) -> Vec<u8> {
         w.f64(x);
         w.f32(y);
     }
+    // Version 2.
+    match &r.diverged {
+        Some(d) => {
+            w.0.push(1);
+            w.varint(d.epoch as u64);
+            w.varint(d.step as u64);
+        }
+        None => w.0.push(0),
+    }
+    match r.sweep_cells_done {
+        Some(done) => {
+            w.0.push(1);
+            w.varint(done as u64);
+        }
+        None => w.0.push(0),
+    }
     w.0
 }
 
 /// The link payload for a result (what follows `#r=`).
 pub fn encode(result: &ResultFile) -> String {
-    let bytes = to_bytes(result);
+    pack(&to_bytes(result))
+}
+
+/// Deflates and base64url-encodes a binary record.
+fn pack(bytes: &[u8]) -> String {
     let mut deflater = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-    deflater.write_all(&bytes).expect("writing to memory cannot fail");
+    deflater.write_all(bytes).expect("writing to memory cannot fail");
     let compressed = deflater.finish().expect("writing to memory cannot fail");
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(compressed)
 }
@@ -311,7 +333,7 @@ fn from_bytes(bytes: &[u8]) -> Read_<ResultFile> {
         return Err(corrupt("it is not a LayerLab link"));
     }
     let version = r.byte()?;
-    if version != LINK_VERSION {
+    if version == 0 || version > LINK_VERSION {
         return Err(LinkError::Version(version));
     }
     let config_text = r.string()?;
@@ -322,16 +344,21 @@ fn from_bytes(bytes: &[u8]) -> Read_<ResultFile> {
         .collect();
     let config =
         ExperimentConfig::from_pairs(pairs).map_err(|e| LinkError::Corrupt(format!("its config: {e}")))?;
-    let units = (0..r.count(4096)?)
+    let units = (0..r.count(caps::UNITS)?)
         .map(|_| r.string())
         .collect::<Read_<Vec<_>>>()?;
-    let checkpoints = (0..r.count(4096)?)
+    let checkpoints = (0..r.count(caps::CHECKPOINTS)?)
         .map(|_| r.usize())
         .collect::<Read_<Vec<_>>>()?;
-    let class_names = (0..r.count(1000)?)
+    let class_names = (0..r.count(caps::CLASSES)?)
         .map(|_| r.string())
         .collect::<Read_<Vec<_>>>()?;
-    let class_counts = (0..r.count(1000)?)
+    // Checked before any grid is read: the product is what a crafted link inflates.
+    let (u, c, classes) = (units.len(), checkpoints.len(), class_names.len());
+    if u * (c + 1) > caps::MAP_CELLS || u * (c + 2) * classes > caps::PER_CLASS_VALUES {
+        return Err(corrupt("its heat maps are larger than a page can show"));
+    }
+    let class_counts = (0..r.count(caps::CLASSES)?)
         .map(|_| r.usize())
         .collect::<Read_<Vec<_>>>()?;
     let test_examples = r.usize()?;
@@ -341,7 +368,7 @@ fn from_bytes(bytes: &[u8]) -> Read_<ResultFile> {
     let stopped_early = r.byte()? != 0;
     let n = test_examples;
     let final_test_error = r.fraction(n)?;
-    let history = (0..r.count(100_000)?)
+    let history = (0..r.count(caps::EPOCHS)?)
         .map(|_| {
             Ok(EpochRecord {
                 epoch: r.usize()?,
@@ -350,7 +377,6 @@ fn from_bytes(bytes: &[u8]) -> Read_<ResultFile> {
             })
         })
         .collect::<Read_<Vec<_>>>()?;
-    let (u, c, classes) = (units.len(), checkpoints.len(), class_names.len());
     let rerandomized = r.fractions(u, n)?;
     let reinitialized = (0..u).map(|_| r.fractions(c, n)).collect::<Read_<Vec<_>>>()?;
     let full_model = r.fractions(c, n)?;
@@ -360,9 +386,9 @@ fn from_bytes(bytes: &[u8]) -> Read_<ResultFile> {
             .cloned()
             .ok_or_else(|| corrupt("a joint set names an unknown unit"))
     };
-    let joint = (0..r.count(10_000)?)
+    let joint = (0..r.count(caps::JOINT_SETS * caps::CHECKPOINTS)?)
         .map(|_| {
-            let names = (0..r.count(4096)?)
+            let names = (0..r.count(caps::UNITS)?)
                 .map(|_| unit_name(r.usize()?))
                 .collect::<Read_<Vec<_>>>()?;
             Ok(JointRecord {
@@ -372,9 +398,9 @@ fn from_bytes(bytes: &[u8]) -> Read_<ResultFile> {
             })
         })
         .collect::<Read_<Vec<_>>>()?;
-    let joint_rerandomized = (0..r.count(10_000)?)
+    let joint_rerandomized = (0..r.count(caps::JOINT_SETS)?)
         .map(|_| {
-            let names = (0..r.count(4096)?)
+            let names = (0..r.count(caps::UNITS)?)
                 .map(|_| unit_name(r.usize()?))
                 .collect::<Read_<Vec<_>>>()?;
             Ok(JointRerandomized {
@@ -427,12 +453,30 @@ fn from_bytes(bytes: &[u8]) -> Read_<ResultFile> {
         first_step_seconds: r.f64()?,
         steady_samples_per_second: r.f64()?,
     };
-    let notes = (0..r.count(1000)?)
+    let notes = (0..r.count(caps::NOTES)?)
         .map(|_| r.string())
         .collect::<Read_<Vec<_>>>()?;
-    let loss_curve = (0..r.count(1_000_000)?)
+    let loss_curve = (0..r.count(caps::CURVE_POINTS)?)
         .map(|_| Ok((r.f64()?, r.f32()?)))
         .collect::<Read_<Vec<_>>>()?;
+    let (diverged, sweep_cells_done) = if version >= 2 {
+        let diverged = match r.byte()? {
+            0 => None,
+            1 => Some(Divergence {
+                epoch: r.usize()?,
+                step: r.usize()?,
+            }),
+            _ => return Err(corrupt("a flag has an unknown value")),
+        };
+        let done = match r.byte()? {
+            0 => None,
+            1 => Some(r.usize()?),
+            _ => return Err(corrupt("a flag has an unknown value")),
+        };
+        (diverged, done)
+    } else {
+        (None, None)
+    };
     if r.left() != 0 {
         return Err(corrupt("it has extra bytes at the end"));
     }
@@ -473,6 +517,8 @@ fn from_bytes(bytes: &[u8]) -> Read_<ResultFile> {
         notes,
         class_counts,
         loss_curve,
+        diverged,
+        sweep_cells_done,
     };
     result.check_shape().map_err(LinkError::Invalid)?;
     Ok(result)
@@ -581,6 +627,8 @@ mod tests {
             notes: vec!["a note".into()],
             class_counts,
             loss_curve: vec![(0.01, 2.3), (1.0, 0.53), (2.0, 0.149)],
+            diverged: None,
+            sweep_cells_done: None,
         }
     }
 
@@ -591,6 +639,105 @@ mod tests {
         let link = encode(&r);
         assert_eq!(decode(&link).unwrap(), r);
         assert!(link.len() < 1500, "{}", link.len());
+    }
+
+    #[test]
+    fn version_1_links_still_open() {
+        let r = sample();
+        let mut bytes = to_bytes(&r);
+        assert_eq!(bytes[2], 2);
+        // A version-1 record is the version-2 one without its two trailing flags.
+        bytes[2] = 1;
+        assert_eq!(bytes.split_off(bytes.len() - 2), vec![0, 0]);
+        assert_eq!(decode(&pack(&bytes)).unwrap(), r);
+    }
+
+    #[test]
+    fn non_finite_values_and_stopped_runs_travel_losslessly() {
+        let mut r = sample();
+        r.robustness.rerandomized[1] = f64::NAN;
+        r.robustness.reinitialized[2] = vec![f64::NAN; 3];
+        r.per_class.rerandomized[1] = vec![f64::NAN; 10];
+        r.distance.l2_relative[3][2] = f32::NAN;
+        r.distance.linf[3][2] = f32::INFINITY;
+        r.history[1].train_loss = f32::NAN;
+        r.loss_curve.push((1.5, f32::INFINITY));
+        r.diverged = Some(Divergence { epoch: 2, step: 17 });
+        r.sweep_cells_done = Some(9);
+        r.check_shape().unwrap();
+        let back = decode(&encode(&r)).unwrap();
+        // NaN != NaN, so compare the lossless JSON of both.
+        assert_eq!(back.to_json(), r.to_json());
+        assert!(back.robustness.rerandomized[1].is_nan());
+        assert_eq!(back.distance.linf[3][2], f32::INFINITY);
+        let json = ResultFile::from_json(&r.to_json()).unwrap();
+        assert_eq!(json.to_json(), r.to_json());
+    }
+
+    /// Builds records field by field, with lengths a hostile author chooses.
+    fn crafted(units: usize, checkpoints: usize, classes: usize) -> Vec<u8> {
+        let mut w = Writer(Vec::new());
+        w.0.extend_from_slice(MAGIC);
+        w.0.push(LINK_VERSION);
+        w.string("epochs=2&checkpoints=0,1,2");
+        w.varint(units as u64);
+        for i in 0..units {
+            w.string(&format!("u{i}"));
+        }
+        w.varint(checkpoints as u64);
+        for i in 0..checkpoints {
+            w.varint(i as u64);
+        }
+        w.varint(classes as u64);
+        for i in 0..classes {
+            w.string(&i.to_string());
+        }
+        w.0
+    }
+
+    #[test]
+    fn crafted_lengths_are_refused_before_anything_is_built() {
+        // 500 units × 256 checkpoints is far over a map's cells: refused at once.
+        let err = decode(&pack(&crafted(500, 256, 10))).unwrap_err();
+        assert!(
+            matches!(&err, LinkError::Corrupt(m) if m.contains("larger than a page")),
+            "{err}"
+        );
+        // Huge-but-valid counts with nothing behind them end early, they do not allocate.
+        for (u, c, k) in [(80, 100, 10), (1, 1, 1000), (512, 1, 1), (4, 255, 200)] {
+            assert!(decode(&pack(&crafted(u, c, k))).is_err());
+        }
+        // A count that does not fit any integer.
+        let mut bytes = crafted(0, 0, 0);
+        bytes.truncate(bytes.len() - 3);
+        bytes.extend_from_slice(&[0xff; 12]);
+        assert!(decode(&pack(&bytes)).is_err());
+    }
+
+    #[test]
+    fn every_byte_set_to_hostile_values_is_an_error_or_a_valid_result() {
+        let mut r = sample();
+        r.robustness.full_model[0] = f64::NAN;
+        let bytes = to_bytes(&r);
+        let mut valid = 0;
+        for at in 0..bytes.len() {
+            for value in [0x00, 0x01, 0x02, 0x7f, 0x80, 0xff] {
+                let mut altered = bytes.clone();
+                altered[at] = value;
+                if let Ok(decoded) = decode(&pack(&altered)) {
+                    decoded.check_shape().unwrap();
+                    valid += 1;
+                }
+            }
+        }
+        println!(
+            "links: {} single-byte variants of a record, {valid} valid",
+            bytes.len() * 6
+        );
+        assert!(
+            valid > 0,
+            "some alterations (e.g. of a loss value) are still valid results"
+        );
     }
 
     #[test]

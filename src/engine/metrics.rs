@@ -60,11 +60,13 @@ impl TestSet {
 }
 
 /// Test error of one model state.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Evaluation {
-    /// Fraction of test examples misclassified.
+    /// Fraction of test examples misclassified (NaN: not computed).
+    #[serde(with = "crate::engine::floats")]
     pub error: f64,
     /// The same per class.
+    #[serde(with = "crate::engine::floats")]
     pub per_class: Vec<f64>,
 }
 
@@ -83,6 +85,44 @@ pub fn wrong_per_class(model: &Model, weights: &Weights, test: &TestSet) -> Tens
         });
     }
     total.expect("the test set is never empty")
+}
+
+impl Evaluation {
+    /// The evaluation of weights that are not finite: NaN, "not computed".
+    pub fn not_computed(classes: usize) -> Self {
+        Self {
+            error: f64::NAN,
+            per_class: vec![f64::NAN; classes],
+        }
+    }
+}
+
+/// For each weight set, which of its tensors hold only finite values, read back in one go.
+pub async fn finite_flags(sets: &[&Weights]) -> Result<Vec<Vec<bool>>, String> {
+    let flags: Vec<Tensor<1>> = sets
+        .iter()
+        .flat_map(|w| w.iter().map(|t| t.clone().is_finite().all().float()))
+        .collect();
+    let values = read_floats(Tensor::cat(flags, 0)).await?;
+    let mut values = values.into_iter();
+    Ok(sets
+        .iter()
+        .map(|w| (0..w.len()).map(|_| values.next() == Some(1.0)).collect())
+        .collect())
+}
+
+/// Evaluates `weights`, or reports "not computed" when any of them is not finite.
+pub async fn evaluate_if_finite(
+    model: &Model,
+    weights: &Weights,
+    test: &TestSet,
+) -> Result<Evaluation, String> {
+    let finite = finite_flags(&[weights]).await?;
+    if finite[0].iter().all(|&ok| ok) {
+        evaluate(model, weights, test).await
+    } else {
+        Ok(Evaluation::not_computed(test.class_counts.len()))
+    }
 }
 
 /// Turns misclassification counts read from the device into an [`Evaluation`].

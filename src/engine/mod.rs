@@ -8,9 +8,11 @@
 //! rest (config, data decoders, result file, events) is shared with the page's UI, which is
 //! built without burn.
 
+pub mod budget;
 pub mod config;
 pub mod data;
 pub mod events;
+pub mod floats;
 pub mod link;
 pub mod result;
 pub mod rng;

@@ -6,7 +6,7 @@ pub use crate::engine::events::{Cell, plan};
 use crate::engine::metrics::{self, TestSet, distance_from_terms, unit_distance_terms};
 use crate::engine::models::Model;
 use crate::engine::result::{Distance, JointRecord, JointRerandomized, PerClass, Robustness};
-use crate::engine::train::{Driver, EngineError, Event};
+use crate::engine::train::{Driver, EngineError, Event, Persist};
 use crate::engine::units::{self, Weights};
 use burn::tensor::{Device, Tensor};
 
@@ -22,6 +22,8 @@ pub struct SweepInputs<'a> {
     pub test: &'a TestSet,
     pub seed: u64,
     pub device: &'a Device,
+    /// Cells already evaluated (a resumed run): `(plan index, evaluation)`.
+    pub done: &'a [(usize, metrics::Evaluation)],
 }
 
 /// What the sweep produces, in the result file's shapes.
@@ -29,96 +31,189 @@ pub struct SweepOutcome {
     pub robustness: Robustness,
     pub per_class: PerClass,
     pub distance: Distance,
+    /// `Some(k)`: the sweep was stopped after `k` cells.
+    pub cells_done: Option<usize>,
+}
+
+/// Which tensors of each weight set hold only finite values (one read of the device).
+struct Finiteness {
+    trained: Vec<bool>,
+    /// `[checkpoint][tensor]`
+    checkpoints: Vec<Vec<bool>>,
+}
+
+impl Finiteness {
+    async fn of(inputs: &SweepInputs<'_>) -> Result<Self, EngineError> {
+        let sets: Vec<&Weights> = std::iter::once(inputs.trained)
+            .chain(inputs.checkpoints.iter().map(|(_, w)| w))
+            .collect();
+        let flags = metrics::finite_flags(&sets).await.map_err(EngineError::Device)?;
+        let mut per_set = flags.into_iter();
+        Ok(Self {
+            trained: per_set.next().expect("the trained weights are the first set"),
+            checkpoints: per_set.collect(),
+        })
+    }
+
+    /// Whether the weights `cell` evaluates are all finite (re-randomized draws always are).
+    fn cell(&self, model: &Model, joint_sets: &[Vec<usize>], cell: &Cell) -> bool {
+        let trained_outside = |units: &[usize]| {
+            self.trained
+                .iter()
+                .enumerate()
+                .all(|(t, &ok)| ok || units.contains(&model.tensors[t].unit))
+        };
+        let checkpoint_inside = |units: &[usize], c: usize| {
+            units
+                .iter()
+                .flat_map(|&u| &model.units[u].tensors)
+                .all(|&t| self.checkpoints[c][t])
+        };
+        match *cell {
+            Cell::Rerandomized { unit } => trained_outside(&[unit]),
+            Cell::Reinitialized { unit, checkpoint } => {
+                trained_outside(&[unit]) && checkpoint_inside(&[unit], checkpoint)
+            }
+            Cell::FullModel { checkpoint } => self.checkpoints[checkpoint].iter().all(|&ok| ok),
+            Cell::JointRerandomized { set } => trained_outside(&joint_sets[set]),
+            Cell::Joint { set, checkpoint } => {
+                trained_outside(&joint_sets[set]) && checkpoint_inside(&joint_sets[set], checkpoint)
+            }
+        }
+    }
 }
 
 /// Runs every cell of [`plan`], reporting each one, then the distances.
+///
+/// A cell whose weights are not all finite (a diverged run) is not evaluated: its error is NaN,
+/// "not computed", rather than the ~90% that argmax over NaN logits would report. A stop request
+/// between cells ends the sweep; the cells done so far are kept and the rest stay NaN.
 pub async fn run<D: Driver>(inputs: &SweepInputs<'_>, driver: &mut D) -> Result<SweepOutcome, EngineError> {
     let model = inputs.model;
     let units = model.units.len();
     let ckpts = inputs.checkpoints.len();
+    let classes = inputs.test.class_counts.len();
     let unit_names = model.unit_names();
     let rerandomized: Vec<Vec<(usize, Tensor<1>)>> = (0..units)
         .map(|u| units::rerandomized_unit(model, u, inputs.seed, inputs.device))
         .collect();
+    let finite = Finiteness::of(inputs).await?;
 
     let cells = plan(units, ckpts, inputs.joint_sets.len());
     let total = cells.len();
     driver.event(Event::SweepStarted { cells: total });
 
-    let mut robustness = Robustness {
-        rerandomized: vec![0.0; units],
-        reinitialized: vec![vec![0.0; ckpts]; units],
-        full_model: vec![0.0; ckpts],
-        joint: Vec::new(),
-        joint_rerandomized: Vec::new(),
-    };
-    let mut per_class = PerClass {
-        trained: Vec::new(),
-        rerandomized: vec![Vec::new(); units],
-        reinitialized: vec![vec![Vec::new(); ckpts]; units],
-        full_model: vec![Vec::new(); ckpts],
-    };
     let set_names = |set: usize| -> Vec<String> {
         inputs.joint_sets[set]
             .iter()
             .map(|&u| unit_names[u].clone())
             .collect()
     };
+    let nan_row = vec![f64::NAN; classes];
+    let mut robustness = Robustness {
+        rerandomized: vec![f64::NAN; units],
+        reinitialized: vec![vec![f64::NAN; ckpts]; units],
+        full_model: vec![f64::NAN; ckpts],
+        joint: (0..inputs.joint_sets.len())
+            .flat_map(|set| {
+                let names = set_names(set);
+                inputs.checkpoints.iter().map(move |(epoch, _)| JointRecord {
+                    units: names.clone(),
+                    checkpoint: *epoch,
+                    test_error: f64::NAN,
+                })
+            })
+            .collect(),
+        joint_rerandomized: (0..inputs.joint_sets.len())
+            .map(|set| JointRerandomized {
+                units: set_names(set),
+                test_error: f64::NAN,
+            })
+            .collect(),
+    };
+    let mut per_class = PerClass {
+        trained: Vec::new(),
+        rerandomized: vec![nan_row.clone(); units],
+        reinitialized: vec![vec![nan_row.clone(); ckpts]; units],
+        full_model: vec![nan_row.clone(); ckpts],
+    };
 
+    let mut cells_done = None;
     for (done, cell) in cells.iter().enumerate() {
-        let weights = match cell {
-            Cell::Rerandomized { unit } => units::with_replacements(inputs.trained, &rerandomized[*unit]),
-            Cell::Reinitialized { unit, checkpoint } => units::with_units_from(
-                model,
-                inputs.trained,
-                &[*unit],
-                &inputs.checkpoints[*checkpoint].1,
-            ),
-            Cell::FullModel { checkpoint } => inputs.checkpoints[*checkpoint].1.clone(),
-            Cell::Joint { set, checkpoint } => units::with_units_from(
-                model,
-                inputs.trained,
-                &inputs.joint_sets[*set],
-                &inputs.checkpoints[*checkpoint].1,
-            ),
-            Cell::JointRerandomized { set } => {
-                let replacements: Vec<(usize, Tensor<1>)> = inputs.joint_sets[*set]
-                    .iter()
-                    .flat_map(|&u| rerandomized[u].iter().cloned())
-                    .collect();
-                units::with_replacements(inputs.trained, &replacements)
-            }
+        if driver.stop_requested() {
+            cells_done = Some(done);
+            break;
+        }
+        let stored = inputs
+            .done
+            .iter()
+            .find(|(i, _)| *i == done)
+            .map(|(_, e)| e.clone());
+        let fresh = stored.is_none();
+        let evaluation = if let Some(evaluation) = stored {
+            evaluation
+        } else if finite.cell(model, inputs.joint_sets, cell) {
+            let weights = match cell {
+                Cell::Rerandomized { unit } => units::with_replacements(inputs.trained, &rerandomized[*unit]),
+                Cell::Reinitialized { unit, checkpoint } => units::with_units_from(
+                    model,
+                    inputs.trained,
+                    &[*unit],
+                    &inputs.checkpoints[*checkpoint].1,
+                ),
+                Cell::FullModel { checkpoint } => inputs.checkpoints[*checkpoint].1.clone(),
+                Cell::Joint { set, checkpoint } => units::with_units_from(
+                    model,
+                    inputs.trained,
+                    &inputs.joint_sets[*set],
+                    &inputs.checkpoints[*checkpoint].1,
+                ),
+                Cell::JointRerandomized { set } => {
+                    let replacements: Vec<(usize, Tensor<1>)> = inputs.joint_sets[*set]
+                        .iter()
+                        .flat_map(|&u| rerandomized[u].iter().cloned())
+                        .collect();
+                    units::with_replacements(inputs.trained, &replacements)
+                }
+            };
+            metrics::evaluate(model, &weights, inputs.test)
+                .await
+                .map_err(EngineError::Device)?
+        } else {
+            metrics::Evaluation::not_computed(classes)
         };
-        let evaluation = metrics::evaluate(model, &weights, inputs.test)
-            .await
-            .map_err(EngineError::Device)?;
-        match cell {
+        if fresh {
+            driver
+                .persist(Persist::Cell {
+                    index: done,
+                    evaluation: &evaluation,
+                })
+                .await;
+        }
+        match *cell {
             Cell::Rerandomized { unit } => {
-                robustness.rerandomized[*unit] = evaluation.error;
-                per_class.rerandomized[*unit] = evaluation.per_class;
+                robustness.rerandomized[unit] = evaluation.error;
+                per_class.rerandomized[unit] = evaluation.per_class;
             }
             Cell::Reinitialized { unit, checkpoint } => {
-                robustness.reinitialized[*unit][*checkpoint] = evaluation.error;
-                per_class.reinitialized[*unit][*checkpoint] = evaluation.per_class;
+                robustness.reinitialized[unit][checkpoint] = evaluation.error;
+                per_class.reinitialized[unit][checkpoint] = evaluation.per_class;
             }
             Cell::FullModel { checkpoint } => {
-                robustness.full_model[*checkpoint] = evaluation.error;
-                per_class.full_model[*checkpoint] = evaluation.per_class;
+                robustness.full_model[checkpoint] = evaluation.error;
+                per_class.full_model[checkpoint] = evaluation.per_class;
             }
-            Cell::Joint { set, checkpoint } => robustness.joint.push(JointRecord {
-                units: set_names(*set),
-                checkpoint: inputs.checkpoints[*checkpoint].0,
-                test_error: evaluation.error,
-            }),
-            Cell::JointRerandomized { set } => robustness.joint_rerandomized.push(JointRerandomized {
-                units: set_names(*set),
-                test_error: evaluation.error,
-            }),
+            Cell::Joint { set, checkpoint } => {
+                robustness.joint[set * ckpts + checkpoint].test_error = evaluation.error;
+            }
+            Cell::JointRerandomized { set } => {
+                robustness.joint_rerandomized[set].test_error = evaluation.error
+            }
         }
         driver.event(Event::SweepCell {
             done: done + 1,
             total,
-            cell: cell.clone(),
+            cell: *cell,
             test_error: evaluation.error,
         });
         driver.pause().await;
@@ -159,5 +254,6 @@ pub async fn run<D: Driver>(inputs: &SweepInputs<'_>, driver: &mut D) -> Result<
         robustness,
         per_class,
         distance,
+        cells_done,
     })
 }

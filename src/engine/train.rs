@@ -7,10 +7,11 @@
 use crate::engine::config::ExperimentConfig;
 use crate::engine::data::{DataError, DataSplit, Dataset};
 pub use crate::engine::events::Event;
-use crate::engine::metrics::{self, TestSet};
+use crate::engine::metrics::{self, Evaluation, TestSet};
 use crate::engine::models::{BN_MOMENTUM, Mode, Model, Role};
 use crate::engine::optim::Optimizer;
-use crate::engine::result::{self, EpochRecord, ResultFile, Timing};
+pub use crate::engine::result::TrainingSummary;
+use crate::engine::result::{self, Divergence, EpochRecord, ResultFile, Timing};
 use crate::engine::rng::{Rng, Stream};
 use crate::engine::sweep::{self, SweepInputs};
 use crate::engine::units::{self, Weights};
@@ -25,7 +26,9 @@ const LOSS_CURVE_POINTS: usize = 64;
 /// The host of a run.
 pub trait Driver {
     fn event(&mut self, event: Event);
-    /// Polled before every step; `true` ends training early (the sweep still runs).
+    /// Polled before every training step and every sweep cell. `true` ends the phase under way:
+    /// training (the sweep then runs on what was trained) or the sweep (the cells done so far
+    /// are kept). A host answers `true` once per stop request, so one request ends one phase.
     fn stop_requested(&mut self) -> bool;
     /// Gives the host a chance to run (the browser's event loop); natively nothing.
     fn pause(&mut self) -> impl Future<Output = ()>;
@@ -33,6 +36,32 @@ pub trait Driver {
     fn loss_interval(&self) -> usize {
         50
     }
+    /// Offers the host what it needs to finish the run after a crash or a reload (the page
+    /// keeps it in IndexedDB); natively nothing.
+    fn persist(&mut self, point: Persist<'_>) -> impl Future<Output = ()> {
+        let _ = point;
+        async {}
+    }
+}
+
+/// The moments a run's state is offered to [`Driver::persist`].
+pub enum Persist<'a> {
+    /// A checkpoint was saved (epoch 0: the initial weights), with training so far.
+    Checkpoint {
+        epoch: usize,
+        weights: &'a Weights,
+        summary: &'a TrainingSummary,
+    },
+    /// Training ended: `weights` are what the sweep resets from.
+    Trained {
+        weights: &'a Weights,
+        summary: &'a TrainingSummary,
+    },
+    /// A sweep cell was evaluated (`index` in [`sweep::plan`]'s order).
+    Cell {
+        index: usize,
+        evaluation: &'a Evaluation,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -47,6 +76,8 @@ pub enum EngineError {
     WrongDataset { expected: String, found: String },
     #[error("the device failed: {0}")]
     Device(String),
+    #[error("the stored run cannot be finished: {0}")]
+    Stored(String),
 }
 
 /// Mean cross-entropy of `logits: [n, classes]` against `labels: [n]`.
@@ -137,6 +168,13 @@ pub async fn run_experiment<D: Driver>(
     if config.checkpoints.contains(&0) {
         checkpoints.push((0, initial.clone()));
         driver.event(Event::Checkpoint { epoch: 0 });
+        driver
+            .persist(Persist::Checkpoint {
+                epoch: 0,
+                weights: &initial,
+                summary: &TrainingSummary::so_far(&[], &[], &[], 0.0, n_train, 0.0),
+            })
+            .await;
     }
 
     let tables = train.kind.normalization().lookup_tables();
@@ -149,6 +187,7 @@ pub async fn run_experiment<D: Driver>(
     let mut examples_seen = 0usize;
     let mut done_steps = 0usize;
     let mut stopped = false;
+    let mut diverged: Option<Divergence> = None;
     let mut trained_epochs = 0.0;
     let mut first_step_seconds = 0.0;
     let mut first_step_examples = 0usize;
@@ -219,8 +258,11 @@ pub async fn run_experiment<D: Driver>(
                     epoch as f64 + epoch_examples as f64 / n_train as f64,
                     sum[0] / epoch_examples as f32,
                 );
-                // The epoch's end gets its own point below.
-                if on_curve && epoch_examples < n_train {
+                // Divergence is judged at the curve points, which the config alone decides, so
+                // the page and the CLI stop at the same step whatever their read-back interval.
+                let diverges = on_curve && !point.1.is_finite();
+                // The epoch's end gets its own point below (unless training stops here).
+                if on_curve && (epoch_examples < n_train || diverges) {
                     loss_curve.push(point);
                 }
                 driver.event(Event::Loss {
@@ -230,6 +272,15 @@ pub async fn run_experiment<D: Driver>(
                 if done_steps == 1 {
                     first_step_seconds = started.elapsed().as_secs_f64();
                     first_step_examples = n;
+                }
+                if diverges {
+                    diverged = Some(Divergence {
+                        epoch: epoch + 1,
+                        step: done_steps,
+                    });
+                    trained_epochs = point.0;
+                    step_seconds += epoch_start.elapsed().as_secs_f64();
+                    break 'epochs;
                 }
             }
             let elapsed = step_seconds + epoch_start.elapsed().as_secs_f64();
@@ -250,6 +301,14 @@ pub async fn run_experiment<D: Driver>(
         };
         step_seconds += epoch_start.elapsed().as_secs_f64();
         trained_epochs = (epoch + 1) as f64;
+        if !train_loss.is_finite() {
+            diverged = Some(Divergence {
+                epoch: epoch + 1,
+                step: done_steps,
+            });
+            loss_curve.push(((epoch + 1) as f64, train_loss));
+            break;
+        }
 
         let weights: Weights = params.iter().map(|p| p.clone().inner()).collect();
         let evaluation = metrics::evaluate(&model, &weights, &test)
@@ -264,21 +323,34 @@ pub async fn run_experiment<D: Driver>(
         history.push(record.clone());
         driver.event(Event::Epoch(record));
         if config.checkpoints.contains(&(epoch + 1)) {
-            checkpoints.push((epoch + 1, weights));
             driver.event(Event::Checkpoint { epoch: epoch + 1 });
-        }
-        if !train_loss.is_finite() {
-            notes.push(format!(
-                "training diverged in epoch {} (the loss is not finite); try a lower learning rate",
-                epoch + 1
-            ));
-            stopped = true;
-            break;
+            driver
+                .persist(Persist::Checkpoint {
+                    epoch: epoch + 1,
+                    weights: &weights,
+                    summary: &TrainingSummary::so_far(
+                        &history,
+                        &loss_curve,
+                        &notes,
+                        trained_epochs,
+                        n_train,
+                        started.elapsed().as_secs_f64(),
+                    ),
+                })
+                .await;
+            checkpoints.push((epoch + 1, weights));
         }
         driver.pause().await;
     }
     let train_seconds = started.elapsed().as_secs_f64();
-    if stopped && trained_epochs < config.epochs as f64 {
+    if let Some(d) = &diverged {
+        notes.push(format!(
+            "training diverged in epoch {} at step {} (the loss is not finite) and stopped there; \
+             sweep cells computed from non-finite weights are marked as not computed. Try a lower \
+             learning rate.",
+            d.epoch, d.step
+        ));
+    } else if stopped && trained_epochs < config.epochs as f64 {
         notes.push(format!(
             "stopped after {trained_epochs:.2} of {} epochs; the sweep used the weights at that point",
             config.epochs
@@ -290,65 +362,256 @@ pub async fn run_experiment<D: Driver>(
             "no configured checkpoint was reached; checkpoint 0 (the initial weights) was added".into(),
         );
     }
-
-    // The sweep.
-    let sweep_started = Instant::now();
+    let summary = TrainingSummary {
+        history,
+        loss_curve,
+        notes,
+        trained_epochs,
+        stopped: stopped || diverged.is_some(),
+        diverged,
+        train_examples: n_train,
+        train_seconds,
+        samples_per_second: examples_seen as f64 / step_seconds.max(1e-9),
+        first_step_seconds,
+        steady_samples_per_second: if examples_seen > first_step_examples && step_seconds > first_step_seconds
+        {
+            (examples_seen - first_step_examples) as f64 / (step_seconds - first_step_seconds)
+        } else {
+            0.0
+        },
+    };
     let trained: Weights = params.iter().map(|p| p.clone().inner()).collect();
     drop(params);
-    let baseline = metrics::evaluate(&model, &trained, &test)
+    driver
+        .persist(Persist::Trained {
+            weights: &trained,
+            summary: &summary,
+        })
+        .await;
+    finish(
+        Finish {
+            config,
+            model: &model,
+            test: &test,
+            initial: &initial,
+            checkpoints: &checkpoints,
+            trained: &trained,
+            joint_sets: &joint_sets,
+            summary,
+            class_names: train.class_names.clone(),
+            backend,
+            device,
+            done: &[],
+        },
+        driver,
+    )
+    .await
+}
+
+/// Everything the sweep and the result file need once training is over (or restored).
+struct Finish<'a> {
+    config: &'a ExperimentConfig,
+    model: &'a Model,
+    test: &'a TestSet,
+    initial: &'a Weights,
+    checkpoints: &'a [(usize, Weights)],
+    trained: &'a Weights,
+    joint_sets: &'a [Vec<usize>],
+    summary: TrainingSummary,
+    class_names: Vec<String>,
+    backend: &'a str,
+    device: &'a Device,
+    /// Sweep cells already evaluated (a resumed run): `(plan index, evaluation)`.
+    done: &'a [(usize, Evaluation)],
+}
+
+/// The sweep, then the result file.
+async fn finish<D: Driver>(f: Finish<'_>, driver: &mut D) -> Result<ResultFile, EngineError> {
+    let sweep_started = Instant::now();
+    let baseline = metrics::evaluate_if_finite(f.model, f.trained, f.test)
         .await
         .map_err(EngineError::Device)?;
     let outcome = sweep::run(
         &SweepInputs {
-            model: &model,
-            trained: &trained,
-            initial: &initial,
-            checkpoints: &checkpoints,
-            joint_sets: &joint_sets,
-            test: &test,
-            seed: config.seed,
-            device,
+            model: f.model,
+            trained: f.trained,
+            initial: f.initial,
+            checkpoints: f.checkpoints,
+            joint_sets: f.joint_sets,
+            test: f.test,
+            seed: f.config.seed,
+            device: f.device,
+            done: f.done,
         },
         driver,
     )
     .await?;
     let sweep_seconds = sweep_started.elapsed().as_secs_f64();
+    let mut summary = f.summary;
+    if let Some(done) = outcome.cells_done {
+        summary.notes.push(format!(
+            "the sweep was stopped after {done} of {} cells; the others are not computed",
+            sweep::plan(f.model.units.len(), f.checkpoints.len(), f.joint_sets.len()).len()
+        ));
+    }
     let mut per_class = outcome.per_class;
     per_class.trained = baseline.per_class;
 
     Ok(ResultFile {
         format: result::FORMAT.into(),
         version: result::VERSION,
-        config: config.clone(),
-        units: model.unit_names(),
-        checkpoints: checkpoints.iter().map(|(e, _)| *e).collect(),
+        config: f.config.clone(),
+        units: f.model.unit_names(),
+        checkpoints: f.checkpoints.iter().map(|(e, _)| *e).collect(),
         final_test_error: baseline.error,
-        history,
+        history: summary.history,
         robustness: outcome.robustness,
         distance: outcome.distance,
         timing: Timing {
-            train_seconds,
+            train_seconds: summary.train_seconds,
             sweep_seconds,
-            samples_per_second: examples_seen as f64 / step_seconds.max(1e-9),
-            backend: backend.into(),
-            first_step_seconds,
-            steady_samples_per_second: if examples_seen > first_step_examples
-                && step_seconds > first_step_seconds
-            {
-                (examples_seen - first_step_examples) as f64 / (step_seconds - first_step_seconds)
-            } else {
-                0.0
-            },
+            samples_per_second: summary.samples_per_second,
+            backend: f.backend.into(),
+            first_step_seconds: summary.first_step_seconds,
+            steady_samples_per_second: summary.steady_samples_per_second,
         },
-        class_names: train.class_names.clone(),
+        class_names: f.class_names,
         per_class,
-        trained_epochs,
-        stopped_early: stopped,
-        train_examples: n_train,
-        test_examples: test.len,
-        parameter_count: model.parameter_count(),
-        notes,
-        class_counts: test.class_counts.clone(),
-        loss_curve,
+        trained_epochs: summary.trained_epochs,
+        stopped_early: summary.stopped,
+        train_examples: summary.train_examples,
+        test_examples: f.test.len,
+        parameter_count: f.model.parameter_count(),
+        notes: summary.notes,
+        class_counts: f.test.class_counts.clone(),
+        loss_curve: summary.loss_curve,
+        sweep_cells_done: outcome.cells_done,
+        diverged: summary.diverged,
     })
+}
+
+/// What a host kept of an interrupted run (see [`Persist`]), as plain values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredRun {
+    /// `(epoch, every tensor's values in layout order)`, in epoch order.
+    pub checkpoints: Vec<(usize, Vec<Vec<f32>>)>,
+    /// The weights training ended with, when it did end.
+    pub trained: Option<Vec<Vec<f32>>>,
+    /// Training as of the last thing stored (its end, or the last checkpoint).
+    pub summary: TrainingSummary,
+    /// Sweep cells already evaluated: `(plan index, evaluation)`.
+    pub cells: Vec<(usize, Evaluation)>,
+}
+
+/// Finishes a run from what was stored: the sweep resumes where it stopped (cells already
+/// evaluated are not evaluated again). When training had not ended, the sweep uses the last
+/// stored checkpoint as the trained model, as a stopped run does. Stored values are checked
+/// against the model's layout first: a damaged store is an error, not a panic.
+pub async fn resume_experiment<D: Driver>(
+    config: &ExperimentConfig,
+    data: &DataSplit,
+    device: &Device,
+    backend: &str,
+    stored: StoredRun,
+    driver: &mut D,
+) -> Result<ResultFile, EngineError> {
+    config.validate()?;
+    if data.train.kind != config.dataset {
+        return Err(EngineError::WrongDataset {
+            expected: config.dataset.name().into(),
+            found: data.train.kind.name().into(),
+        });
+    }
+    let test_data = data.test.clone().truncated(config.test_limit);
+    let model = Model::new(
+        config.architecture(),
+        config.dataset.image_shape(),
+        data.train.num_classes(),
+    );
+    let joint_sets = resolve_joint(config, &model)?;
+    let bad = |m: String| EngineError::Stored(m);
+    let check = |values: &[Vec<f32>]| -> Result<(), EngineError> {
+        let fits = values.len() == model.tensors.len()
+            && values
+                .iter()
+                .zip(&model.tensors)
+                .all(|(v, spec)| v.len() == spec.len());
+        if fits {
+            Ok(())
+        } else {
+            Err(bad("its weights do not fit this model".into()))
+        }
+    };
+    if stored.checkpoints.is_empty() || !stored.checkpoints.windows(2).all(|w| w[0].0 < w[1].0) {
+        return Err(bad("it holds no checkpoint, or they are out of order".into()));
+    }
+    let plan_len = sweep::plan(model.units.len(), stored.checkpoints.len(), joint_sets.len()).len();
+    if stored
+        .cells
+        .iter()
+        .any(|(i, e)| *i >= plan_len || e.per_class.len() != data.test.num_classes())
+    {
+        return Err(bad("its sweep cells do not fit this run".into()));
+    }
+    let upload_all =
+        |values: Vec<Vec<f32>>| -> Weights { values.into_iter().map(|v| units::upload(v, device)).collect() };
+    let mut checkpoints = Vec::with_capacity(stored.checkpoints.len());
+    for (epoch, values) in stored.checkpoints {
+        check(&values)?;
+        checkpoints.push((epoch, upload_all(values)));
+    }
+    let mut summary = stored.summary;
+    let trained = match stored.trained {
+        Some(values) => {
+            check(&values)?;
+            upload_all(values)
+        }
+        None => {
+            let (epoch, weights) = checkpoints.last().expect("checked above").clone();
+            summary.stopped = true;
+            summary.trained_epochs = epoch as f64;
+            summary.history.retain(|h| h.epoch <= epoch);
+            summary.notes.push(format!(
+                "the page was closed during training; the sweep used the last stored checkpoint (epoch {epoch})"
+            ));
+            weights
+        }
+    };
+    if !stored.cells.is_empty() {
+        summary.notes.push(format!(
+            "finished after the page was reloaded: {} sweep cells came from the stored run",
+            stored.cells.len()
+        ));
+    }
+    let test = TestSet::upload(&test_data, config.eval_batch_size, device);
+    let initial = units::initial_weights(&model, config.seed, device);
+    driver.event(Event::Started {
+        units: model.unit_names(),
+        parameter_count: model.parameter_count(),
+        train_examples: summary.train_examples,
+        test_examples: test.len,
+        steps_per_epoch: 0,
+        total_steps: 0,
+    });
+    for (epoch, _) in &checkpoints {
+        driver.event(Event::Checkpoint { epoch: *epoch });
+    }
+    finish(
+        Finish {
+            config,
+            model: &model,
+            test: &test,
+            initial: &initial,
+            checkpoints: &checkpoints,
+            trained: &trained,
+            joint_sets: &joint_sets,
+            summary,
+            class_names: data.train.class_names.clone(),
+            backend,
+            device,
+            done: &stored.cells,
+        },
+        driver,
+    )
+    .await
 }

@@ -9,6 +9,10 @@ pub mod device;
 #[cfg(target_arch = "wasm32")]
 pub mod fetch;
 #[cfg(target_arch = "wasm32")]
+pub mod idb;
+#[cfg(target_arch = "wasm32")]
+pub mod journal;
+#[cfg(target_arch = "wasm32")]
 pub mod js;
 #[cfg(all(target_arch = "wasm32", feature = "engine"))]
 pub mod worker;

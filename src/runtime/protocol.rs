@@ -1,7 +1,7 @@
 //! Messages between the page and the worker that runs the engine.
 //!
 //! One enum each way, serialised as JSON strings (small, debuggable in the console). Bulk bytes
-//! (a dropped data archive) travel beside the JSON as a transferred `ArrayBuffer`.
+//! (a dropped data archive) travel beside the JSON as the `File` itself, read in the worker.
 
 use crate::engine::config::ExperimentConfig;
 use crate::engine::data::DatasetKind;
@@ -41,6 +41,43 @@ impl BackendChoice {
     }
 }
 
+/// What the run journal says about the run it holds (see `runtime::journal`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JournalHeader {
+    pub config: ExperimentConfig,
+    /// Epochs of the checkpoints stored so far.
+    pub checkpoints: Vec<usize>,
+    pub training_ended: bool,
+    pub cells_done: usize,
+    /// Cells of the sweep, once it started (0 before).
+    pub cells_total: usize,
+}
+
+impl JournalHeader {
+    /// One line for the page's offer to finish the run.
+    pub fn describe(&self) -> String {
+        let stage = if self.cells_total > 0 {
+            format!(
+                "in the reset sweep ({} of {} cells done)",
+                self.cells_done, self.cells_total
+            )
+        } else if self.training_ended {
+            "after training, before the sweep".to_string()
+        } else {
+            format!(
+                "during training ({} checkpoint{} stored)",
+                self.checkpoints.len(),
+                if self.checkpoints.len() == 1 { "" } else { "s" }
+            )
+        };
+        format!(
+            "{} · seed {}, interrupted {stage}",
+            self.config.label(),
+            self.config.seed
+        )
+    }
+}
+
 /// Page → worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -51,9 +88,15 @@ pub enum ToWorker {
         backend: BackendChoice,
         data_url: String,
     },
-    /// Finish the current step, then sweep with what was trained.
+    /// Finish the current step, then sweep with what was trained (or, during the sweep, end
+    /// it keeping the cells done).
     Stop,
-    /// A data archive the person dropped on the page; its bytes come as the transferred buffer.
+    /// Finish the run the journal holds.
+    Resume {
+        backend: BackendChoice,
+        data_url: String,
+    },
+    /// A data archive the person dropped on the page; the `File` itself travels beside the JSON.
     ImportData { kind: DatasetKind, file_name: String },
 }
 
@@ -96,6 +139,8 @@ pub enum FromWorker {
     /// The stop request arrived; the current step finishes first.
     Stopping,
     Finished(Box<ResultFile>),
+    /// The run cannot be kept for recovery (storage full or unavailable); it goes on.
+    JournalFailed(String),
     /// The run failed; the page keeps whatever it already has. `fatal`: the worker cannot
     /// continue (a panic in wasm) and must be replaced.
     Failed {

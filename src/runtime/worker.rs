@@ -5,11 +5,15 @@
 //! Between training steps it yields to its event loop, which is how a Stop message gets in.
 
 use crate::engine::data::{DataSplit, DatasetKind, cifar, idx};
-use crate::engine::train::{Driver, Event, run_experiment};
+use crate::engine::metrics::{self, Evaluation};
+use crate::engine::models::Model;
+use crate::engine::train::{Driver, Event, Persist, StoredRun, resume_experiment, run_experiment};
+use crate::engine::units::Weights;
 use crate::runtime::device::{self, backend_label};
 use crate::runtime::fetch;
+use crate::runtime::journal;
 use crate::runtime::js::{self, describe, now_ms, yield_now};
-use crate::runtime::protocol::{BackendChoice, DeviceReport, FromWorker, ToWorker};
+use crate::runtime::protocol::{BackendChoice, DeviceReport, FromWorker, JournalHeader, ToWorker};
 use burn::tensor::Device;
 use serde::Deserialize;
 use std::cell::RefCell;
@@ -158,15 +162,68 @@ async fn import_data(kind: DatasetKind, file_name: String, bytes: Vec<u8>) -> Re
     Ok(())
 }
 
-/// Forwards engine events (steps throttled to ten a second), polls the stop flag, and yields
-/// to the event loop every few milliseconds.
+/// Forwards engine events (steps throttled to ten a second), polls the stop flag, yields to
+/// the event loop every few milliseconds, and keeps the run journal.
 struct WorkerDriver {
     last_step_post: f64,
     last_yield: f64,
+    journal: JournalHeader,
+    cells: Vec<(usize, Evaluation)>,
+    /// The journal failed once (told to the page); later writes are not tried.
+    journal_failed: bool,
+}
+
+impl WorkerDriver {
+    fn new(journal: JournalHeader, cells: Vec<(usize, Evaluation)>) -> Self {
+        Self {
+            last_step_post: 0.0,
+            last_yield: now_ms(),
+            journal,
+            cells,
+            journal_failed: false,
+        }
+    }
+
+    async fn keep(&mut self, point: Persist<'_>) -> Result<(), String> {
+        match point {
+            Persist::Checkpoint {
+                epoch,
+                weights,
+                summary,
+            } => {
+                journal::put_floats(&journal::checkpoint_key(epoch), &host_values(weights).await?).await?;
+                journal::put_json("summary", summary).await?;
+                self.journal.checkpoints.push(epoch);
+            }
+            Persist::Trained { weights, summary } => {
+                journal::put_floats("trained", &host_values(weights).await?).await?;
+                journal::put_json("summary", summary).await?;
+                self.journal.training_ended = true;
+            }
+            Persist::Cell { index, evaluation } => {
+                self.cells.push((index, evaluation.clone()));
+                journal::put_json("cells", &self.cells).await?;
+                self.journal.cells_done = self.cells.len();
+            }
+        }
+        journal::put_header(&self.journal).await
+    }
+}
+
+/// Every tensor's values, concatenated in layout order.
+async fn host_values(weights: &Weights) -> Result<Vec<f32>, String> {
+    let mut all = Vec::new();
+    for tensor in weights {
+        all.extend(metrics::read_floats(tensor.clone()).await?);
+    }
+    Ok(all)
 }
 
 impl Driver for WorkerDriver {
     fn event(&mut self, event: Event) {
+        if let Event::SweepStarted { cells } = &event {
+            self.journal.cells_total = *cells;
+        }
         if let Event::Step {
             done_steps,
             total_steps,
@@ -183,7 +240,8 @@ impl Driver for WorkerDriver {
     }
 
     fn stop_requested(&mut self) -> bool {
-        STATE.with(|s| s.borrow().stop)
+        // Taken, not read: one Stop click ends one phase (training, then the sweep).
+        STATE.with(|s| std::mem::take(&mut s.borrow_mut().stop))
     }
 
     async fn pause(&mut self) {
@@ -197,10 +255,21 @@ impl Driver for WorkerDriver {
     fn loss_interval(&self) -> usize {
         20
     }
+
+    async fn persist(&mut self, point: Persist<'_>) {
+        if self.journal_failed {
+            return;
+        }
+        if let Err(e) = self.keep(point).await {
+            self.journal_failed = true;
+            post(&FromWorker::JournalFailed(e));
+        }
+    }
 }
 
-async fn run(config: crate::engine::ExperimentConfig, backend: BackendChoice, data_url: String) {
-    let (device, report) = match backend {
+/// The device for `backend`, initialising WebGPU at most once per worker.
+async fn device_for(backend: BackendChoice) -> (Device, DeviceReport) {
+    match backend {
         BackendChoice::Cpu => device::choose(BackendChoice::Cpu).await,
         choice => match STATE.with(|s| s.borrow().webgpu.clone()) {
             Some(known) if known.1.backend == "webgpu" || choice == BackendChoice::Auto => known,
@@ -210,20 +279,105 @@ async fn run(config: crate::engine::ExperimentConfig, backend: BackendChoice, da
                 chosen
             }
         },
+    }
+}
+
+/// What a run is: a fresh one, or the one the journal holds.
+enum Job {
+    Fresh(crate::engine::ExperimentConfig),
+    Resume,
+}
+
+/// The journal's run, as the engine takes it back.
+async fn stored_run(header: &JournalHeader, classes: usize) -> Result<StoredRun, String> {
+    let model = Model::new(
+        header.config.architecture(),
+        header.config.dataset.image_shape(),
+        classes,
+    );
+    let split = |values: Vec<f32>| -> Result<Vec<Vec<f32>>, String> {
+        let lengths: Vec<usize> = model.tensors.iter().map(|t| t.len()).collect();
+        if values.len() != lengths.iter().sum::<usize>() {
+            return Err("the stored weights do not fit the model".into());
+        }
+        let mut at = 0;
+        Ok(lengths
+            .into_iter()
+            .map(|n| {
+                at += n;
+                values[at - n..at].to_vec()
+            })
+            .collect())
     };
-    post(&FromWorker::Device(report.clone()));
+    let mut checkpoints = Vec::new();
+    for &epoch in &header.checkpoints {
+        let values = journal::get_floats(&journal::checkpoint_key(epoch))
+            .await?
+            .ok_or_else(|| format!("checkpoint {epoch} is missing from the stored run"))?;
+        checkpoints.push((epoch, split(values)?));
+    }
+    let trained = if header.training_ended {
+        let values = journal::get_floats("trained")
+            .await?
+            .ok_or("the trained weights are missing from the stored run")?;
+        Some(split(values)?)
+    } else {
+        None
+    };
+    Ok(StoredRun {
+        checkpoints,
+        trained,
+        summary: journal::get_json("summary")
+            .await?
+            .ok_or("the stored run has no training summary")?,
+        cells: journal::get_json("cells").await?.unwrap_or_default(),
+    })
+}
+
+async fn run(job: Job, backend: BackendChoice, data_url: String) {
     let outcome = async {
+        let (config, stored_header) = match job {
+            Job::Fresh(config) => {
+                // One journal slot: a new run replaces whatever was kept before.
+                let _ = journal::clear().await;
+                (config, None)
+            }
+            Job::Resume => {
+                let header = journal::header()
+                    .await?
+                    .ok_or("there is no interrupted run to finish")?;
+                (header.config.clone(), Some(header))
+            }
+        };
+        let (device, report) = device_for(backend).await;
+        post(&FromWorker::Device(report.clone()));
         let data = load_data(config.dataset, &data_url).await?;
         if report.backend == "webgpu" {
             post(&FromWorker::Warmup);
         }
-        let mut driver = WorkerDriver {
-            last_step_post: 0.0,
-            last_yield: now_ms(),
-        };
-        run_experiment(&config, &data, &device, &backend_label(&report), &mut driver)
-            .await
-            .map_err(|e| e.to_string())
+        let label = backend_label(&report);
+        let result = match stored_header {
+            None => {
+                let header = JournalHeader {
+                    config: config.clone(),
+                    checkpoints: Vec::new(),
+                    training_ended: false,
+                    cells_done: 0,
+                    cells_total: 0,
+                };
+                let mut driver = WorkerDriver::new(header, Vec::new());
+                run_experiment(&config, &data, &device, &label, &mut driver).await
+            }
+            Some(header) => {
+                let stored = stored_run(&header, data.train.num_classes()).await?;
+                let mut driver = WorkerDriver::new(header, stored.cells.clone());
+                resume_experiment(&config, &data, &device, &label, stored, &mut driver).await
+            }
+        }
+        .map_err(|e| e.to_string())?;
+        // The page saves the result itself; the journal's copy is no longer needed.
+        let _ = journal::clear().await;
+        Ok::<_, String>(result)
     }
     .await;
     STATE.with(|s| {
@@ -240,14 +394,34 @@ async fn run(config: crate::engine::ExperimentConfig, backend: BackendChoice, da
     }
 }
 
+/// Marks the worker busy; `false` (and a message to the page) when a run is already going.
+fn claim() -> bool {
+    let busy = STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        let busy = s.running;
+        if !busy {
+            s.running = true;
+            s.stop = false;
+        }
+        busy
+    });
+    if busy {
+        post(&FromWorker::Failed {
+            message: "a run is already in progress".into(),
+            fatal: false,
+        });
+    }
+    !busy
+}
+
 fn on_message(event: web_sys::MessageEvent) {
     let data = event.data();
-    let (text, buffer) = if let Some(text) = data.as_string() {
+    let (text, file) = if let Some(text) = data.as_string() {
         (text, None)
     } else {
         (
             js::get_string(&data, "json").unwrap_or_default(),
-            Some(js::get(&data, "buffer")),
+            js::get(&data, "file").dyn_into::<web_sys::Blob>().ok(),
         )
     };
     let message: ToWorker = match serde_json::from_str(&text) {
@@ -276,31 +450,25 @@ fn on_message(event: web_sys::MessageEvent) {
             backend,
             data_url,
         } => {
-            let busy = STATE.with(|s| {
-                let mut s = s.borrow_mut();
-                let busy = s.running;
-                if !busy {
-                    s.running = true;
-                    s.stop = false;
-                }
-                busy
-            });
-            if busy {
-                post(&FromWorker::Failed {
-                    message: "a run is already in progress".into(),
-                    fatal: false,
-                });
-                return;
+            if claim() {
+                wasm_bindgen_futures::spawn_local(run(Job::Fresh(config), backend, data_url));
             }
-            wasm_bindgen_futures::spawn_local(run(config, backend, data_url));
+        }
+        ToWorker::Resume { backend, data_url } => {
+            if claim() {
+                wasm_bindgen_futures::spawn_local(run(Job::Resume, backend, data_url));
+            }
         }
         ToWorker::ImportData { kind, file_name } => {
-            let bytes = buffer
-                .filter(|b| !b.is_undefined())
-                .map(|b| js_sys::Uint8Array::new(&b).to_vec())
-                .unwrap_or_default();
             wasm_bindgen_futures::spawn_local(async move {
-                if let Err(message) = import_data(kind, file_name, bytes).await {
+                let bytes = match file {
+                    Some(file) => js::await_promise(file.array_buffer().into())
+                        .await
+                        .map(|buffer| js_sys::Uint8Array::new(&buffer).to_vec())
+                        .map_err(|e| format!("{file_name} cannot be read: {}", describe(&e))),
+                    None => Err(format!("{file_name} did not reach the engine")),
+                };
+                if let Err(message) = async { import_data(kind, file_name, bytes?).await }.await {
                     post(&FromWorker::Failed {
                         message,
                         fatal: false,
@@ -324,5 +492,4 @@ pub fn start() {
     scope.set_onmessage(Some(handler.as_ref().unchecked_ref()));
     handler.forget();
     post(&FromWorker::Ready);
-    let _ = describe;
 }

@@ -3,6 +3,7 @@
 use crate::engine::data::DatasetKind;
 use crate::engine::link;
 use crate::engine::result::ResultFile;
+use crate::runtime::journal;
 use crate::runtime::protocol::{FromWorker, ToWorker};
 use crate::ui::components::compare::ComparePanel;
 use crate::ui::components::controls::Controls;
@@ -43,14 +44,13 @@ fn info_notice(text: impl Into<String>) -> Action {
     })
 }
 
-/// Keeps a finished result in IndexedDB and adds it to the list.
+/// Keeps a finished result in IndexedDB and adds it to the list. A failure (a full quota)
+/// leaves the result open and says so.
 fn save_result(result: ResultFile, name: String, source: &'static str, dispatch: Callback<Action>) {
     spawn_local(async move {
         match storage::save(&result, &name, source).await {
             Ok(summary) => dispatch.emit(Action::SavedAdded(summary)),
-            Err(e) => dispatch.emit(error_notice(format!(
-                "The run could not be saved in this browser: {e}"
-            ))),
+            Err(e) => dispatch.emit(Action::SaveFailed(e)),
         }
     });
 }
@@ -111,14 +111,13 @@ impl EngineWorker {
         let _ = self.worker.post_message(&JsValue::from_str(&message.to_json()));
     }
 
-    /// Sends a message with a buffer transferred (not copied) alongside it.
-    fn post_with_buffer(&self, message: &ToWorker, bytes: Vec<u8>) {
-        let buffer = js_sys::Uint8Array::from(bytes.as_slice()).buffer();
+    /// Sends a message with a file alongside it: the worker reads the file itself, so its bytes
+    /// are copied once, into the engine, and never into the page's memory.
+    fn post_with_file(&self, message: &ToWorker, file: &web_sys::File) {
         let envelope = js_sys::Object::new();
         let _ = js_sys::Reflect::set(&envelope, &"json".into(), &JsValue::from_str(&message.to_json()));
-        let _ = js_sys::Reflect::set(&envelope, &"buffer".into(), &buffer);
-        let transfer = js_sys::Array::of1(&buffer);
-        let _ = self.worker.post_message_with_transfer(&envelope, &transfer);
+        let _ = js_sys::Reflect::set(&envelope, &"file".into(), file);
+        let _ = self.worker.post_message(&envelope);
     }
 }
 
@@ -142,6 +141,20 @@ fn start_run(state: &UseReducerHandle<AppState>, worker: &WorkerSlot) {
     }
 }
 
+/// Finishes the interrupted run the journal holds.
+fn resume_run(state: &UseReducerHandle<AppState>, worker: &WorkerSlot) {
+    if state.resumable.is_none() || state.worker != WorkerStatus::Ready || state.running() {
+        return;
+    }
+    if let Some(w) = worker.borrow().as_ref() {
+        state.dispatch(Action::ResumeRequested);
+        w.post(&ToWorker::Resume {
+            backend: state.backend,
+            data_url: dom::absolute("data/"),
+        });
+    }
+}
+
 /// Opens a dropped or chosen file: a result (JSON) or a CIFAR-10 archive.
 fn import_file(file: web_sys::File, dispatch: Callback<Action>, worker: WorkerSlot) {
     let name = file.name();
@@ -149,19 +162,25 @@ fn import_file(file: web_sys::File, dispatch: Callback<Action>, worker: WorkerSl
     const MAX_JSON: f64 = 64.0 * 1024.0 * 1024.0;
     spawn_local(async move {
         if lower.ends_with(".tar.gz") || lower.ends_with(".tgz") || lower.ends_with(".tar") {
+            let limit = crate::engine::data::cifar::MAX_ARCHIVE_BYTES as f64;
+            if file.size() > limit {
+                dispatch.emit(error_notice(format!(
+                    "{name} is {:.0} MB, more than the {:.0} MB a CIFAR-10 archive can be (the official one is 163 MB). Nothing was changed.",
+                    file.size() / 1e6,
+                    limit / 1e6
+                )));
+                return;
+            }
             dispatch.emit(info_notice(format!("Reading {name}…")));
-            match dom::read_bytes(&file).await {
-                Ok(bytes) => match worker.borrow().as_ref() {
-                    Some(w) => w.post_with_buffer(
-                        &ToWorker::ImportData {
-                            kind: DatasetKind::Cifar10,
-                            file_name: name.clone(),
-                        },
-                        bytes,
-                    ),
-                    None => dispatch.emit(error_notice("The engine is not running; reload the page.")),
-                },
-                Err(e) => dispatch.emit(error_notice(format!("{name} cannot be read: {e}"))),
+            match worker.borrow().as_ref() {
+                Some(w) => w.post_with_file(
+                    &ToWorker::ImportData {
+                        kind: DatasetKind::Cifar10,
+                        file_name: name.clone(),
+                    },
+                    &file,
+                ),
+                None => dispatch.emit(error_notice("The engine is not running; reload the page.")),
             }
             return;
         }
@@ -200,7 +219,13 @@ fn import_file(file: web_sys::File, dispatch: Callback<Action>, worker: WorkerSl
 
 #[function_component(App)]
 pub fn app() -> Html {
-    let state = use_reducer(|| AppState::default().apply(Action::LoadFragment(url::parse(&dom::hash()))));
+    let state = use_reducer(|| {
+        AppState {
+            framed: dom::is_framed(),
+            ..AppState::default()
+        }
+        .apply(Action::LoadFragment(url::parse(&dom::hash())))
+    });
     let worker: WorkerSlot = use_mut_ref(|| None);
     let dispatch = {
         let state = state.clone();
@@ -227,6 +252,22 @@ pub fn app() -> Html {
                 match storage::list().await {
                     Ok(list) => dispatch.emit(Action::SavedLoaded(list)),
                     Err(e) => dispatch.emit(error_notice(format!("Saved runs are unavailable: {e}"))),
+                }
+            });
+        });
+    }
+
+    // An interrupted run (a reload or a crash during a run) is offered to be finished.
+    {
+        let dispatch = dispatch.clone();
+        use_effect_with((), move |_| {
+            spawn_local(async move {
+                match journal::header().await {
+                    Ok(Some(header)) => dispatch.emit(Action::ResumeOffered(header)),
+                    Ok(None) => {}
+                    Err(e) => dispatch.emit(error_notice(format!(
+                        "An interrupted run could not be read back: {e}"
+                    ))),
                 }
             });
         });
@@ -288,6 +329,25 @@ pub fn app() -> Html {
                 drop(over);
                 drop(drop_listener);
             }
+        });
+    }
+
+    // Leaving while a run is under way, or before its result is saved, asks first.
+    {
+        let guard = state.running() || state.unsaved;
+        use_effect_with(guard, move |&guard| {
+            let listener = guard.then(|| {
+                gloo::events::EventListener::new_with_options(
+                    &dom::window(),
+                    "beforeunload",
+                    gloo::events::EventListenerOptions::enable_prevent_default(),
+                    |e| {
+                        e.prevent_default();
+                        let _ = js_sys::Reflect::set(e, &"returnValue".into(), &JsValue::from_str(""));
+                    },
+                )
+            });
+            move || drop(listener)
         });
     }
 
@@ -482,6 +542,29 @@ pub fn app() -> Html {
         let d = dispatch.clone();
         Callback::from(move |_| d.emit(Action::CloseCompare))
     };
+    let on_resume = {
+        let state = state.clone();
+        let worker = worker.clone();
+        Callback::from(move |_: MouseEvent| resume_run(&state, &worker))
+    };
+    let on_discard = {
+        let d = dispatch.clone();
+        Callback::from(move |_: MouseEvent| {
+            let d = d.clone();
+            spawn_local(async move {
+                match journal::clear().await {
+                    Ok(()) => d.emit(Action::ResumeDiscarded),
+                    Err(e) => d.emit(error_notice(format!(
+                        "The interrupted run could not be discarded: {e}"
+                    ))),
+                }
+            });
+        })
+    };
+    let confirm = {
+        let d = dispatch.clone();
+        Callback::from(move |start: bool| d.emit(Action::ConfirmRun(start)))
+    };
     let rerun = {
         let state = state.clone();
         let worker = worker.clone();
@@ -506,7 +589,11 @@ pub fn app() -> Html {
     };
     let fallback = state.device.as_ref().and_then(|d| d.fallback_reason.clone());
     let running = state.running();
-    let stopping = state.run.as_ref().is_some_and(|r| r.phase == Phase::Stopping);
+    let stopping = state
+        .run
+        .as_ref()
+        .is_some_and(|r| matches!(r.phase, Phase::Stopping | Phase::StoppingSweep));
+    let sweeping = state.run.as_ref().is_some_and(|r| r.phase == Phase::Sweeping);
     let current_saved = match state.origin {
         Some(Origin::Saved(id)) => Some(id),
         _ => None,
@@ -544,7 +631,7 @@ pub fn app() -> Html {
             <main class="layout">
                 <aside class="sidebar">
                     <Controls form={state.form.clone()} config_error={state.config.clone().err()} backend={state.backend}
-                        running={running} stopping={stopping} can_run={state.can_run()}
+                        running={running} stopping={stopping} sweeping={sweeping} can_run={state.can_run()}
                         {on_field} {on_preset} {on_backend} {on_run} {on_stop} />
                     <SavedRuns runs={state.saved.clone()} picked={state.picked.clone()} current={current_saved}
                         {on_open} {on_rename} {on_delete} {on_pick} {on_compare} {on_import} />
@@ -557,6 +644,23 @@ pub fn app() -> Html {
                         </div>
                     }
                     { for origin_line }
+                    if let Some(header) = &state.resumable {
+                        <div class="resume" role="status" data-testid="resume-offer">
+                            <p>{ format!("A run was interrupted: {}. Its checkpoints are kept in this browser.", header.describe()) }</p>
+                            <button type="button" class="primary" data-testid="resume" disabled={state.worker != WorkerStatus::Ready || running}
+                                onclick={on_resume}>{ "Finish this run" }</button>
+                            <button type="button" data-testid="resume-discard" onclick={on_discard}>{ "Discard it" }</button>
+                        </div>
+                    }
+                    if let Some(question) = &state.confirm_run {
+                        <div class="confirm-run" role="alertdialog" data-testid="confirm-run">
+                            <p>{ question.clone() }</p>
+                            <button type="button" class="primary" data-testid="confirm-run-start"
+                                onclick={{ let c = confirm.clone(); Callback::from(move |_: MouseEvent| c.emit(true)) }}>{ "Start the run" }</button>
+                            <button type="button" data-testid="confirm-run-cancel"
+                                onclick={{ let c = confirm.clone(); Callback::from(move |_: MouseEvent| c.emit(false)) }}>{ "Not now" }</button>
+                        </div>
+                    }
                     if let Some(run) = &state.run {
                         <Progress run={run.clone()} />
                     }

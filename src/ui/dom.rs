@@ -181,3 +181,13 @@ pub async fn read_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
         .map_err(|e| crate::runtime::js::describe(&e))?;
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
+
+/// Whether the page is shown inside another page's frame (then a link may not start a run).
+pub fn is_framed() -> bool {
+    let w = window();
+    match w.top() {
+        Ok(Some(top)) => wasm_bindgen::JsValue::from(top) != wasm_bindgen::JsValue::from(w),
+        // A cross-origin parent may refuse the question: that is a frame too.
+        _ => true,
+    }
+}

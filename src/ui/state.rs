@@ -1,13 +1,13 @@
 //! The page's one state and its reducer. Pure Rust (no yew, no DOM), so it is tested natively;
 //! the yew app wraps it in `use_reducer` and turns worker messages and clicks into [`Action`]s.
 
+use crate::engine::budget::Estimate;
 use crate::engine::config::{self, ExperimentConfig, KEYS};
-use crate::engine::events::Event;
+use crate::engine::events::{Cell, Event};
 use crate::engine::link;
 use crate::engine::result::{EpochRecord, ResultFile};
-use crate::runtime::protocol::{BackendChoice, DeviceReport, FromWorker};
+use crate::runtime::protocol::{BackendChoice, DeviceReport, FromWorker, JournalHeader};
 use crate::ui::url::Fragment;
-use crate::ui::view::cell_key;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -20,6 +20,8 @@ pub enum Phase {
     Training,
     Stopping,
     Sweeping,
+    /// A stop was asked for during the sweep: the cells done so far are kept.
+    StoppingSweep,
     Done,
     Failed,
 }
@@ -37,6 +39,7 @@ impl Phase {
             Phase::Training => "training",
             Phase::Stopping => "stopping",
             Phase::Sweeping => "reset sweep",
+            Phase::StoppingSweep => "stopping the sweep",
             Phase::Done => "done",
             Phase::Failed => "failed",
         }
@@ -64,8 +67,8 @@ pub struct LiveRun {
     pub epochs: Vec<EpochRecord>,
     pub sweep_done: usize,
     pub sweep_total: usize,
-    /// Sweep cells known so far, by [`cell_key`].
-    pub sweep_cells: HashMap<String, f64>,
+    /// Sweep cells known so far.
+    pub sweep_cells: HashMap<Cell, f64>,
 }
 
 impl LiveRun {
@@ -186,6 +189,14 @@ pub struct AppState {
     /// Saved runs ticked for comparison.
     pub picked: Vec<u32>,
     pub compare: Option<Comparison>,
+    /// The page is inside another site's frame: nothing starts without a click.
+    pub framed: bool,
+    /// A `run=1` address that waits for a click, and why (heavy, or framed).
+    pub confirm_run: Option<String>,
+    /// The displayed result of a run is not (yet) in IndexedDB: leaving would lose it.
+    pub unsaved: bool,
+    /// An interrupted run the journal holds, offered to be finished.
+    pub resumable: Option<JournalHeader>,
 }
 
 /// Everything that can happen to the page.
@@ -226,6 +237,16 @@ pub enum Action {
     TogglePick(u32),
     Compare(Comparison),
     CloseCompare,
+    /// The person confirmed (or declined) the run a `run=1` address asked for.
+    ConfirmRun(bool),
+    /// Saving the displayed run in IndexedDB failed (a full quota, private mode).
+    SaveFailed(String),
+    /// The journal holds an interrupted run (read at start-up).
+    ResumeOffered(JournalHeader),
+    /// Finish the interrupted run (the app posts the request to the worker).
+    ResumeRequested,
+    /// Forget the interrupted run.
+    ResumeDiscarded,
 }
 
 fn form_from(config: &ExperimentConfig) -> Vec<(String, String)> {
@@ -268,6 +289,10 @@ impl Default for AppState {
             saved: Vec::new(),
             picked: Vec::new(),
             compare: None,
+            framed: false,
+            confirm_run: None,
+            unsaved: false,
+            resumable: None,
         }
     }
 }
@@ -353,9 +378,28 @@ impl AppState {
                 if !fragment.pairs.is_empty() {
                     match fragment.config() {
                         Ok(c) => {
+                            self.confirm_run = None;
+                            self.autorun = fragment.run;
+                            if fragment.run {
+                                let estimate = Estimate::of(&c);
+                                let why = if self.framed {
+                                    Some("This page is shown inside another site, which asks to start a run.")
+                                } else if estimate.heavier_than_paper_fcn() {
+                                    Some("This link starts a run heavier than the paper's FCN experiment.")
+                                } else {
+                                    None
+                                };
+                                if let Some(why) = why {
+                                    self.autorun = false;
+                                    self.confirm_run = Some(format!(
+                                        "{why} {}: {}. Start it?",
+                                        c.label(),
+                                        estimate.summary()
+                                    ));
+                                }
+                            }
                             self.form = form_from(&c);
                             self.config = Ok(c);
-                            self.autorun = fragment.run;
                         }
                         Err(e) => {
                             self.error(format!("The address holds a config that does not parse: {e}"));
@@ -363,7 +407,7 @@ impl AppState {
                         }
                     }
                 } else {
-                    self.autorun = fragment.run;
+                    self.autorun = fragment.run && !self.framed;
                 }
             }
             Action::WorkerReady => self.worker = WorkerStatus::Ready,
@@ -381,6 +425,8 @@ impl AppState {
                 ));
             }
             Action::RunRequested => {
+                // A new run replaces the interrupted one in the journal.
+                self.resumable = None;
                 if let Ok(c) = &self.config {
                     self.run = Some(LiveRun::new(c.clone()));
                     self.selected = None;
@@ -391,14 +437,43 @@ impl AppState {
                 }
             }
             Action::StopRequested => {
-                if let Some(run) = &mut self.run
-                    && matches!(
-                        run.phase,
-                        Phase::Starting | Phase::LoadingData | Phase::Warmup | Phase::Training
-                    )
-                {
-                    run.phase = Phase::Stopping;
+                if let Some(run) = &mut self.run {
+                    match run.phase {
+                        Phase::Starting | Phase::LoadingData | Phase::Warmup | Phase::Training => {
+                            run.phase = Phase::Stopping
+                        }
+                        Phase::Sweeping => run.phase = Phase::StoppingSweep,
+                        _ => {}
+                    }
                 }
+            }
+            Action::ResumeOffered(header) => {
+                if !self.running() {
+                    self.resumable = Some(header);
+                }
+            }
+            Action::ResumeRequested => {
+                if let Some(header) = self.resumable.take() {
+                    self.form = form_from(&header.config);
+                    self.config = Ok(header.config.clone());
+                    self.run = Some(LiveRun::new(header.config));
+                    self.selected = None;
+                    self.autorun = false;
+                    self.link_payload = None;
+                    self.share = None;
+                    self.compare = None;
+                }
+            }
+            Action::ResumeDiscarded => self.resumable = None,
+            Action::ConfirmRun(start) => {
+                self.confirm_run = None;
+                self.autorun = start;
+            }
+            Action::SaveFailed(message) => {
+                self.error(format!(
+                    "This run could not be saved in this browser ({message}). It stays open here: \
+                     download the result file to keep it."
+                ));
             }
             Action::Select(cell) => self.selected = cell,
             Action::SetThreshold(t) => self.threshold = t.clamp(0.0, 1.0),
@@ -424,6 +499,7 @@ impl AppState {
                     && summary.source == "run"
                 {
                     self.origin = Some(Origin::Saved(summary.id));
+                    self.unsaved = false;
                 }
                 self.saved.insert(0, summary);
             }
@@ -493,11 +569,12 @@ impl AppState {
                 }
             }
             FromWorker::Stopping => {
-                if let Some(run) = &mut self.run
-                    && run.phase.is_active()
-                    && run.phase != Phase::Sweeping
-                {
-                    run.phase = Phase::Stopping;
+                if let Some(run) = &mut self.run {
+                    match run.phase {
+                        Phase::Sweeping | Phase::StoppingSweep => run.phase = Phase::StoppingSweep,
+                        p if p.is_active() => run.phase = Phase::Stopping,
+                        _ => {}
+                    }
                 }
             }
             FromWorker::Engine(event) => {
@@ -521,9 +598,17 @@ impl AppState {
                 }
                 self.result = Some(result);
                 self.origin = Some(Origin::Run);
+                self.unsaved = true;
                 self.selected = None;
                 self.share = None;
             }
+            FromWorker::JournalFailed(message) => self.notices.push(Notice {
+                error: false,
+                text: format!(
+                    "This run cannot be kept in this browser while it runs ({message}): it goes on, \
+                     but a reload before it ends would lose it."
+                ),
+            }),
             FromWorker::Failed { message, fatal } => {
                 if let Some(run) = &mut self.run
                     && run.phase.is_active()
@@ -581,7 +666,9 @@ fn apply_event(run: &mut LiveRun, event: Event) {
         }
         Event::Checkpoint { epoch } => run.checkpoints.push(epoch),
         Event::SweepStarted { cells } => {
-            run.phase = Phase::Sweeping;
+            if run.phase != Phase::StoppingSweep {
+                run.phase = Phase::Sweeping;
+            }
             run.sweep_total = cells;
         }
         Event::SweepCell {
@@ -590,10 +677,12 @@ fn apply_event(run: &mut LiveRun, event: Event) {
             cell,
             test_error,
         } => {
-            run.phase = Phase::Sweeping;
+            if run.phase != Phase::StoppingSweep {
+                run.phase = Phase::Sweeping;
+            }
             run.sweep_done = done;
             run.sweep_total = total;
-            run.sweep_cells.insert(cell_key(&cell), test_error);
+            run.sweep_cells.insert(cell, test_error);
         }
     }
 }
@@ -601,7 +690,6 @@ fn apply_event(run: &mut LiveRun, event: Event) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::events::Cell;
 
     #[test]
     fn model_change_picks_its_data_set() {
@@ -658,6 +746,49 @@ mod tests {
         assert_eq!(s.run.as_ref().unwrap().phase, Phase::Failed);
         assert!(matches!(s.worker, WorkerStatus::Lost(_)));
         assert_eq!(s.notices.len(), 1);
+    }
+
+    #[test]
+    fn heavy_or_framed_run_links_wait_for_a_click() {
+        let light = crate::ui::url::parse("#model=fcn&epochs=2&train-limit=2000&run=1");
+        let s = AppState::default().apply(Action::LoadFragment(light.clone()));
+        assert!(s.autorun && s.confirm_run.is_none());
+        let heavy = crate::ui::url::parse("#model=vgg11&width-mult=1&epochs=100&run=1");
+        let s = AppState::default().apply(Action::LoadFragment(heavy));
+        assert!(!s.autorun);
+        assert!(
+            s.confirm_run.as_deref().unwrap().contains("heavier"),
+            "{:?}",
+            s.confirm_run
+        );
+        let s = s.apply(Action::ConfirmRun(true));
+        assert!(s.autorun && s.confirm_run.is_none());
+        let framed = AppState {
+            framed: true,
+            ..AppState::default()
+        }
+        .apply(Action::LoadFragment(light));
+        assert!(!framed.autorun && framed.confirm_run.unwrap().contains("another site"));
+    }
+
+    #[test]
+    fn a_stop_during_the_sweep_is_its_own_phase() {
+        let mut s = AppState::default()
+            .apply(Action::WorkerReady)
+            .apply(Action::RunRequested);
+        s = s.apply(Action::Message(FromWorker::Engine(Event::SweepStarted {
+            cells: 5,
+        })));
+        s = s.apply(Action::StopRequested);
+        assert_eq!(s.run.as_ref().unwrap().phase, Phase::StoppingSweep);
+        s = s.apply(Action::Message(FromWorker::Engine(Event::SweepCell {
+            done: 2,
+            total: 5,
+            cell: Cell::Rerandomized { unit: 0 },
+            test_error: f64::NAN,
+        })));
+        assert_eq!(s.run.as_ref().unwrap().phase, Phase::StoppingSweep);
+        assert!(s.running());
     }
 
     #[test]

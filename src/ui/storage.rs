@@ -1,8 +1,9 @@
 //! Saved runs in IndexedDB: every finished or stopped run (and every opened link or imported
 //! file) is stored as soon as it exists, so a reload, a crashed tab or a closed laptop loses
-//! none of them.
+//! none of them. A write reports success only once IndexedDB has committed it.
 
 use crate::engine::result::ResultFile;
+use crate::runtime::idb;
 use crate::runtime::js::{self, describe};
 pub use crate::ui::state::RunSummary;
 use js_sys::{Object, Reflect};
@@ -13,53 +14,8 @@ const DB: &str = "layerlab";
 const STORE: &str = "runs";
 const DB_VERSION: u32 = 1;
 
-/// Resolves an IDBRequest (or IDBOpenDBRequest) to its result.
-async fn request(req: &web_sys::IdbRequest) -> Result<JsValue, String> {
-    let promise = js_sys::Promise::new(&mut |resolve, reject| {
-        let ok = Closure::once_into_js(move |event: web_sys::Event| {
-            let target = event.target().map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
-            let _ = resolve.call1(&JsValue::NULL, &js::get(&target, "result"));
-        });
-        let fail = Closure::once_into_js(move |event: web_sys::Event| {
-            let target = event.target().map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
-            let _ = reject.call1(&JsValue::NULL, &js::get(&target, "error"));
-        });
-        req.set_onsuccess(Some(ok.unchecked_ref()));
-        req.set_onerror(Some(fail.unchecked_ref()));
-    });
-    wasm_bindgen_futures::JsFuture::from(promise)
-        .await
-        .map_err(|e| describe(&e))
-}
-
 async fn open() -> Result<web_sys::IdbDatabase, String> {
-    let factory = web_sys::window()
-        .and_then(|w| w.indexed_db().ok().flatten())
-        .ok_or("this browser does not offer IndexedDB (private mode?)")?;
-    let open = factory.open_with_u32(DB, DB_VERSION).map_err(|e| describe(&e))?;
-    let upgrade = Closure::once_into_js(move |event: web_sys::Event| {
-        let target = event.target().map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
-        if let Ok(db) = js::get(&target, "result").dyn_into::<web_sys::IdbDatabase>()
-            && !db.object_store_names().contains(STORE)
-        {
-            let params = web_sys::IdbObjectStoreParameters::new();
-            params.set_key_path(&JsValue::from_str("id"));
-            params.set_auto_increment(true);
-            let _ = db.create_object_store_with_optional_parameters(STORE, &params);
-        }
-    });
-    open.set_onupgradeneeded(Some(upgrade.unchecked_ref()));
-    let db = request(&open).await?;
-    db.dyn_into().map_err(|_| "IndexedDB did not open".to_string())
-}
-
-fn store(
-    db: &web_sys::IdbDatabase,
-    mode: web_sys::IdbTransactionMode,
-) -> Result<web_sys::IdbObjectStore, String> {
-    db.transaction_with_str_and_mode(STORE, mode)
-        .and_then(|t| t.object_store(STORE))
-        .map_err(|e| describe(&e))
+    idb::open(DB, DB_VERSION, &[STORE], true).await
 }
 
 fn summary_of(record: &JsValue) -> Option<RunSummary> {
@@ -89,10 +45,7 @@ pub async fn save(result: &ResultFile, name: &str, source: &str) -> Result<RunSu
     set("final_error", result.final_test_error.into());
     set("source", source.into());
     set("result", result.to_json().into());
-    let req = store(&db, web_sys::IdbTransactionMode::Readwrite)?
-        .add(&record)
-        .map_err(|e| describe(&e))?;
-    let id = request(&req).await?;
+    let id = idb::write(&db, STORE, |store| store.add(&record)).await?;
     Ok(RunSummary {
         id: id.as_f64().unwrap_or(0.0) as u32,
         name: name.into(),
@@ -107,10 +60,8 @@ pub async fn save(result: &ResultFile, name: &str, source: &str) -> Result<RunSu
 /// Every saved run, newest first.
 pub async fn list() -> Result<Vec<RunSummary>, String> {
     let db = open().await?;
-    let req = store(&db, web_sys::IdbTransactionMode::Readonly)?
-        .get_all()
-        .map_err(|e| describe(&e))?;
-    let all: js_sys::Array = request(&req)
+    let req = idb::reading(&db, STORE)?.get_all().map_err(|e| describe(&e))?;
+    let all: js_sys::Array = idb::request(&req)
         .await?
         .dyn_into()
         .map_err(|_| "unexpected IndexedDB answer")?;
@@ -119,27 +70,30 @@ pub async fn list() -> Result<Vec<RunSummary>, String> {
     Ok(runs)
 }
 
+async fn record(db: &web_sys::IdbDatabase, id: u32) -> Result<JsValue, String> {
+    let req = idb::reading(db, STORE)?
+        .get(&JsValue::from(id))
+        .map_err(|e| describe(&e))?;
+    let record = idb::request(&req).await?;
+    if record.is_undefined() {
+        return Err("this saved run is gone".into());
+    }
+    Ok(record)
+}
+
 /// The saved result `id`.
 pub async fn load(id: u32) -> Result<ResultFile, String> {
     let db = open().await?;
-    let req = store(&db, web_sys::IdbTransactionMode::Readonly)?
-        .get(&JsValue::from(id))
-        .map_err(|e| describe(&e))?;
-    let record = request(&req).await?;
-    let text = js::get_string(&record, "result").ok_or("this saved run is gone")?;
+    let text = js::get_string(&record(&db, id).await?, "result").ok_or("this saved run is damaged")?;
     ResultFile::from_json(&text).map_err(|e| e.to_string())
 }
 
 /// Renames the saved run `id`.
 pub async fn rename(id: u32, name: &str) -> Result<(), String> {
     let db = open().await?;
-    let store = store(&db, web_sys::IdbTransactionMode::Readwrite)?;
-    let record = request(&store.get(&JsValue::from(id)).map_err(|e| describe(&e))?).await?;
-    if record.is_undefined() {
-        return Err("this saved run is gone".into());
-    }
+    let record = record(&db, id).await?;
     let _ = Reflect::set(&record, &JsValue::from_str("name"), &JsValue::from_str(name));
-    request(&store.put(&record).map_err(|e| describe(&e))?)
+    idb::write(&db, STORE, |store| store.put(&record))
         .await
         .map(|_| ())
 }
@@ -147,8 +101,7 @@ pub async fn rename(id: u32, name: &str) -> Result<(), String> {
 /// Deletes the saved run `id`.
 pub async fn delete(id: u32) -> Result<(), String> {
     let db = open().await?;
-    let req = store(&db, web_sys::IdbTransactionMode::Readwrite)?
-        .delete(&JsValue::from(id))
-        .map_err(|e| describe(&e))?;
-    request(&req).await.map(|_| ())
+    idb::write(&db, STORE, |store| store.delete(&JsValue::from(id)))
+        .await
+        .map(|_| ())
 }

@@ -67,7 +67,7 @@ impl HeatmapData {
     pub fn domain(&self) -> (f64, f64) {
         let mut lo = f64::INFINITY;
         let mut hi = f64::NEG_INFINITY;
-        for v in self.values.iter().flatten().flatten() {
+        for v in self.values.iter().flatten().flatten().filter(|v| v.is_finite()) {
             lo = lo.min(*v);
             hi = hi.max(*v);
         }
@@ -104,15 +104,10 @@ impl HeatmapData {
         }
     }
 
-    /// Values as CSV (header row, then one row per heat-map row).
+    /// Values as CSV (header row, then one row per heat-map row). Labels come from files and
+    /// links, so they are neutralised with [`csv_text`].
     pub fn to_csv(&self) -> String {
-        let quote = |s: &str| {
-            if s.contains([',', '"', '\n']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.to_string()
-            }
-        };
+        let quote = csv_text;
         let mut out = String::from("row");
         for c in &self.columns {
             out.push(',');
@@ -132,6 +127,25 @@ impl HeatmapData {
         out
     }
 }
+
+/// A text cell that spreadsheet tools read as text: a leading `=`, `+`, `-`, `@`, tab or
+/// carriage return would start a formula, so it gets a leading `'` (OWASP's advice for CSV
+/// injection), and a cell holding a comma, quote or line break (a bare `\r` included) is quoted.
+pub fn csv_text(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// The colour of a cell whose value is not finite (computed from diverged weights).
+pub const NON_FINITE_COLOUR: &str = "#5c4b8a";
 
 /// Interpolates a sequential colour map at `t` in [0, 1] (ColorBrewer Reds / Blues anchors).
 pub fn colour(palette: Palette, t: f64) -> String {
@@ -185,19 +199,40 @@ pub fn columns(checkpoints: &[usize]) -> Vec<String> {
 /// The test-error map of a finished result: units plus `fullmodel` × ReRnd plus checkpoints.
 pub fn error_map(result: &ResultFile) -> HeatmapData {
     let r = &result.robustness;
+    // Cells a stopped sweep never reached are unknown (None), unlike NaN ones (not finite).
+    let computed = |cell: Cell, value: f64| -> Option<f64> {
+        let index = plan_index(result.units.len(), result.checkpoints.len(), cell);
+        match result.sweep_cells_done {
+            Some(done) if index >= done => None,
+            _ => Some(value),
+        }
+    };
     let mut values: Vec<Vec<Option<f64>>> = result
         .units
         .iter()
         .enumerate()
         .map(|(u, _)| {
-            std::iter::once(Some(r.rerandomized[u]))
-                .chain(r.reinitialized[u].iter().map(|&e| Some(e)))
+            std::iter::once(computed(Cell::Rerandomized { unit: u }, r.rerandomized[u]))
+                .chain(r.reinitialized[u].iter().enumerate().map(|(c, &e)| {
+                    computed(
+                        Cell::Reinitialized {
+                            unit: u,
+                            checkpoint: c,
+                        },
+                        e,
+                    )
+                }))
                 .collect()
         })
         .collect();
     values.push(
         std::iter::once(None)
-            .chain(r.full_model.iter().map(|&e| Some(e)))
+            .chain(
+                r.full_model
+                    .iter()
+                    .enumerate()
+                    .map(|(c, &e)| computed(Cell::FullModel { checkpoint: c }, e)),
+            )
             .collect(),
     );
     let mut rows = result.units.clone();
@@ -253,11 +288,7 @@ pub fn distance_maps(result: &ResultFile) -> [HeatmapData; 2] {
 }
 
 /// The error map of a sweep still in progress: known cells filled, the rest empty.
-pub fn partial_error_map(
-    units: &[String],
-    checkpoints: &[usize],
-    cells: &HashMap<String, f64>,
-) -> HeatmapData {
+pub fn partial_error_map(units: &[String], checkpoints: &[usize], cells: &HashMap<Cell, f64>) -> HeatmapData {
     let mut rows: Vec<String> = units.to_vec();
     rows.push("fullmodel".into());
     let values = (0..rows.len())
@@ -268,14 +299,14 @@ pub fn partial_error_map(
                         if c == 0 {
                             return None;
                         }
-                        cell_key(&Cell::FullModel { checkpoint: c - 1 })
+                        Cell::FullModel { checkpoint: c - 1 }
                     } else if c == 0 {
-                        cell_key(&Cell::Rerandomized { unit: r })
+                        Cell::Rerandomized { unit: r }
                     } else {
-                        cell_key(&Cell::Reinitialized {
+                        Cell::Reinitialized {
                             unit: r,
                             checkpoint: c - 1,
-                        })
+                        }
                     };
                     cells.get(&key).copied()
                 })
@@ -334,9 +365,14 @@ pub fn difference_map(a: &ResultFile, b: &ResultFile) -> Option<HeatmapData> {
     })
 }
 
-/// A stable key for a sweep cell.
-pub fn cell_key(cell: &Cell) -> String {
-    serde_json::to_string(cell).unwrap_or_default()
+/// Where a unit or full-model cell stands in [`crate::engine::events::plan`]'s order.
+pub fn plan_index(units: usize, checkpoints: usize, cell: Cell) -> usize {
+    match cell {
+        Cell::Rerandomized { unit } => unit * (checkpoints + 1),
+        Cell::Reinitialized { unit, checkpoint } => unit * (checkpoints + 1) + 1 + checkpoint,
+        Cell::FullModel { checkpoint } => units * (checkpoints + 1) + checkpoint,
+        Cell::Joint { .. } | Cell::JointRerandomized { .. } => usize::MAX,
+    }
 }
 
 /// What the detail panel shows for a clicked cell of the error map.
@@ -485,6 +521,13 @@ mod tests {
         assert_eq!(t.rows.len(), 3);
         assert_eq!(t.values[1][0], Some(0.25));
         assert_eq!(map.to_csv(), "row,ReRnd,0,1\na,0.5,0.25,\nb,,1,0\n");
+        assert_eq!(csv_text("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_text("+1"), "'+1");
+        assert_eq!(csv_text("-2"), "'-2");
+        assert_eq!(csv_text("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_text("a\rb"), "\"a\rb\"");
+        assert_eq!(csv_text("\tx"), "'\tx");
+        assert_eq!(csv_text("layer1"), "layer1");
         assert_eq!(map.domain(), (0.0, 1.0));
     }
 }

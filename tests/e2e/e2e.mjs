@@ -45,8 +45,9 @@ function launch({ webgpu }) {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
 }
 
-async function openPage(browser, url) {
+async function openPage(browser, url, init) {
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1500, height: 1100 } });
+  if (init) await context.addInitScript(init);
   const page = await context.newPage();
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
@@ -366,6 +367,221 @@ const tests = {
       await page.screenshot({ path: path.join(OUT, 'stopped.png'), fullPage: true });
     } finally {
       await browser.close();
+    }
+  },
+  async diverging_run_is_kept_as_data() {
+    const browser = await launch({ webgpu: false });
+    try {
+      // The issue's link: lr 3 sends the loss to NaN in the first epoch.
+      const cfg = { model: 'fcn', depth: '3', width: '256', epochs: '2', lr: '3', 'train-limit': '5000', 'test-limit': '1000', checkpoints: '0,1,2' };
+      const { page, errors } = await openPage(browser, server.url + fragment(cfg, { run: 1, backend: 'cpu' }));
+      await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 300_000 });
+      await page.waitForSelector('[data-testid=legend-non-finite]');
+      const notices = (await page.$('[data-testid=notices]')) ? await page.textContent('[data-testid=notices]') : '';
+      assert(!/unreadable message/.test(notices), `notices: ${notices}`);
+      const verdicts = await page.$$eval('[data-testid=verdict]', (els) => els.map((e) => e.dataset.verdict));
+      assert(verdicts.length === 4 && verdicts.every((v) => v === 'unknown'), `verdicts ${verdicts}`);
+      assert(/diverged in epoch 1 at step/.test(await page.textContent('[data-testid=results]')), 'the page says where it diverged');
+      const result = await exportJson(page, 'diverged-result.json');
+      assert(result.diverged && result.diverged.epoch === 1, `diverged: ${JSON.stringify(result.diverged)}`);
+      assert(JSON.stringify(result).includes('"NaN"'), 'non-finite values are written, not nulled');
+      await page.waitForSelector('[data-testid=run]:not([disabled])', { timeout: 10_000 });
+      await page.waitForSelector('[data-testid=saved-run]', { timeout: 10_000 });
+      const cells = await heatmapCells(page);
+      // The exported file opens again, cell for cell, and the saved run survives a reload.
+      const other = await openPage(browser, server.url);
+      await other.page.setInputFiles('[data-testid=import-file]', path.join(OUT, 'diverged-result.json'));
+      await other.page.waitForSelector('[data-testid=legend-non-finite]', { timeout: 30_000 });
+      const again = await heatmapCells(other.page);
+      assert(JSON.stringify(again) === JSON.stringify(cells), 'the re-imported map differs');
+      await page.goto('about:blank');
+      await page.goto(server.url);
+      await page.waitForSelector('[data-testid=saved-run]', { timeout: 30_000 });
+      await page.click('[data-testid=saved-run] [data-testid=saved-run-name]');
+      await page.waitForSelector('[data-testid=legend-non-finite]', { timeout: 30_000 });
+      const real = errors.concat(other.errors).filter((e) => !/favicon/.test(e));
+      assert(real.length === 0, `console errors: ${real.join(' | ')}`);
+    } finally {
+      await browser.close();
+    }
+  },
+
+  async reload_during_the_sweep_finishes_the_run() {
+    const browser = await launch({ webgpu: false });
+    try {
+      const cfg = {
+        model: 'fcn', depth: '3', width: '256', epochs: '2', 'batch-size': '128', lr: '0.01', momentum: '0.9', checkpoints: '0,1,2',
+        seed: '0', 'train-limit': '2000', 'test-limit': '10000', 'eval-batch-size': '1000',
+      };
+      const { page, errors } = await openPage(browser, server.url + fragment(cfg, { run: 1, backend: 'cpu' }));
+      page.on('dialog', (d) => d.accept());
+      await page.waitForFunction(() => /reset sweep: ([3-9]|1\d) of/.test(document.querySelector('[data-testid=progress-detail]')?.textContent || ''), null, { timeout: 300_000 });
+      await page.reload();
+      await page.waitForSelector('[data-testid=resume-offer]', { timeout: 30_000 });
+      const offer = await page.textContent('[data-testid=resume-offer]');
+      assert(/in the reset sweep \(\d+ of 19 cells done\)/.test(offer), `offer: ${offer}`);
+      await page.waitForSelector('[data-testid=resume]:not([disabled])', { timeout: 30_000 });
+      await page.click('[data-testid=resume]');
+      await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 300_000 });
+      const resumed = await exportJson(page, 'resumed-result.json');
+      assert(resumed.notes.some((n) => /finished after the page was reloaded/.test(n)), `notes: ${resumed.notes}`);
+      await page.waitForSelector('[data-testid=saved-run]', { timeout: 10_000 });
+      // The finished run is the same as one that was never interrupted: the CLI's.
+      const cli = runCli(Object.entries(cfg).flatMap(([k, v]) => [`--${k}`, v]), path.join(OUT, 'cli-resumed.json'));
+      const { notes: _a, ...page_ } = resumed;
+      const { notes: _b, ...cli_ } = cli;
+      const report = compareResults(page_, cli_);
+      console.log(`    resumed page run vs CLI: ${report.exact} values identical, ${report.close} within ${TOLERANCE}`);
+      // Nothing is left to resume.
+      await page.goto('about:blank');
+      await page.goto(server.url);
+      await page.waitForSelector('[data-testid=saved-run]', { timeout: 30_000 });
+      assert(await page.$('[data-testid=resume-offer]') === null, 'the finished run is still offered');
+      const real = errors.filter((e) => !/favicon/.test(e));
+      assert(real.length === 0, `console errors: ${real.join(' | ')}`);
+    } finally {
+      await browser.close();
+    }
+  },
+
+  async hostile_files_links_and_archives_leave_the_page_responsive() {
+    const browser = await launch({ webgpu: false });
+    try {
+      const base = runCli(['--depth', '1', '--width', '8', '--epochs', '1', '--checkpoints', '0,1', '--train-limit', '200', '--test-limit', '100'], path.join(OUT, 'cli-small.json'));
+      /** The CLI's result, stretched to `units` × `ckpts` (valid shapes, as a hostile author would write). */
+      const stretched = (units, ckpts, extra = {}) => {
+        const r = JSON.parse(JSON.stringify(base));
+        r.units = Array.from({ length: units }, (_, i) => `u${i}`);
+        r.checkpoints = Array.from({ length: ckpts }, (_, i) => i);
+        const grid = (v) => Array.from({ length: units }, () => Array.from({ length: ckpts }, () => v));
+        r.robustness = { rerandomized: r.units.map((_, i) => (i % 100) / 100), reinitialized: grid(0.5), full_model: r.checkpoints.map(() => 0.9), joint: [], joint_rerandomized: [] };
+        r.distance = { l2_relative: grid(0.1), linf: grid(0.2), rerandomized_l2_relative: r.units.map(() => 1), rerandomized_linf: r.units.map(() => 1) };
+        r.per_class = { trained: [], rerandomized: [], reinitialized: [], full_model: [] };
+        return Object.assign(r, extra);
+      };
+      const write = (name, value) => { const f = path.join(OUT, name); fs.writeFileSync(f, typeof value === 'string' || Buffer.isBuffer(value) ? value : JSON.stringify(value)); return f; };
+      const responsive = async (page) => {
+        const t0 = Date.now();
+        await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
+        await page.click('[data-testid=preset-quick]');
+        return Date.now() - t0;
+      };
+      const { page, errors } = await openPage(browser, server.url);
+      await page.waitForSelector('[data-testid=run]:not([disabled])', { timeout: 60_000 });
+
+      // A big but valid result: 100 units × 80 checkpoints, drawn as one canvas per map.
+      const big = write('big-result.json', stretched(100, 80));
+      let t0 = Date.now();
+      await page.setInputFiles('[data-testid=import-file]', big);
+      await page.waitForSelector('[data-testid=heatmap-error][data-render=canvas]', { timeout: 30_000 });
+      const shown = Date.now() - t0;
+      const lag = await responsive(page);
+      console.log(`    8,100-cell result shown after ${shown} ms; a click then took ${lag} ms`);
+      assert(lag < 3000, `the page took ${lag} ms to answer a click`);
+      const nodes = await page.evaluate(() => document.querySelectorAll('*').length);
+      assert(nodes < 5000, `${nodes} DOM nodes for a big map`);
+      // The same result as a share link (made by the CLI) opens the same way.
+      const payload = execFileSync(CLI, ['link', big]).toString().trim();
+      console.log(`    its share link: ${payload.length} characters`);
+      const linked = await openPage(browser, server.url + payload);
+      await linked.page.waitForSelector('[data-testid=heatmap-error][data-render=canvas]', { timeout: 30_000 });
+      assert((await responsive(linked.page)) < 3000, 'the link page is responsive');
+
+      // Over the caps: refused with a message, within seconds, nothing saved.
+      const saved = (await page.$$('[data-testid=saved-run]')).length;
+      const refusals = [
+        ['huge-map.json', stretched(600, 300)],
+        ['many-notes.json', stretched(2, 2, { notes: Array.from({ length: 1_000_000 }, (_, i) => `note ${i}`) })],
+        ['long-name.json', stretched(2, 2, { units: ['x'.repeat(100_000), 'y'] })],
+        ['negative-error.json', stretched(2, 2, { final_test_error: -0.5 })],
+      ];
+      for (const [name, value] of refusals) {
+        await page.click('[data-testid=notices] button').catch(() => {});
+        t0 = Date.now();
+        await page.setInputFiles('[data-testid=import-file]', write(name, value));
+        await page.waitForFunction((n) => (document.querySelector('[data-testid=notices]')?.textContent || '').includes(`${n} cannot be opened`), name, { timeout: 30_000 });
+        const lagged = await responsive(page);
+        console.log(`    ${name}: refused after ${Date.now() - t0} ms; a click then took ${lagged} ms`);
+        assert(lagged < 3000, `${name}: the page took ${lagged} ms to answer`);
+      }
+      assert((await page.$$('[data-testid=saved-run]')).length === saved, 'no refused file was saved');
+
+      // A CIFAR-10 archive whose members are gzip bombs: one budget for all, refused fast.
+      const zeros = Buffer.alloc(3073 * 60_000);
+      const bomb = zlib.gzipSync(zeros, { level: 9 });
+      const archive = write('nested-bomb.tar.gz', zlib.gzipSync(tar({
+        'cifar-10-batches-bin/data_batch_1.bin.gz': bomb,
+        'cifar-10-batches-bin/data_batch_2.bin.gz': bomb,
+        'cifar-10-batches-bin/test_batch.bin.gz': bomb,
+      })));
+      console.log(`    nested gzip bomb: ${fs.statSync(archive).size} bytes, ${3 * zeros.length} inside`);
+      t0 = Date.now();
+      await page.setInputFiles('[data-testid=import-file]', archive);
+      await page.waitForFunction(() => /exceeds the \d+-byte limit/.test(document.querySelector('[data-testid=notices]')?.textContent || ''), null, { timeout: 120_000 });
+      console.log(`    nested gzip bomb refused after ${Date.now() - t0} ms`);
+      assert((await responsive(page)) < 3000, 'responsive after the archive');
+      const real = errors.concat(linked.errors).filter((e) => !/favicon/.test(e));
+      assert(real.length === 0, `console errors: ${real.join(' | ')}`);
+    } finally {
+      await browser.close();
+    }
+  },
+
+  async a_full_storage_quota_is_reported_and_the_run_kept() {
+    const browser = await launch({ webgpu: false });
+    try {
+      // Every save's transaction aborts with QuotaExceededError after its write succeeded, as
+      // a full origin quota does.
+      const quota = () => {
+        const add = IDBObjectStore.prototype.add;
+        IDBObjectStore.prototype.add = function (...args) {
+          const request = add.apply(this, args);
+          const tx = this.transaction;
+          request.addEventListener('success', () => {
+            Object.defineProperty(tx, 'error', { get: () => new DOMException('The quota has been exceeded.', 'QuotaExceededError') });
+            tx.abort();
+          });
+          return request;
+        };
+      };
+      const { page } = await openPage(browser, server.url + fragment(SMALL, { run: 1, backend: 'cpu' }), quota);
+      await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 300_000 });
+      await page.waitForFunction(() => /could not be saved in this browser \(QuotaExceededError/.test(document.querySelector('[data-testid=notices]')?.textContent || ''), null, { timeout: 30_000 });
+      const result = await exportJson(page, 'quota-result.json');
+      assert(result.units.length === 2, 'the run is still there to download');
+      assert((await page.$$('[data-testid=saved-run]')).length === 0, 'nothing was listed as saved');
+      await page.screenshot({ path: path.join(OUT, 'quota.png'), fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  },
+
+  async served_under_a_subpath() {
+    // dist/ copied to <host>/layerlab/, as a GitHub Pages project site serves it.
+    const empty = path.join(OUT, 'empty-root');
+    fs.mkdirSync(empty, { recursive: true });
+    const sub = await serve(empty, 0, { '/layerlab/': DIST });
+    const browser = await launch({ webgpu: false });
+    try {
+      const base = sub.url + 'layerlab/';
+      const { page, errors } = await openPage(browser, base + fragment(SMALL, { run: 1, backend: 'cpu' }));
+      const failed = [];
+      page.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`); });
+      await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 300_000 });
+      await page.click('[data-testid=share]');
+      const link = await page.inputValue('[data-testid=share-url]');
+      assert(link.startsWith(base + '#r='), `link: ${link.slice(0, 80)}`);
+      const other = await openPage(browser, link);
+      other.page.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`); });
+      await other.page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 60_000 });
+      await other.page.waitForSelector('[data-testid=shared-banner]');
+      const missing = failed.filter((f) => !/favicon/.test(f));
+      assert(missing.length === 0, `failed requests: ${missing.join(', ')}`);
+      const real = errors.concat(other.errors).filter((e) => !/favicon/.test(e));
+      assert(real.length === 0, `console errors: ${real.join(' | ')}`);
+    } finally {
+      await browser.close();
+      await sub.close();
     }
   },
 };

@@ -2,6 +2,7 @@
 //! 32x32 image), in `data_batch_{1..5}.bin` and `test_batch.bin`, as shipped in
 //! `cifar-10-binary.tar.gz` (folder `cifar-10-batches-bin/`), optionally gzipped one by one.
 
+use super::gz::Budget;
 use super::{DataError, DataSplit, Dataset, DatasetKind, Problem};
 
 pub const RECORD_LEN: usize = 1 + 3 * 32 * 32;
@@ -20,7 +21,16 @@ pub const DEFAULT_CLASS_NAMES: [&str; 10] = [
 
 /// Decoded records of one batch file: pixels (`[n, 3, 32, 32]`) and labels.
 pub fn decode_batch(file: &str, bytes: &[u8]) -> Result<(Vec<u8>, Vec<u8>), DataError> {
-    let bytes = super::gz::maybe_gunzip(file, bytes)?;
+    decode_batch_within(file, bytes, &Budget::standard())
+}
+
+/// [`decode_batch`], decompressing within `budget`.
+pub fn decode_batch_within(
+    file: &str,
+    bytes: &[u8],
+    budget: &Budget,
+) -> Result<(Vec<u8>, Vec<u8>), DataError> {
+    let bytes = super::gz::maybe_gunzip_within(file, bytes, budget)?;
     if bytes.is_empty() {
         return Err(DataError::invalid(file, Problem::Empty));
     }
@@ -76,11 +86,12 @@ pub fn parse_class_names(file: &str, bytes: &[u8]) -> Result<Vec<String>, DataEr
 pub fn dataset_from_batches(
     batches: &[(&str, &[u8])],
     class_names: Vec<String>,
+    budget: &Budget,
 ) -> Result<Dataset, DataError> {
     let mut images = Vec::new();
     let mut labels = Vec::new();
     for (file, bytes) in batches {
-        let (i, l) = decode_batch(file, bytes)?;
+        let (i, l) = decode_batch_within(file, bytes, budget)?;
         images.extend(i);
         labels.extend(l);
     }
@@ -112,6 +123,10 @@ pub fn is_test_batch(name: &str) -> bool {
 /// Builds the split from named files (from a folder, an archive or a page drop): every training
 /// batch in name order, the test batch, and the class names when present.
 pub fn split_from_files(source: &str, files: &[(String, &[u8])]) -> Result<DataSplit, DataError> {
+    split_within(source, files, &Budget::standard())
+}
+
+fn split_within(source: &str, files: &[(String, &[u8])], budget: &Budget) -> Result<DataSplit, DataError> {
     let mut train: Vec<(&str, &[u8])> = files
         .iter()
         .filter(|(p, _)| is_train_batch(base_name(p)))
@@ -133,18 +148,33 @@ pub fn split_from_files(source: &str, files: &[(String, &[u8])]) -> Result<DataS
         None => DatasetKind::Cifar10.default_class_names(),
     };
     Ok(DataSplit {
-        train: dataset_from_batches(&train, class_names.clone())?,
-        test: dataset_from_batches(&[(test.0.as_str(), test.1)], class_names)?,
+        train: dataset_from_batches(&train, class_names.clone(), budget)?,
+        test: dataset_from_batches(&[(test.0.as_str(), test.1)], class_names, budget)?,
     })
 }
 
 /// Reads the official `cifar-10-binary.tar.gz` (or the same archive uncompressed).
+///
+/// The archive and any gzipped member inside it draw on one decompression budget, so an
+/// archive of nested gzip bombs fails as fast as a single one.
 pub fn split_from_archive(file: &str, bytes: &[u8]) -> Result<DataSplit, DataError> {
-    let tar = super::gz::maybe_gunzip(file, bytes)?;
+    if bytes.len() as u64 > MAX_ARCHIVE_BYTES {
+        return Err(DataError::invalid(
+            file,
+            Problem::TooLarge {
+                limit: MAX_ARCHIVE_BYTES,
+            },
+        ));
+    }
+    let budget = Budget::standard();
+    let tar = super::gz::maybe_gunzip_within(file, bytes, &budget)?;
     let entries = super::tar::entries(file, &tar)?;
     let files: Vec<(String, &[u8])> = entries.into_iter().map(|e| (e.path, e.data)).collect();
-    split_from_files(file, &files)
+    split_within(file, &files, &budget)
 }
+
+/// The largest archive accepted (the official one is 163 MB).
+pub const MAX_ARCHIVE_BYTES: u64 = 256 * 1024 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -207,6 +237,27 @@ mod tests {
         assert_eq!(split.train.labels, vec![1, 2, 3]);
         assert_eq!(split.test.labels, vec![4, 5, 6]);
         assert_eq!(split.train.class_names[9], "truck");
+
+        // Members that are themselves gzip bombs share the archive's one budget.
+        let bomb = {
+            use std::io::Write;
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            // 60,000 well-formed all-zero records (184 MB) per member: each alone is fine, all
+            // three together are over the one budget.
+            let zeros = vec![0u8; RECORD_LEN * 1000];
+            for _ in 0..60 {
+                enc.write_all(&zeros).unwrap();
+            }
+            enc.finish().unwrap()
+        };
+        let nested = crate::engine::data::tar::write(&[
+            ("b/data_batch_1.bin.gz", &bomb),
+            ("b/data_batch_2.bin.gz", &bomb),
+            ("b/test_batch.bin.gz", &bomb),
+        ]);
+        assert!(bomb.len() < 400_000, "{}", bomb.len());
+        let err = split_from_archive("nested.tar", &nested).unwrap_err();
+        assert!(matches!(err.problem(), Some(Problem::TooLarge { .. })), "{err}");
 
         let no_test = crate::engine::data::tar::write(&[("x/data_batch_1.bin", &train1)]);
         assert!(matches!(

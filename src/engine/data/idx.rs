@@ -54,7 +54,12 @@ fn header(file: &str, bytes: &[u8], expected_magic: u32) -> Result<(Vec<u32>, us
         ));
     }
     let dims: Vec<u32> = (0..rank as usize).map(|i| read_u32(bytes, 4 + 4 * i)).collect();
-    let expected = offset as u64 + dims.iter().map(|&d| d as u64).product::<u64>();
+    // Checked: four 32-bit dimensions can overflow 64 bits.
+    let expected = dims
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+        .and_then(|values| values.checked_add(offset as u64))
+        .unwrap_or(u64::MAX);
     let found = bytes.len() as u64;
     if found < expected {
         return Err(DataError::invalid(file, Problem::Truncated { expected, found }));
@@ -75,7 +80,17 @@ fn header(file: &str, bytes: &[u8], expected_magic: u32) -> Result<(Vec<u32>, us
 
 /// Decodes an `idx3-ubyte` image file of `rows x cols` images; returns the pixels.
 pub fn decode_images(file: &str, bytes: &[u8], rows: u32, cols: u32) -> Result<Vec<u8>, DataError> {
-    let bytes = super::gz::maybe_gunzip(file, bytes)?;
+    images_within(file, bytes, rows, cols, &super::gz::Budget::standard())
+}
+
+fn images_within(
+    file: &str,
+    bytes: &[u8],
+    rows: u32,
+    cols: u32,
+    budget: &super::gz::Budget,
+) -> Result<Vec<u8>, DataError> {
+    let bytes = super::gz::maybe_gunzip_within(file, bytes, budget)?;
     let (dims, offset) = header(file, &bytes, IMAGES_MAGIC)?;
     if dims[1] != rows || dims[2] != cols {
         return Err(DataError::invalid(
@@ -93,7 +108,16 @@ pub fn decode_images(file: &str, bytes: &[u8], rows: u32, cols: u32) -> Result<V
 
 /// Decodes an `idx1-ubyte` label file; every label must be below `classes`.
 pub fn decode_labels(file: &str, bytes: &[u8], classes: u8) -> Result<Vec<u8>, DataError> {
-    let bytes = super::gz::maybe_gunzip(file, bytes)?;
+    labels_within(file, bytes, classes, &super::gz::Budget::standard())
+}
+
+fn labels_within(
+    file: &str,
+    bytes: &[u8],
+    classes: u8,
+    budget: &super::gz::Budget,
+) -> Result<Vec<u8>, DataError> {
+    let bytes = super::gz::maybe_gunzip_within(file, bytes, budget)?;
     let (_, offset) = header(file, &bytes, LABELS_MAGIC)?;
     let labels = bytes[offset..].to_vec();
     if let Some((index, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= classes) {
@@ -116,9 +140,11 @@ pub fn mnist_split(
     test_images: (&str, &[u8]),
     test_labels: (&str, &[u8]),
 ) -> Result<super::DataSplit, DataError> {
+    // One decompression budget for the four files together.
+    let budget = super::gz::Budget::standard();
     let set = |images: (&str, &[u8]), labels: (&str, &[u8])| -> Result<super::Dataset, DataError> {
-        let pixels = decode_images(images.0, images.1, 28, 28)?;
-        let labels_vec = decode_labels(labels.0, labels.1, 10)?;
+        let pixels = images_within(images.0, images.1, 28, 28, &budget)?;
+        let labels_vec = labels_within(labels.0, labels.1, 10, &budget)?;
         let count = pixels.len() / (28 * 28);
         if count != labels_vec.len() {
             return Err(DataError::invalid(

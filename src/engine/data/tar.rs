@@ -45,7 +45,7 @@ pub fn entries<'a>(file: &str, bytes: &'a [u8]) -> Result<Vec<Entry<'a>>, DataEr
     let mut out = Vec::new();
     let mut at = 0usize;
     loop {
-        if at + BLOCK > bytes.len() {
+        if at.saturating_add(BLOCK) > bytes.len() {
             if out.is_empty() {
                 return Err(bad("no complete header".into()));
             }
@@ -73,8 +73,9 @@ pub fn entries<'a>(file: &str, bytes: &'a [u8]) -> Result<Vec<Entry<'a>>, DataEr
         if stored != computed {
             return Err(bad(format!("header checksum mismatch at byte {at}")));
         }
-        let size =
-            octal(&header[124..136]).ok_or_else(|| bad(format!("bad size field at byte {at}")))? as usize;
+        let size = octal(&header[124..136])
+            .and_then(|s| usize::try_from(s).ok())
+            .ok_or_else(|| bad(format!("bad size field at byte {at}")))?;
         let kind = header[156];
         let mut path = text(&header[0..100]);
         if &header[257..262] == b"ustar" {
@@ -88,13 +89,16 @@ pub fn entries<'a>(file: &str, bytes: &'a [u8]) -> Result<Vec<Entry<'a>>, DataEr
             .checked_add(size)
             .filter(|&e| e <= bytes.len())
             .ok_or_else(|| bad(format!("member {path} is truncated")))?;
+        let next = start
+            .checked_add(size.div_ceil(BLOCK) * BLOCK)
+            .ok_or_else(|| bad(format!("member {path} is too large")))?;
         if kind == b'0' || kind == 0 {
             out.push(Entry {
                 path,
                 data: &bytes[start..end],
             });
         }
-        at = start + size.div_ceil(BLOCK) * BLOCK;
+        at = next;
     }
 }
 

@@ -395,10 +395,7 @@ pub struct Model {
     layout: Layout,
 }
 
-/// Scales a channel count by a width multiplier (at least one channel).
-pub fn scaled(channels: usize, mult: f64) -> usize {
-    ((channels as f64 * mult).round() as usize).max(1)
-}
+pub use crate::engine::budget::scaled;
 
 impl Model {
     pub fn new(architecture: Architecture, input_shape: [usize; 3], classes: usize) -> Self {

@@ -29,10 +29,10 @@ impl Variant {
     }
 
     pub fn blocks_per_stage(self) -> [usize; 4] {
-        match self {
-            Variant::ResNet18 => [2, 2, 2, 2],
-            Variant::ResNet34 => [3, 4, 6, 3],
-        }
+        crate::engine::budget::resnet_blocks_per_stage(match self {
+            Variant::ResNet18 => crate::engine::config::ModelKind::Resnet18,
+            Variant::ResNet34 => crate::engine::config::ModelKind::Resnet34,
+        })
     }
 }
 
@@ -84,7 +84,7 @@ impl ResNet {
         for (k, (&count, width)) in variant
             .blocks_per_stage()
             .iter()
-            .zip([64, 128, 256, 512])
+            .zip(crate::engine::budget::RESNET_WIDTHS)
             .enumerate()
         {
             let outputs = scaled(width, width_mult);
@@ -143,7 +143,6 @@ impl ResNet {
             classes,
             Init::DefaultUniform { fan_in: channels },
         );
-        let _ = input_shape;
         Self {
             stem,
             blocks,

@@ -9,6 +9,8 @@
 use super::{
     BatchStats, Builder, ConvIdx, DenseIdx, Init, Mode, NormIdx, conv, dense, max_pool_2x2, norm, scaled,
 };
+use crate::engine::budget;
+use crate::engine::config::ModelKind;
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 
@@ -32,14 +34,17 @@ impl Variant {
 
     /// Output channels of each convolution, stage by stage.
     pub fn stages(self) -> Vec<Vec<usize>> {
-        let per_stage: [usize; 5] = match self {
-            Variant::Vgg11 => [1, 1, 2, 2, 2],
-            Variant::Vgg13 => [2, 2, 2, 2, 2],
-            Variant::Vgg16 => [2, 2, 3, 3, 3],
-            Variant::Vgg19 => [2, 2, 4, 4, 4],
+        let model = match self {
+            Variant::Vgg11 => ModelKind::Vgg11,
+            Variant::Vgg13 => ModelKind::Vgg13,
+            Variant::Vgg16 => ModelKind::Vgg16,
+            Variant::Vgg19 => ModelKind::Vgg19,
         };
-        let widths = [64, 128, 256, 512, 512];
-        per_stage.iter().zip(widths).map(|(&n, w)| vec![w; n]).collect()
+        budget::vgg_convs_per_stage(model)
+            .iter()
+            .zip(budget::VGG_WIDTHS)
+            .map(|(&n, w)| vec![w; n])
+            .collect()
     }
 }
 

@@ -13,6 +13,8 @@ pub struct ControlsProps {
     pub backend: BackendChoice,
     pub running: bool,
     pub stopping: bool,
+    /// The reset sweep is under way (Stop then ends the sweep, keeping its cells).
+    pub sweeping: bool,
     pub can_run: bool,
     pub on_field: Callback<(String, String)>,
     pub on_preset: Callback<String>,
@@ -124,7 +126,7 @@ pub fn controls(props: &ControlsProps) -> Html {
                         onclick={Callback::from(move |_| on_run.emit(()))}>{ "Run" }</button>
                 <button type="button" class="stop" data-testid="stop" disabled={!props.running || props.stopping}
                         onclick={Callback::from(move |_| on_stop.emit(()))}>
-                    { if props.stopping { "Stopping…" } else { "Stop" } }
+                    { if props.stopping { "Stopping…" } else if props.sweeping { "Stop sweep" } else { "Stop" } }
                 </button>
             </div>
         </section>

@@ -49,7 +49,7 @@ pub fn progress(props: &ProgressProps) -> Html {
                 ),
             )
         }
-        Phase::Sweeping => (
+        Phase::Sweeping | Phase::StoppingSweep => (
             run.sweep_done as f64 / run.sweep_total.max(1) as f64,
             format!(
                 "reset sweep: {} of {} evaluations",

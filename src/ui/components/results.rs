@@ -110,14 +110,13 @@ pub fn results(props: &ResultsProps) -> Html {
         .map(|(r, c)| if transpose { (c, r) } else { (r, c) });
     let detail = props.selected.and_then(|(r, c)| view::detail(result, r, c));
     let verdicts = result.units.iter().enumerate().map(|(u, name)| {
-        let robust = result.is_robust(u, props.threshold);
+        let verdict = result.verdict(u, props.threshold).name();
         let delta = result.robustness.reinitialized[u][0] - result.final_test_error;
         html! {
-            <li class={if robust { "robust" } else { "critical" }} data-testid="verdict" data-unit={name.clone()}
-                data-verdict={if robust { "robust" } else { "critical" }}>
+            <li class={verdict} data-testid="verdict" data-unit={name.clone()} data-verdict={verdict}>
                 <span class="unit">{ name.clone() }</span>
-                <span class="tag">{ if robust { "robust" } else { "critical" } }</span>
-                <span class="delta">{ format!("{:+.1} pts", delta * 100.0) }</span>
+                <span class="tag">{ verdict }</span>
+                <span class="delta">{ if delta.is_nan() { "not computed".to_string() } else { format!("{:+.1} pts", delta * 100.0) } }</span>
             </li>
         }
     });
