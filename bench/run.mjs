@@ -108,7 +108,7 @@ if (process.env.BENCH_CNN !== '0') {
 // Classroom preset, click to heat maps (auto backend: the CPU here, since the adapter is software).
 {
   const page = await (await cpuBrowser.newContext()).newPage();
-  const quick = { model: 'fcn', depth: 3, width: 256, epochs: 2, checkpoints: '0,1,2', 'train-limit': 20000, 'test-limit': 5000 };
+  const quick = { model: 'fcn', depth: 3, width: 256, epochs: 2, lr: 0.05, checkpoints: '0,1,2', 'train-limit': 20000, 'test-limit': 5000 };
   const t0 = Date.now();
   await page.goto(server.url + '#' + Object.entries(quick).map(([k, v]) => `${k}=${v}`).join('&'));
   await page.waitForSelector('header h1');

@@ -229,6 +229,12 @@ impl Driver for CliDriver {
                 self.draw(&line);
             }
             Event::Loss { loss, .. } => self.loss = Some(loss),
+            Event::Epoch(record) if record.epoch == 0 => {
+                eprintln!(
+                    "epoch   0: test error {:.2}% (untrained)",
+                    record.test_error * 100.0
+                );
+            }
             Event::Epoch(record) => {
                 self.finish_line();
                 eprintln!(

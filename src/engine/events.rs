@@ -81,6 +81,14 @@ pub fn plan(units: usize, checkpoints: usize, joint_sets: usize) -> Vec<Cell> {
     cells
 }
 
+/// About how many points the training-loss curve of a run has.
+pub const LOSS_CURVE_POINTS: usize = 64;
+
+/// Steps between two points of the loss curve (each point is the mean loss of those steps).
+pub fn loss_window(total_steps: usize) -> usize {
+    total_steps.div_ceil(LOSS_CURVE_POINTS).max(1)
+}
+
 /// How many cells [`plan`] lists, without listing them.
 pub fn plan_len(units: usize, checkpoints: usize, joint_sets: usize) -> usize {
     (units + joint_sets)

@@ -221,6 +221,13 @@ fn to_bytes(r: &ResultFile) -> Vec<u8> {
         }
         None => w.0.push(0),
     }
+    match r.initial_test_error {
+        Some(e) => {
+            w.0.push(1);
+            w.fraction(e, n);
+        }
+        None => w.0.push(0),
+    }
     w.0
 }
 
@@ -459,7 +466,7 @@ fn from_bytes(bytes: &[u8]) -> Read_<ResultFile> {
     let loss_curve = (0..r.count(caps::CURVE_POINTS)?)
         .map(|_| Ok((r.f64()?, r.f32()?)))
         .collect::<Read_<Vec<_>>>()?;
-    let (diverged, sweep_cells_done) = if version >= 2 {
+    let (diverged, sweep_cells_done, initial_test_error) = if version >= 2 {
         let diverged = match r.byte()? {
             0 => None,
             1 => Some(Divergence {
@@ -473,9 +480,14 @@ fn from_bytes(bytes: &[u8]) -> Read_<ResultFile> {
             1 => Some(r.usize()?),
             _ => return Err(corrupt("a flag has an unknown value")),
         };
-        (diverged, done)
+        let initial = match r.byte()? {
+            0 => None,
+            1 => Some(r.fraction(n)?),
+            _ => return Err(corrupt("a flag has an unknown value")),
+        };
+        (diverged, done, initial)
     } else {
-        (None, None)
+        (None, None, None)
     };
     if r.left() != 0 {
         return Err(corrupt("it has extra bytes at the end"));
@@ -519,6 +531,7 @@ fn from_bytes(bytes: &[u8]) -> Read_<ResultFile> {
         loss_curve,
         diverged,
         sweep_cells_done,
+        initial_test_error,
     };
     result.check_shape().map_err(LinkError::Invalid)?;
     Ok(result)
@@ -629,6 +642,7 @@ mod tests {
             loss_curve: vec![(0.01, 2.3), (1.0, 0.53), (2.0, 0.149)],
             diverged: None,
             sweep_cells_done: None,
+            initial_test_error: Some(frac(901)),
         }
     }
 
@@ -646,10 +660,14 @@ mod tests {
         let r = sample();
         let mut bytes = to_bytes(&r);
         assert_eq!(bytes[2], 2);
-        // A version-1 record is the version-2 one without its two trailing flags.
+        // A version-1 record is the version-2 one without its three trailing fields.
         bytes[2] = 1;
-        assert_eq!(bytes.split_off(bytes.len() - 2), vec![0, 0]);
-        assert_eq!(decode(&pack(&bytes)).unwrap(), r);
+        let mut tail = Writer(vec![0, 0, 1]);
+        tail.fraction(901.0 / 1000.0, 1000);
+        assert_eq!(bytes.split_off(bytes.len() - tail.0.len()), tail.0);
+        let mut v1 = r.clone();
+        v1.initial_test_error = None;
+        assert_eq!(decode(&pack(&bytes)).unwrap(), v1);
     }
 
     #[test]

@@ -52,6 +52,9 @@ pub struct ResultFile {
     /// computed. The rest hold NaN and are shown as not computed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep_cells_done: Option<usize>,
+    /// Test error of the initial weights, before any training (the curves' epoch 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_test_error: Option<f64>,
 }
 
 /// What training leaves for the sweep and the result file: what a host keeps so an interrupted
@@ -68,6 +71,8 @@ pub struct TrainingSummary {
     pub stopped: bool,
     pub diverged: Option<Divergence>,
     pub train_examples: usize,
+    /// Test error of the initial weights (the curve's epoch 0).
+    pub initial_test_error: Option<f64>,
     #[serde(with = "crate::engine::floats")]
     pub train_seconds: f64,
     #[serde(with = "crate::engine::floats")]
@@ -87,6 +92,7 @@ impl TrainingSummary {
         trained_epochs: f64,
         train_examples: usize,
         train_seconds: f64,
+        initial_test_error: f64,
     ) -> Self {
         Self {
             history: history.to_vec(),
@@ -96,6 +102,7 @@ impl TrainingSummary {
             stopped: false,
             diverged: None,
             train_examples,
+            initial_test_error: Some(initial_test_error),
             train_seconds,
             samples_per_second: 0.0,
             first_step_seconds: 0.0,
@@ -338,6 +345,7 @@ impl ResultFile {
             .chain(r.joint.iter().map(|j| &j.test_error))
             .chain(r.joint_rerandomized.iter().map(|j| &j.test_error))
             .chain(self.history.iter().map(|h| &h.test_error))
+            .chain(&self.initial_test_error)
             .chain(std::iter::once(&self.final_test_error));
         for e in errors {
             if !is_error_value(*e) {

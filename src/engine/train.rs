@@ -20,9 +20,6 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::future::Future;
 use web_time::Instant;
 
-/// About how many in-epoch points the stored training-loss curve keeps (plus one per epoch).
-const LOSS_CURVE_POINTS: usize = 64;
-
 /// The host of a run.
 pub trait Driver {
     fn event(&mut self, event: Event);
@@ -32,10 +29,6 @@ pub trait Driver {
     fn stop_requested(&mut self) -> bool;
     /// Gives the host a chance to run (the browser's event loop); natively nothing.
     fn pause(&mut self) -> impl Future<Output = ()>;
-    /// Steps between loss read-backs (each one waits for the device).
-    fn loss_interval(&self) -> usize {
-        50
-    }
     /// Offers the host what it needs to finish the run after a crash or a reload (the page
     /// keeps it in IndexedDB); natively nothing.
     fn persist(&mut self, point: Persist<'_>) -> impl Future<Output = ()> {
@@ -147,6 +140,16 @@ pub async fn run_experiment<D: Driver>(
     });
 
     let initial = units::initial_weights(&model, config.seed, device);
+    // Test error before any training: the curve starts at epoch 0.
+    let initial_test_error = metrics::evaluate(&model, &initial, &test)
+        .await
+        .map_err(EngineError::Device)?
+        .error;
+    driver.event(Event::Epoch(EpochRecord {
+        epoch: 0,
+        train_loss: f32::NAN,
+        test_error: initial_test_error,
+    }));
     let mut params: Vec<Tensor<1>> = initial
         .iter()
         .zip(&model.tensors)
@@ -172,7 +175,7 @@ pub async fn run_experiment<D: Driver>(
             .persist(Persist::Checkpoint {
                 epoch: 0,
                 weights: &initial,
-                summary: &TrainingSummary::so_far(&[], &[], &[], 0.0, n_train, 0.0),
+                summary: &TrainingSummary::so_far(&[], &[], &[], 0.0, n_train, 0.0, initial_test_error),
             })
             .await;
     }
@@ -192,10 +195,12 @@ pub async fn run_experiment<D: Driver>(
     let mut first_step_seconds = 0.0;
     let mut first_step_examples = 0usize;
     let mut loss_curve: Vec<(f64, f32)> = Vec::new();
-    let loss_interval = driver.loss_interval().max(1);
     // The stored curve follows the config alone (not the host's read-back interval), so the page
     // and the CLI write identical results.
-    let curve_every = total_steps.div_ceil(LOSS_CURVE_POINTS).max(1);
+    let curve_every = crate::engine::events::loss_window(total_steps);
+
+    let mut window_sum: Option<Tensor<1>> = None;
+    let mut window_examples = 0usize;
 
     'epochs: for epoch in 0..config.epochs {
         let lr = config.lr_at(epoch);
@@ -242,29 +247,31 @@ pub async fn run_experiment<D: Driver>(
             }
             let weighted = loss.inner().mul_scalar(n as f32);
             loss_sum = Some(match loss_sum {
+                Some(s) => s + weighted.clone(),
+                None => weighted.clone(),
+            });
+            window_sum = Some(match window_sum {
                 Some(s) => s + weighted,
                 None => weighted,
             });
             epoch_examples += n;
             examples_seen += n;
+            window_examples += n;
             done_steps += 1;
-            // The first step is read back at once: it times kernel compilation (first_step_seconds).
-            let on_curve = done_steps == 1 || done_steps.is_multiple_of(curve_every);
-            if on_curve || done_steps.is_multiple_of(loss_interval) {
-                let sum = metrics::read_floats(loss_sum.clone().expect("set above"))
-                    .await
-                    .map_err(EngineError::Device)?;
-                let point = (
-                    epoch as f64 + epoch_examples as f64 / n_train as f64,
-                    sum[0] / epoch_examples as f32,
-                );
-                // Divergence is judged at the curve points, which the config alone decides, so
-                // the page and the CLI stop at the same step whatever their read-back interval.
-                let diverges = on_curve && !point.1.is_finite();
-                // The epoch's end gets its own point below (unless training stops here).
-                if on_curve && (epoch_examples < n_train || diverges) {
-                    loss_curve.push(point);
-                }
+            // The curve's points come every `curve_every` steps (and at the first step, which
+            // times kernel compilation: first_step_seconds). Each is the mean loss of the steps
+            // since the previous point, a window that runs across epoch boundaries, so the curve
+            // has no cliff where an epoch's running mean would restart. The points are the only
+            // loss read-backs, and the config alone places them, so the page and the CLI write
+            // the same curve and judge divergence at the same step.
+            if done_steps == 1 || done_steps.is_multiple_of(curve_every) {
+                let window = window_sum.take().expect("set above");
+                let mean = metrics::read_floats(window).await.map_err(EngineError::Device)?[0]
+                    / window_examples as f32;
+                window_examples = 0;
+                let point = (epoch as f64 + epoch_examples as f64 / n_train as f64, mean);
+                let diverges = !point.1.is_finite();
+                loss_curve.push(point);
                 driver.event(Event::Loss {
                     epoch_progress: point.0,
                     loss: point.1,
@@ -319,7 +326,6 @@ pub async fn run_experiment<D: Driver>(
             train_loss,
             test_error: evaluation.error,
         };
-        loss_curve.push(((epoch + 1) as f64, train_loss));
         history.push(record.clone());
         driver.event(Event::Epoch(record));
         if config.checkpoints.contains(&(epoch + 1)) {
@@ -335,12 +341,22 @@ pub async fn run_experiment<D: Driver>(
                         trained_epochs,
                         n_train,
                         started.elapsed().as_secs_f64(),
+                        initial_test_error,
                     ),
                 })
                 .await;
             checkpoints.push((epoch + 1, weights));
         }
         driver.pause().await;
+    }
+    // The last window, when it is long enough to be as smooth as the others.
+    if let Some(window) = window_sum.take()
+        && diverged.is_none()
+        && window_examples * 2 >= curve_every * batch
+    {
+        let mean =
+            metrics::read_floats(window).await.map_err(EngineError::Device)?[0] / window_examples as f32;
+        loss_curve.push((trained_epochs, mean));
     }
     let train_seconds = started.elapsed().as_secs_f64();
     if let Some(d) = &diverged {
@@ -370,6 +386,7 @@ pub async fn run_experiment<D: Driver>(
         stopped: stopped || diverged.is_some(),
         diverged,
         train_examples: n_train,
+        initial_test_error: Some(initial_test_error),
         train_seconds,
         samples_per_second: examples_seen as f64 / step_seconds.max(1e-9),
         first_step_seconds,
@@ -487,6 +504,7 @@ async fn finish<D: Driver>(f: Finish<'_>, driver: &mut D) -> Result<ResultFile, 
         loss_curve: summary.loss_curve,
         sweep_cells_done: outcome.cells_done,
         diverged: summary.diverged,
+        initial_test_error: summary.initial_test_error,
     })
 }
 

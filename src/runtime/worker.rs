@@ -252,10 +252,6 @@ impl Driver for WorkerDriver {
         }
     }
 
-    fn loss_interval(&self) -> usize {
-        20
-    }
-
     async fn persist(&mut self, point: Persist<'_>) {
         if self.journal_failed {
             return;

@@ -8,12 +8,14 @@ use crate::runtime::protocol::{FromWorker, ToWorker};
 use crate::ui::components::compare::ComparePanel;
 use crate::ui::components::controls::Controls;
 use crate::ui::components::export::NoticeSink;
+use crate::ui::components::help;
+use crate::ui::components::present::Presentation;
 use crate::ui::components::progress::Progress;
 use crate::ui::components::results::{Curves, Results};
 use crate::ui::components::saved::SavedRuns;
 use crate::ui::components::share::SharePanel;
 use crate::ui::dom;
-use crate::ui::state::{Action, AppState, Comparison, Notice, Origin, Phase, WorkerStatus};
+use crate::ui::state::{Action, AppState, Comparison, Notice, Origin, Phase, PresentKey, WorkerStatus};
 use crate::ui::storage;
 use crate::ui::url;
 use std::cell::RefCell;
@@ -351,6 +353,35 @@ pub fn app() -> Html {
         });
     }
 
+    // Keys: P opens the presentation view (outside form fields); in it, arrows and Esc.
+    {
+        let dispatch = dispatch.clone();
+        use_effect_with((), move |_| {
+            let listener = gloo::events::EventListener::new(&dom::document(), "keydown", move |e| {
+                let Some(key) = e.dyn_ref::<web_sys::KeyboardEvent>() else {
+                    return;
+                };
+                let typing = e
+                    .target()
+                    .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                    .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"));
+                let action = match key.key().as_str() {
+                    "p" | "P" if !typing && !key.ctrl_key() && !key.meta_key() => Some(Action::Present(true)),
+                    "Escape" => Some(Action::Present(false)),
+                    "ArrowLeft" => Some(Action::PresentKey(PresentKey::Left)),
+                    "ArrowRight" => Some(Action::PresentKey(PresentKey::Right)),
+                    "ArrowUp" => Some(Action::PresentKey(PresentKey::Up)),
+                    "ArrowDown" => Some(Action::PresentKey(PresentKey::Down)),
+                    _ => None,
+                };
+                if let Some(action) = action {
+                    dispatch.emit(action);
+                }
+            });
+            move || drop(listener)
+        });
+    }
+
     // `run=1`: start as soon as the worker is ready.
     {
         let state_handle = state.clone();
@@ -561,6 +592,22 @@ pub fn app() -> Html {
             });
         })
     };
+    let on_present = {
+        let d = dispatch.clone();
+        Callback::from(move |open: bool| d.emit(Action::Present(open)))
+    };
+    let toggle_settings = {
+        let d = dispatch.clone();
+        Callback::from(move |_: MouseEvent| d.emit(Action::ToggleSettings))
+    };
+    let first_visit = use_state(dom::first_visit);
+    let close_guide = {
+        let first_visit = first_visit.clone();
+        Callback::from(move |_: MouseEvent| {
+            dom::remember_visit();
+            first_visit.set(false);
+        })
+    };
     let confirm = {
         let d = dispatch.clone();
         Callback::from(move |start: bool| d.emit(Action::ConfirmRun(start)))
@@ -615,8 +662,18 @@ pub fn app() -> Html {
         _ => None,
     };
 
+    // On a phone the result comes first and the form waits behind a button.
+    let collapse_settings = state.result.is_some() || running;
+    let presentation = match (&state.result, state.presenting) {
+        (Some(result), true) => html! {
+            <Presentation result={result.clone()} view={state.present_view} selected={state.selected}
+                threshold={state.threshold} on_close={{ let p = on_present.clone(); Callback::from(move |_| p.emit(false)) }} />
+        },
+        _ => html! {},
+    };
     html! {
         <ContextProvider<NoticeSink> context={NoticeSink(on_error.clone())}>
+        { presentation }
         <div class="app">
             <header>
                 <div class="brand">
@@ -628,8 +685,14 @@ pub fn app() -> Html {
             if let Some(reason) = fallback {
                 <div class="fallback" role="status" data-testid="fallback-message">{ reason }</div>
             }
-            <main class="layout">
-                <aside class="sidebar">
+            <main class={classes!("layout", collapse_settings.then_some("result-first"))}>
+                <aside class={classes!("sidebar", (collapse_settings && !state.settings_open).then_some("collapsed"))}>
+                    if collapse_settings {
+                        <button type="button" class="settings-toggle" data-testid="settings-toggle" onclick={toggle_settings}
+                                aria-expanded={state.settings_open.to_string()}>
+                            { if state.settings_open { "Hide the experiment settings" } else { "Show the experiment settings" } }
+                        </button>
+                    }
                     <Controls form={state.form.clone()} config_error={state.config.clone().err()} backend={state.backend}
                         running={running} stopping={stopping} sweeping={sweeping} can_run={state.can_run()}
                         {on_field} {on_preset} {on_backend} {on_run} {on_stop} />
@@ -664,6 +727,15 @@ pub fn app() -> Html {
                     if let Some(run) = &state.run {
                         <Progress run={run.clone()} />
                     }
+                    if *first_visit && state.result.is_none() && state.run.is_none() {
+                        <section class="guide" data-testid="guide">
+                            <h2>{ "What you are looking at" }</h2>
+                            <p>{ help::explanation("intro") }</p>
+                            <p>{ help::explanation("error") }</p>
+                            <p>{ "Press “Run” with the quick preset: in about 20 seconds the test-error map appears. Every map has a “?” that explains it; “Present” (or the P key) shows the result large, for a projector." }</p>
+                            <button type="button" data-testid="guide-close" onclick={close_guide}>{ "Got it" }</button>
+                        </section>
+                    }
                     if state.run.is_none() && state.result.is_none() {
                         <section class="intro">
                             <h2>{ "How it works" }</h2>
@@ -679,6 +751,12 @@ pub fn app() -> Html {
                     <Results run={state.run.clone().filter(|r| r.phase.is_active())} result={state.result.clone()} selected={state.selected}
                         threshold={state.threshold} {on_select} {on_threshold} on_error={on_error.clone()} />
                     if state.result.is_some() && !running {
+                        <div class="present-open">
+                            <button type="button" class="primary" data-testid="present"
+                                onclick={{ let p = on_present.clone(); Callback::from(move |_: MouseEvent| p.emit(true)) }}>
+                                { "Present (P)" }
+                            </button>
+                        </div>
                         <SharePanel share={state.share.clone()} {on_share} {on_copy} {on_download} />
                     }
                 </div>

@@ -191,3 +191,22 @@ pub fn is_framed() -> bool {
         _ => true,
     }
 }
+
+pub fn document() -> web_sys::Document {
+    window().document().expect("the page has a document")
+}
+
+const VISITED: &str = "layerlab-visited";
+
+/// Whether this browser has not dismissed the first-visit guide yet.
+pub fn first_visit() -> bool {
+    let storage = window().local_storage().ok().flatten();
+    storage.is_some_and(|s| s.get_item(VISITED).ok().flatten().is_none())
+}
+
+/// Remembers that the guide was read.
+pub fn remember_visit() {
+    if let Some(storage) = window().local_storage().ok().flatten() {
+        let _ = storage.set_item(VISITED, "1");
+    }
+}

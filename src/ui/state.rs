@@ -197,6 +197,21 @@ pub struct AppState {
     pub unsaved: bool,
     /// An interrupted run the journal holds, offered to be finished.
     pub resumable: Option<JournalHeader>,
+    /// The presentation view is open, on map `present_view` (0 error, 1 ℓ2, 2 ℓ∞).
+    pub presenting: bool,
+    pub present_view: usize,
+    /// The experiment form is shown on narrow screens even though a result is (phones show the
+    /// result first, the form behind a button).
+    pub settings_open: bool,
+}
+
+/// Keys the presentation view answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PresentKey {
+    Left,
+    Right,
+    Up,
+    Down,
 }
 
 /// Everything that can happen to the page.
@@ -247,6 +262,11 @@ pub enum Action {
     ResumeRequested,
     /// Forget the interrupted run.
     ResumeDiscarded,
+    /// Open or close the presentation view.
+    Present(bool),
+    PresentKey(PresentKey),
+    /// Show or hide the form on narrow screens.
+    ToggleSettings,
 }
 
 fn form_from(config: &ExperimentConfig) -> Vec<(String, String)> {
@@ -293,6 +313,9 @@ impl Default for AppState {
             confirm_run: None,
             unsaved: false,
             resumable: None,
+            presenting: false,
+            present_view: 0,
+            settings_open: false,
         }
     }
 }
@@ -465,6 +488,32 @@ impl AppState {
                 }
             }
             Action::ResumeDiscarded => self.resumable = None,
+            Action::Present(open) => {
+                self.presenting = open && self.result.is_some();
+                self.present_view = 0;
+            }
+            Action::PresentKey(key) => {
+                if let (true, Some(result)) = (self.presenting, &self.result) {
+                    // Rows of the test-error map: the units, then fullmodel (no ReRnd column).
+                    let rows = result.units.len() + 1;
+                    let (row, column) = self.selected.unwrap_or((0, 1));
+                    match key {
+                        PresentKey::Left => self.present_view = (self.present_view + 2) % 3,
+                        PresentKey::Right => self.present_view = (self.present_view + 1) % 3,
+                        PresentKey::Down if self.selected.is_some() => {
+                            self.selected = Some(((row + 1) % rows, column))
+                        }
+                        PresentKey::Up if self.selected.is_some() => {
+                            self.selected = Some(((row + rows - 1) % rows, column))
+                        }
+                        PresentKey::Up | PresentKey::Down => self.selected = Some((0, 1)),
+                    }
+                    if matches!(key, PresentKey::Up | PresentKey::Down) {
+                        self.present_view = 0;
+                    }
+                }
+            }
+            Action::ToggleSettings => self.settings_open = !self.settings_open,
             Action::ConfirmRun(start) => {
                 self.confirm_run = None;
                 self.autorun = start;
@@ -659,11 +708,9 @@ fn apply_event(run: &mut LiveRun, event: Event) {
             run.examples_per_second = examples_per_second;
         }
         Event::Loss { epoch_progress, loss } => run.loss_points.push((epoch_progress, loss as f64)),
-        Event::Epoch(record) => {
-            run.loss_points
-                .push((record.epoch as f64, record.train_loss as f64));
-            run.epochs.push(record);
-        }
+        // The loss curve comes from `Loss` events alone (windowed means); an epoch's mean loss
+        // would put a cliff at every boundary. Epoch 0 is the untrained model's test error.
+        Event::Epoch(record) => run.epochs.push(record),
         Event::Checkpoint { epoch } => run.checkpoints.push(epoch),
         Event::SweepStarted { cells } => {
             if run.phase != Phase::StoppingSweep {
@@ -789,6 +836,44 @@ mod tests {
         })));
         assert_eq!(s.run.as_ref().unwrap().phase, Phase::StoppingSweep);
         assert!(s.running());
+    }
+
+    #[test]
+    fn the_presentation_walks_maps_and_cells() {
+        let result =
+            Rc::new(crate::engine::link::decode(&crate::engine::link::encode(&sample_result())).unwrap());
+        let mut s = AppState::default().apply(Action::Present(true));
+        assert!(!s.presenting, "nothing to present yet");
+        s = s.apply(Action::OpenResult {
+            result,
+            origin: Origin::Link,
+        });
+        s = s.apply(Action::Present(true));
+        assert!(s.presenting && s.present_view == 0);
+        s = s.apply(Action::PresentKey(PresentKey::Left));
+        assert_eq!(s.present_view, 2);
+        s = s.apply(Action::PresentKey(PresentKey::Down));
+        assert_eq!((s.present_view, s.selected), (0, Some((0, 1))));
+        s = s.apply(Action::PresentKey(PresentKey::Up));
+        assert_eq!(s.selected, Some((2, 1)), "wraps to the fullmodel row");
+        s = s.apply(Action::Present(false));
+        assert!(!s.presenting);
+    }
+
+    /// A small valid result (one unit, one checkpoint).
+    fn sample_result() -> ResultFile {
+        let config =
+            ExperimentConfig::from_pairs([("depth", "1"), ("epochs", "1"), ("checkpoints", "0")]).unwrap();
+        serde_json::from_value(serde_json::json!({
+            "format": "layerlab-result", "version": 1, "config": config,
+            "units": ["layer1", "layer2"], "checkpoints": [0], "final_test_error": 0.1, "history": [],
+            "robustness": {"rerandomized": [0.9, 0.8], "reinitialized": [[0.5], [0.12]], "full_model": [0.9], "joint": []},
+            "distance": {"l2_relative": [[0.0], [0.0]], "linf": [[0.0], [0.0]], "rerandomized_l2_relative": [1.0, 1.0], "rerandomized_linf": [1.0, 1.0]},
+            "timing": {"train_seconds": 1.0, "sweep_seconds": 1.0, "samples_per_second": 1.0, "backend": "cpu"},
+            "class_names": ["a", "b"], "per_class": {"trained": [], "rerandomized": [], "reinitialized": [], "full_model": []},
+            "trained_epochs": 1.0, "stopped_early": false, "train_examples": 10, "test_examples": 10, "parameter_count": 1
+        }))
+        .unwrap()
     }
 
     #[test]

@@ -145,7 +145,7 @@ pub fn csv_text(s: &str) -> String {
 }
 
 /// The colour of a cell whose value is not finite (computed from diverged weights).
-pub const NON_FINITE_COLOUR: &str = "#5c4b8a";
+pub const NON_FINITE_COLOUR: &str = "#7a7a7a";
 
 /// Interpolates a sequential colour map at `t` in [0, 1] (ColorBrewer Reds / Blues anchors).
 pub fn colour(palette: Palette, t: f64) -> String {
@@ -493,6 +493,78 @@ mod tests {
         assert_eq!(colour(Palette::Reds, 1.0), "#67000d");
         assert_eq!(colour(Palette::Blues, 2.0), "#08306b");
         assert_eq!(colour(Palette::Blues, f64::NAN), "#f7fbff");
+    }
+
+    /// The colour maps through a colour-vision-deficiency simulator (Machado, Oliveira & Fernandes
+    /// 2009, full severity): each ramp stays ordered by lightness for protanopes, deuteranopes
+    /// and tritanopes, and the "not finite" colour stays apart from every ramp colour (its cells
+    /// also carry the text "n/f").
+    #[test]
+    fn colour_maps_stay_readable_for_colour_blind_viewers() {
+        const SIMULATORS: [(&str, [[f64; 3]; 3]); 3] = [
+            (
+                "protanopia",
+                [
+                    [0.152286, 1.052583, -0.204868],
+                    [0.114503, 0.786281, 0.099216],
+                    [-0.003882, -0.048116, 1.051998],
+                ],
+            ),
+            (
+                "deuteranopia",
+                [
+                    [0.367322, 0.860646, -0.227968],
+                    [0.280085, 0.672501, 0.047413],
+                    [-0.011820, 0.042940, 0.968881],
+                ],
+            ),
+            (
+                "tritanopia",
+                [
+                    [1.255528, -0.076749, -0.178779],
+                    [-0.078411, 0.930809, 0.147602],
+                    [0.004733, 0.691367, 0.303900],
+                ],
+            ),
+        ];
+        let linear = |hex: &str| -> [f64; 3] {
+            let v = |i: usize| {
+                let c = u8::from_str_radix(&hex[1 + 2 * i..3 + 2 * i], 16).unwrap() as f64 / 255.0;
+                if c <= 0.04045 {
+                    c / 12.92
+                } else {
+                    ((c + 0.055) / 1.055).powf(2.4)
+                }
+            };
+            [v(0), v(1), v(2)]
+        };
+        let simulate = |m: &[[f64; 3]; 3], c: [f64; 3]| -> [f64; 3] {
+            let row = |r: &[f64; 3]| (r[0] * c[0] + r[1] * c[1] + r[2] * c[2]).clamp(0.0, 1.0);
+            [row(&m[0]), row(&m[1]), row(&m[2])]
+        };
+        let lightness = |c: [f64; 3]| 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+        for (name, m) in &SIMULATORS {
+            for palette in [Palette::Reds, Palette::Blues] {
+                let ramp: Vec<[f64; 3]> = (0..=20)
+                    .map(|i| simulate(m, linear(&colour(palette, i as f64 / 20.0))))
+                    .collect();
+                for pair in ramp.windows(2) {
+                    assert!(
+                        lightness(pair[1]) < lightness(pair[0]),
+                        "{name}: {palette:?} is not ordered by lightness"
+                    );
+                }
+                let special = simulate(m, linear(NON_FINITE_COLOUR));
+                let nearest = ramp
+                    .iter()
+                    .map(|c| (0..3).map(|i| (c[i] - special[i]).powi(2)).sum::<f64>().sqrt())
+                    .fold(f64::INFINITY, f64::min);
+                assert!(
+                    nearest > 0.05,
+                    "{name}: the n/f colour is {nearest} from {palette:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -100,7 +100,8 @@ async function checkFinishedPage(page, errors, label, expectBackend) {
   const lossPoints = Number(await page.getAttribute('[data-testid=curve-loss]', 'data-points'));
   const errorPoints = Number(await page.getAttribute('[data-testid=curve-error]', 'data-points'));
   assert(lossPoints > 0 && errorPoints > 0, `curves have points (loss ${lossPoints}, error ${errorPoints})`);
-  assert(errorPoints === result.history.length, 'one test-error point per epoch');
+  assert(typeof result.initial_test_error === 'number', 'the untrained test error is recorded');
+  assert(errorPoints === result.history.length + 1, 'one test-error point per epoch, from epoch 0');
   const backend = await page.getAttribute('[data-testid=device]', 'data-backend');
   assert(backend === expectBackend, `device is ${backend}, expected ${expectBackend}`);
   assert(result.timing.backend.startsWith(expectBackend), `result says backend ${result.timing.backend}`);
@@ -582,6 +583,98 @@ const tests = {
     } finally {
       await browser.close();
       await sub.close();
+    }
+  },
+  async classroom_quick_preset_honest_curves_and_help() {
+    const browser = await launch({ webgpu: false });
+    try {
+      const { page, errors } = await openPage(browser, server.url + '#backend=cpu');
+      // First visit: the guide; every map has a "?".
+      await page.waitForSelector('[data-testid=guide]');
+      await page.click('[data-testid=preset-quick]');
+      await page.waitForSelector('[data-testid=run]:not([disabled])', { timeout: 60_000 });
+      const t0 = Date.now();
+      await page.click('[data-testid=run]');
+      await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 300_000 });
+      const seconds = (Date.now() - t0) / 1000;
+      console.log(`    quick preset, click to heat maps on the CPU path: ${seconds.toFixed(1)} s`);
+      const result = await checkFinishedPage(page, errors, 'quick', 'cpu');
+      // The paper's pattern: only layer1 critical.
+      const verdicts = await page.$$eval('[data-testid=verdict]', (els) => els.map((e) => [e.dataset.unit, e.dataset.verdict]));
+      assert(JSON.stringify(verdicts) === JSON.stringify([['layer1', 'critical'], ['layer2', 'robust'], ['layer3', 'robust'], ['layer4', 'robust']]), `verdicts ${verdicts}`);
+      // The loss curve has no cliff at the epoch boundary: the steps across it are no larger
+      // than three times the median step.
+      const curve = result.loss_curve;
+      const steps = curve.slice(1).map((p, i) => Math.abs(p[1] - curve[i][1]));
+      const median = [...steps].sort((a, b) => a - b)[Math.floor(steps.length / 2)];
+      for (let i = 0; i < steps.length; i++) {
+        const crosses = Math.floor(curve[i][0]) !== Math.floor(curve[i + 1][0]) || Number.isInteger(curve[i + 1][0]);
+        if (crosses) assert(steps[i] <= 3 * median, `loss step ${steps[i]} at epoch ${curve[i + 1][0]} vs median ${median}`);
+      }
+      console.log(`    loss curve: ${curve.length} points, median step ${median.toFixed(4)}, at the boundaries ≤ 3× that`);
+      await page.click('[data-testid=help-error]');
+      const help = await page.textContent('[data-testid=help-text-error]');
+      assert(/robust/.test(help) && /critical/.test(help) && /ReRnd/.test(help), `help: ${help}`);
+      await page.locator('[data-testid=curve-loss] .dot').nth(20).hover({ force: true });
+      assert(/train loss at epoch/.test(await page.textContent('[data-testid=curve-loss-hover]')), 'hovering the curve shows its value');
+      await page.screenshot({ path: path.join(OUT, 'quick-preset.png'), fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  },
+
+  async presentation_and_phone_views() {
+    const browser = await launch({ webgpu: false });
+    try {
+      const fcnFile = path.join(OUT, 'cli-quick.json');
+      runCli(['--preset', 'quick'], fcnFile);
+      const cnnFile = path.join(OUT, 'cli-vgg.json');
+      execFileSync(CLI, ['run', '--data', CIFAR, '--out', cnnFile, '--quiet', '--model', 'vgg11', '--width-mult', '0.125', '--epochs', '1',
+        '--checkpoints', '0,1', '--train-limit', '256', '--test-limit', '200', '--batch-size', '64'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const link = (file) => server.url + execFileSync(CLI, ['link', file]).toString().trim();
+      for (const [label, file] of [['fcn', fcnFile], ['vgg', cnnFile]]) {
+        // A projector: 1024×768, the presentation view shows the whole test-error map.
+        const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+        const page = await context.newPage();
+        await page.goto(link(file));
+        await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 60_000 });
+        await page.keyboard.press('p');
+        await page.waitForSelector('[data-testid=presentation] [data-testid=heatmap-error]');
+        const box = await page.$eval('[data-testid=presentation] [data-testid=heatmap-error] svg', (e) => e.getBoundingClientRect().toJSON());
+        assert(box.left >= 0 && box.top >= 0 && box.right <= 1024 && box.bottom <= 768, `${label}: presentation map at ${JSON.stringify(box)}`);
+        const cell = await page.$eval('[data-testid=presentation] [data-testid=heatmap-cell] text', (e) => parseFloat(getComputedStyle(e).fontSize) * e.getScreenCTM().a);
+        console.log(`    ${label}: presentation map ${Math.round(box.width)}×${Math.round(box.height)} px, cell text ${cell.toFixed(1)} px`);
+        await page.screenshot({ path: path.join(OUT, `presentation-${label}.png`) });
+        await page.keyboard.press('ArrowRight');
+        assert(await page.getAttribute('[data-testid=presentation]', 'data-view') === 'l2', 'ArrowRight shows the ℓ2 map');
+        await page.keyboard.press('ArrowDown');
+        assert(await page.getAttribute('[data-testid=presentation]', 'data-view') === 'error', 'ArrowDown walks the error map');
+        await page.waitForSelector('[data-testid=present-detail]');
+        await page.keyboard.press('ArrowDown');
+        assert(/re-initialized|whole model|re-randomized/.test(await page.textContent('[data-testid=present-detail]')), 'a cell detail');
+        await page.keyboard.press('Escape');
+        assert(await page.$('[data-testid=presentation]') === null, 'Esc closes');
+        await context.close();
+
+        // A phone: 390×844, the shared link's heat map starts on the first screen.
+        const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+        const p2 = await phone.newPage();
+        await p2.goto(link(file));
+        await p2.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 60_000 });
+        const map = await p2.$eval('[data-testid=heatmap-error]', (e) => ({ box: e.getBoundingClientRect().toJSON(), scroll: e.scrollWidth, client: e.clientWidth }));
+        assert(map.box.top < 844 && map.box.top >= 0, `${label}: the phone's map starts at ${map.box.top}px`);
+        assert(map.box.right <= 390 + 1, `${label}: the map is ${map.box.right}px wide`);
+        const page_width = await p2.evaluate(() => document.documentElement.scrollWidth);
+        assert(page_width <= 390 + 1, `${label}: the page scrolls sideways (${page_width}px)`);
+        console.log(`    ${label}: on a phone the map starts at ${Math.round(map.box.top)} px; ${map.scroll > map.client ? 'scrolls sideways inside its box' : 'fits the width'}`);
+        assert(!(await p2.isVisible('[data-testid=run]')), 'the form waits behind its button');
+        await p2.click('[data-testid=settings-toggle]');
+        assert(await p2.isVisible('[data-testid=run]'), 'the button shows the form');
+        await p2.screenshot({ path: path.join(OUT, `phone-${label}.png`) });
+        await phone.close();
+      }
+    } finally {
+      await browser.close();
     }
   },
 };

@@ -28,6 +28,7 @@ const BOTTOM: f64 = 42.0;
 
 #[function_component(LineChart)]
 pub fn line_chart(props: &LineChartProps) -> Html {
+    let hovered = use_state(|| None::<String>);
     let points: Vec<(f64, f64)> = props
         .series
         .iter()
@@ -82,7 +83,19 @@ pub fn line_chart(props: &LineChartProps) -> Html {
             .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
             .collect();
         let dots = s.points.iter().filter(|(x, y)| x.is_finite() && y.is_finite()).map(|&(x, y)| {
-            html! { <circle cx={format!("{:.1}", sx(x))} cy={format!("{:.1}", sy(y))} r="3" fill={s.colour}><title>{ format!("{}: {x:.2}, {}", s.name, fmt_y(y)) }</title></circle> }
+            let text = format!("{} at epoch {x:.2}: {}", s.name, fmt_y(y));
+            let enter = {
+                let hovered = hovered.clone();
+                let text = text.clone();
+                Callback::from(move |_: MouseEvent| hovered.set(Some(text.clone())))
+            };
+            html! {
+                <g class="dot" onmouseenter={enter}>
+                    // A wider, invisible target than the dot, so hovering is easy.
+                    <circle cx={format!("{:.1}", sx(x))} cy={format!("{:.1}", sy(y))} r="9" fill="transparent"/>
+                    <circle cx={format!("{:.1}", sx(x))} cy={format!("{:.1}", sy(y))} r="3" fill={s.colour}><title>{ text }</title></circle>
+                </g>
+            }
         });
         html! {
             <g class="series" data-series={s.name.clone()} data-points={s.points.len().to_string()}>
@@ -109,6 +122,9 @@ pub fn line_chart(props: &LineChartProps) -> Html {
                     <text x={((LEFT + W - RIGHT) / 2.0).to_string()} y={((TOP + H - BOTTOM) / 2.0).to_string()} text-anchor="middle" class="axis-label">{ "no points yet" }</text>
                 }
             </svg>
+            <div class="hover-value" aria-live="polite" data-testid={format!("curve-{}-hover", props.id)}>
+                { (*hovered).clone().unwrap_or_else(|| "hover a point for its value".into()) }
+            </div>
         </figure>
     }
 }

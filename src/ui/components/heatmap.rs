@@ -5,6 +5,7 @@
 //! nodes.
 
 use crate::ui::components::export::ChartExport;
+use crate::ui::components::help::HelpButton;
 use crate::ui::view::{HeatmapData, NON_FINITE_COLOUR, colour, text_colour};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
@@ -29,6 +30,15 @@ const CELL_W: f64 = 64.0;
 const CELL_H: f64 = 34.0;
 const LABEL_W: f64 = 120.0;
 const HEADER_H: f64 = 30.0;
+
+/// The "?" of the page's own maps (not of a comparison's difference map).
+fn help_for(id: &'static str) -> Html {
+    if matches!(id, "error" | "l2" | "linf") {
+        html! { <HelpButton topic={id} /> }
+    } else {
+        html! {}
+    }
+}
 
 /// Maps with more cells than this are painted on a canvas.
 pub const SVG_CELL_LIMIT: usize = 600;
@@ -154,7 +164,7 @@ fn canvas_heatmap(props: &HeatmapProps) -> Html {
     html! {
         <figure class="heatmap canvas" data-testid={format!("heatmap-{}", data.id)} data-cells={complete.to_string()}
                 data-state={if props.pending { "partial" } else { "done" }} data-render="canvas">
-            <figcaption>{ format!("{} ({} × {}, drawn as an image)", data.title, rows, cols) }</figcaption>
+            <figcaption>{ format!("{} ({} × {}, drawn as an image)", data.title, rows, cols) }{ help_for(data.id) }</figcaption>
             <canvas ref={canvas} width={width.to_string()} height={height.to_string()} onmousemove={on_move} onclick={on_click}
                     role="img" aria-label={data.title.clone()}></canvas>
             <div class="hover-value" aria-live="polite">{ hover_text.unwrap_or_else(|| "hover a cell for its exact value".into()) }</div>
@@ -163,16 +173,22 @@ fn canvas_heatmap(props: &HeatmapProps) -> Html {
     }
 }
 
+/// The drawing size of an SVG map, in its own units (it scales to the space it gets).
+pub fn svg_size(data: &HeatmapData) -> (f64, f64) {
+    let has_non_finite = data.values.iter().flatten().flatten().any(|v| !v.is_finite());
+    let width = (LABEL_W + CELL_W * data.columns.len() as f64 + 8.0)
+        .max(LABEL_W + if has_non_finite { 520.0 } else { 260.0 });
+    (width, HEADER_H + CELL_H * data.rows.len() as f64 + 44.0)
+}
+
 #[function_component(SvgHeatmap)]
 fn svg_heatmap(props: &HeatmapProps) -> Html {
     let data = &props.data;
     let hovered = use_state(|| None::<(usize, usize)>);
     let (lo, hi) = data.domain();
     let has_non_finite = data.values.iter().flatten().flatten().any(|v| !v.is_finite());
-    let width = (LABEL_W + CELL_W * data.columns.len() as f64 + 8.0)
-        .max(LABEL_W + if has_non_finite { 520.0 } else { 260.0 });
+    let (width, height) = svg_size(data);
     let grid_bottom = HEADER_H + CELL_H * data.rows.len() as f64;
-    let height = grid_bottom + 44.0;
     let complete = data.values.iter().flatten().filter(|v| v.is_some()).count();
 
     let header = data.columns.iter().enumerate().map(|(c, name)| {
@@ -259,8 +275,10 @@ fn svg_heatmap(props: &HeatmapProps) -> Html {
     html! {
         <figure class="heatmap" data-testid={format!("heatmap-{}", data.id)} data-cells={complete.to_string()} data-state={state}
                 onmouseleave={{ let hovered = hovered.clone(); Callback::from(move |_: MouseEvent| hovered.set(None)) }}>
-            <figcaption>{ data.title.clone() }<ChartExport testid={format!("heatmap-{}", data.id)} name={format!("layerlab-{}", data.id)} /></figcaption>
-            <svg viewBox={format!("0 0 {width} {height}")} width={width.to_string()} height={height.to_string()} role="img" aria-label={data.title.clone()}>
+            <figcaption>{ data.title.clone() }{ help_for(data.id) }<ChartExport testid={format!("heatmap-{}", data.id)} name={format!("layerlab-{}", data.id)} /></figcaption>
+            // Shrinks to fit a phone's width down to 60%, then scrolls (wide CNN maps).
+            <svg viewBox={format!("0 0 {width} {height}")} width={width.to_string()} height={height.to_string()} role="img" aria-label={data.title.clone()}
+                 style={format!("min-width:{:.0}px", width * 0.6)}>
                 { for header }
                 { for rows }
                 <g class="legend">

@@ -6,6 +6,8 @@ pub mod controls;
 pub mod detail;
 pub mod export;
 pub mod heatmap;
+pub mod help;
+pub mod present;
 pub mod progress;
 pub mod results;
 pub mod saved;

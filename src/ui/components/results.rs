@@ -1,6 +1,7 @@
 //! The results area: training curves, the three heat maps with verdicts, the detail panel and
 //! the export buttons.
 
+use crate::engine::events::loss_window;
 use crate::engine::result::ResultFile;
 use crate::ui::components::chart::LineChart;
 use crate::ui::components::detail::DetailPanel;
@@ -39,14 +40,26 @@ pub fn curves(props: &CurvesProps) -> Html {
             } else {
                 r.loss_curve.iter().map(|&(x, y)| (x, y as f64)).collect()
             },
-            r.history.iter().map(|h| (h.epoch as f64, h.test_error)).collect(),
+            r.initial_test_error
+                .map(|e| (0.0, e))
+                .into_iter()
+                .chain(r.history.iter().map(|h| (h.epoch as f64, h.test_error)))
+                .collect(),
             r.config.epochs,
         ),
         (None, None) => return html! {},
     };
+    // Each point of the loss curve averages the steps since the previous one.
+    let loss_window = loss_window(
+        match (props.run.as_ref().filter(|r| r.phase.is_active()), &props.result) {
+            (Some(run), _) => run.total_steps,
+            (None, Some(r)) => r.train_examples.div_ceil(r.config.batch_size.max(1)) * r.config.epochs,
+            _ => 1,
+        },
+    );
     html! {
         <div class="curves">
-            <LineChart id="loss" title="Training loss" x_label="epoch" x_max={Some(epochs as f64)}
+            <LineChart id="loss" title={format!("Training loss (mean of the steps since the previous point, about {} steps)", loss_window)} x_label="epoch" x_max={Some(epochs as f64)}
                 series={vec![Series { name: "train loss".into(), colour: "#1f5fa8", points: loss }]} />
             <LineChart id="error" title="Test error" x_label="epoch" percent={true} x_max={Some(epochs as f64)}
                 series={vec![Series { name: "test error".into(), colour: "#c0392b", points: errors }]} />
