@@ -9,4 +9,5 @@ scripts/fetch-mnist.sh data/mnist
 cargo build --release --bin layerlab
 trunk build --release
 if [ ! -d bench/node_modules/@tensorflow/tfjs ]; then (cd bench && npm ci --no-audit --no-fund --silent); fi
-exec node bench/run.mjs
+node bench/run.mjs
+exec node bench/seed-study.mjs

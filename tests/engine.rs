@@ -409,3 +409,126 @@ fn stopping_the_sweep_keeps_the_cells_done_and_marks_the_rest() {
     let link = layerlab::engine::link::decode(&layerlab::engine::link::encode(&result)).unwrap();
     assert_eq!(link.to_json(), result.to_json());
 }
+
+/// Keeps what the engine offers to persist, as the page's worker does in IndexedDB.
+#[derive(Default)]
+struct Keeper {
+    checkpoints: Vec<(usize, Vec<Vec<f32>>)>,
+    trained: Option<Vec<Vec<f32>>>,
+    summary: Option<layerlab::engine::train::TrainingSummary>,
+    cells: Vec<(usize, layerlab::engine::metrics::Evaluation)>,
+}
+
+async fn host(weights: &Weights) -> Vec<Vec<f32>> {
+    let mut out = Vec::new();
+    for t in weights {
+        out.push(read_floats(t.clone()).await.unwrap());
+    }
+    out
+}
+
+impl Driver for Keeper {
+    fn event(&mut self, _: Event) {}
+    fn stop_requested(&mut self) -> bool {
+        false
+    }
+    async fn pause(&mut self) {}
+    async fn persist(&mut self, point: layerlab::engine::train::Persist<'_>) {
+        use layerlab::engine::train::Persist;
+        match point {
+            Persist::Checkpoint { epoch, weights, .. } => self.checkpoints.push((epoch, host(weights).await)),
+            Persist::Trained { weights, summary } => {
+                self.trained = Some(host(weights).await);
+                self.summary = Some(summary.clone());
+            }
+            Persist::Cell { index, evaluation } => self.cells.push((index, evaluation.clone())),
+        }
+    }
+}
+
+#[test]
+fn a_stored_run_resumes_to_the_same_result_and_a_damaged_one_is_refused() {
+    use layerlab::engine::train::{EngineError, StoredRun, resume_experiment};
+    let data = files::load_mnist(&common::mnist_dir()).unwrap();
+    let c = config(&[
+        ("model", "fcn"),
+        ("depth", "2"),
+        ("width", "32"),
+        ("epochs", "2"),
+        ("checkpoints", "0,1,2"),
+        ("train-limit", "1500"),
+        ("test-limit", "400"),
+    ]);
+    let device = Device::flex();
+    let mut keeper = Keeper::default();
+    let full = pollster::block_on(run_experiment(&c, &data, &device, "test", &mut keeper)).unwrap();
+    assert_eq!(
+        keeper.checkpoints.iter().map(|(e, _)| *e).collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
+    assert_eq!(keeper.cells.len(), 3 * 4 + 3, "every sweep cell was offered");
+    // Interrupted after 5 cells: the resumed run evaluates the rest and agrees bit for bit.
+    let stored = StoredRun {
+        checkpoints: keeper.checkpoints.clone(),
+        trained: keeper.trained.clone(),
+        summary: keeper.summary.clone().unwrap(),
+        cells: keeper.cells[..5].to_vec(),
+    };
+    let resumed = pollster::block_on(resume_experiment(
+        &c,
+        &data,
+        &device,
+        "test",
+        stored.clone(),
+        &mut Quiet::default(),
+    ))
+    .unwrap();
+    assert_eq!(resumed.robustness, full.robustness);
+    assert_eq!(resumed.distance, full.distance);
+    assert_eq!(resumed.per_class, full.per_class);
+    assert_eq!(resumed.history, full.history);
+    assert_eq!(resumed.final_test_error, full.final_test_error);
+    assert!(
+        resumed
+            .notes
+            .iter()
+            .any(|n| n.contains("5 sweep cells came from the stored run"))
+    );
+    // Interrupted during training: the last checkpoint stands in for the trained model.
+    let early = StoredRun {
+        trained: None,
+        checkpoints: keeper.checkpoints[..2].to_vec(),
+        ..stored.clone()
+    };
+    let partial = pollster::block_on(resume_experiment(
+        &c,
+        &data,
+        &device,
+        "test",
+        early,
+        &mut Quiet::default(),
+    ))
+    .unwrap();
+    assert_eq!(partial.checkpoints, vec![0, 1]);
+    assert!(partial.stopped_early && partial.trained_epochs == 1.0);
+    partial.check_shape().unwrap();
+    // Damaged stores are errors.
+    let mut short = stored.clone();
+    short.checkpoints[1].1[0].pop();
+    let mut foreign = stored.clone();
+    foreign.cells[0].0 = 10_000;
+    let mut out_of_range = stored;
+    out_of_range.cells[0].1.error = 7.0;
+    for damaged in [short, foreign, out_of_range] {
+        let err = pollster::block_on(resume_experiment(
+            &c,
+            &data,
+            &device,
+            "test",
+            damaged,
+            &mut Quiet::default(),
+        ))
+        .unwrap_err();
+        assert!(matches!(err, EngineError::Stored(_)), "{err}");
+    }
+}

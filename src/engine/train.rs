@@ -100,6 +100,18 @@ fn resolve_joint(config: &ExperimentConfig, model: &Model) -> Result<Vec<Vec<usi
         .collect()
 }
 
+/// The config is valid and the data is the set it names.
+fn check_inputs(config: &ExperimentConfig, data: &DataSplit) -> Result<(), EngineError> {
+    config.validate()?;
+    if data.train.kind != config.dataset {
+        return Err(EngineError::WrongDataset {
+            expected: config.dataset.name().into(),
+            found: data.train.kind.name().into(),
+        });
+    }
+    Ok(())
+}
+
 /// Trains, checkpoints, sweeps, and returns the result file.
 pub async fn run_experiment<D: Driver>(
     config: &ExperimentConfig,
@@ -108,13 +120,7 @@ pub async fn run_experiment<D: Driver>(
     backend: &str,
     driver: &mut D,
 ) -> Result<ResultFile, EngineError> {
-    config.validate()?;
-    if data.train.kind != config.dataset {
-        return Err(EngineError::WrongDataset {
-            expected: config.dataset.name().into(),
-            found: data.train.kind.name().into(),
-        });
-    }
+    check_inputs(config, data)?;
     let train: &Dataset = &data.train;
     let n_train = config.train_limit.map_or(train.len(), |l| l.min(train.len()));
     let test_data = data.test.clone().truncated(config.test_limit);
@@ -533,13 +539,7 @@ pub async fn resume_experiment<D: Driver>(
     stored: StoredRun,
     driver: &mut D,
 ) -> Result<ResultFile, EngineError> {
-    config.validate()?;
-    if data.train.kind != config.dataset {
-        return Err(EngineError::WrongDataset {
-            expected: config.dataset.name().into(),
-            found: data.train.kind.name().into(),
-        });
-    }
+    check_inputs(config, data)?;
     let test_data = data.test.clone().truncated(config.test_limit);
     let model = Model::new(
         config.architecture(),
@@ -564,11 +564,14 @@ pub async fn resume_experiment<D: Driver>(
         return Err(bad("it holds no checkpoint, or they are out of order".into()));
     }
     let plan_len = sweep::plan(model.units.len(), stored.checkpoints.len(), joint_sets.len()).len();
-    if stored
-        .cells
-        .iter()
-        .any(|(i, e)| *i >= plan_len || e.per_class.len() != data.test.num_classes())
-    {
+    let cell_fits = |(i, e): &(usize, Evaluation)| {
+        *i < plan_len
+            && e.per_class.len() == data.test.num_classes()
+            && std::iter::once(&e.error)
+                .chain(&e.per_class)
+                .all(|&v| result::is_error_value(v))
+    };
+    if !stored.cells.iter().all(cell_fits) {
         return Err(bad("its sweep cells do not fit this run".into()));
     }
     let upload_all =

@@ -342,6 +342,11 @@ async fn run(job: Job, backend: BackendChoice, data_url: String) {
                 let header = journal::header()
                     .await?
                     .ok_or("there is no interrupted run to finish")?;
+                // Stored data is read as hostile as any file: the config first.
+                header
+                    .config
+                    .validate()
+                    .map_err(|e| format!("the stored run's config is not valid: {e}"))?;
                 (header.config.clone(), Some(header))
             }
         };

@@ -54,6 +54,18 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
     }
 }
 
+/// "row · column: exact value" of the hovered cell, when it has a value.
+fn hover_text(data: &HeatmapData, hovered: Option<(usize, usize)>) -> Option<String> {
+    let (r, c) = hovered?;
+    let v = data.values.get(r)?.get(c)?.as_ref()?;
+    Some(format!(
+        "{} · {}: {}",
+        data.rows[r],
+        data.columns[c],
+        data.format.exact(*v)
+    ))
+}
+
 /// Where a canvas map's cells are.
 #[derive(Clone, Copy)]
 struct Grid {
@@ -151,15 +163,7 @@ fn canvas_heatmap(props: &HeatmapProps) -> Html {
         })
     });
     let (lo, hi) = data.domain();
-    let hover_text = (*hovered).and_then(|(r, c)| {
-        let v = data.values.get(r)?.get(c)?.as_ref()?;
-        Some(format!(
-            "{} · {}: {}",
-            data.rows[r],
-            data.columns[c],
-            data.format.exact(*v)
-        ))
-    });
+    let hover_text = hover_text(data, *hovered);
     let complete = data.values.iter().flatten().filter(|v| v.is_some()).count();
     html! {
         <figure class="heatmap canvas" data-testid={format!("heatmap-{}", data.id)} data-cells={complete.to_string()}
@@ -261,15 +265,7 @@ fn svg_heatmap(props: &HeatmapProps) -> Html {
         html! { <rect x={format!("{x:.1}")} y={legend_y.to_string()} width={format!("{:.1}", 180.0 / STEPS as f64 + 0.5)} height="12"
                       fill={colour(data.palette, (i as f64 + 0.5) / STEPS as f64)}/> }
     });
-    let hover_text = (*hovered).and_then(|(r, c)| {
-        let v = data.values.get(r)?.get(c)?.as_ref()?;
-        Some(format!(
-            "{} · {}: {}",
-            data.rows[r],
-            data.columns[c],
-            data.format.exact(*v)
-        ))
-    });
+    let hover_text = hover_text(data, *hovered);
     let state = if props.pending { "partial" } else { "done" };
 
     html! {
