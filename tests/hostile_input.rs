@@ -12,20 +12,12 @@ use layerlab::engine::rng::Rng;
 fn quick_result() -> ResultFile {
     let data = layerlab::engine::data::files::load_mnist(&common::mnist_dir()).unwrap();
     let c = ExperimentConfig::from_pairs(config::preset("quick").unwrap()).unwrap();
-    struct Quiet;
-    impl layerlab::engine::Driver for Quiet {
-        fn event(&mut self, _: layerlab::engine::Event) {}
-        fn stop_requested(&mut self) -> bool {
-            false
-        }
-        async fn pause(&mut self) {}
-    }
     pollster::block_on(layerlab::engine::run_experiment(
         &c,
         &data,
         &burn::tensor::Device::flex(),
         "cpu (flex)",
-        &mut Quiet,
+        &mut common::Quiet,
     ))
     .unwrap()
 }

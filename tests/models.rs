@@ -8,7 +8,7 @@ use layerlab::engine::config::ExperimentConfig;
 use layerlab::engine::data::files;
 use layerlab::engine::metrics::read_floats;
 use layerlab::engine::models::{Mode, Model, Role};
-use layerlab::engine::train::{Driver, Event, run_experiment};
+use layerlab::engine::train::run_experiment;
 use layerlab::engine::units;
 
 fn model(pairs: &[(&str, &str)]) -> Model {
@@ -148,15 +148,6 @@ fn rerandomizing_a_unit_resets_its_batch_norm_state() {
     }
 }
 
-struct Quiet;
-impl Driver for Quiet {
-    fn event(&mut self, _: Event) {}
-    fn stop_requested(&mut self) -> bool {
-        false
-    }
-    async fn pause(&mut self) {}
-}
-
 #[test]
 fn short_cifar_runs_learn_and_update_batch_norm() {
     let data = files::load(layerlab::engine::data::DatasetKind::Cifar10, &common::cifar_dir()).unwrap();
@@ -174,8 +165,14 @@ fn short_cifar_runs_learn_and_update_batch_norm() {
             ("weight-decay", "0.0005"),
         ])
         .unwrap();
-        let result =
-            pollster::block_on(run_experiment(&c, &data, &Device::flex(), "test", &mut Quiet)).unwrap();
+        let result = pollster::block_on(run_experiment(
+            &c,
+            &data,
+            &Device::flex(),
+            "test",
+            &mut common::Quiet,
+        ))
+        .unwrap();
         result.check_shape().unwrap();
         assert!(
             result.final_test_error < 0.8,

@@ -193,7 +193,7 @@ impl Driver for CliDriver {
                 epoch,
                 done_steps,
                 total_steps,
-                examples_per_second,
+                samples_per_second,
             } => {
                 if !self.terminal {
                     return;
@@ -223,7 +223,7 @@ impl Driver for CliDriver {
                     fraction * 100.0,
                     self.epochs,
                     steps_per_second,
-                    examples_per_second,
+                    samples_per_second,
                     clock(eta)
                 );
                 self.draw(&line);

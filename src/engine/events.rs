@@ -22,7 +22,7 @@ pub enum Event {
         done_steps: usize,
         total_steps: usize,
         #[serde(with = "crate::engine::floats")]
-        examples_per_second: f64,
+        samples_per_second: f64,
     },
     /// Mean training loss of the epoch so far, read back every few steps.
     Loss {

@@ -301,7 +301,7 @@ pub async fn run_experiment<D: Driver>(
                 epoch: epoch + 1,
                 done_steps,
                 total_steps,
-                examples_per_second: examples_seen as f64 / elapsed.max(1e-9),
+                samples_per_second: examples_seen as f64 / elapsed.max(1e-9),
             });
             driver.pause().await;
         }

@@ -4,7 +4,6 @@
 use crate::runtime::js::{await_promise, call, describe, get, get_string};
 use crate::runtime::protocol::{BackendChoice, DeviceReport};
 use burn::tensor::Device;
-use wasm_bindgen::JsValue;
 
 /// What `navigator.gpu.requestAdapter()` said.
 struct AdapterProbe {
@@ -49,7 +48,6 @@ fn cpu(reason: Option<String>) -> (Device, DeviceReport) {
         DeviceReport {
             backend: "cpu".into(),
             adapter: "CPU (burn flex backend, wasm)".into(),
-            fallback_adapter: false,
             fallback_reason: reason,
         },
     )
@@ -82,7 +80,6 @@ pub async fn choose(choice: BackendChoice) -> (Device, DeviceReport) {
             DeviceReport {
                 backend: "webgpu".into(),
                 adapter: probe.description,
-                fallback_adapter: probe.fallback,
                 fallback_reason: None,
             },
         ),
@@ -100,6 +97,3 @@ pub fn backend_label(report: &DeviceReport) -> String {
         "cpu (flex, wasm)".into()
     }
 }
-
-#[allow(dead_code)]
-fn _assert_js_value(_: JsValue) {}

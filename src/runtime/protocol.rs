@@ -107,8 +107,6 @@ pub struct DeviceReport {
     pub backend: String,
     /// Adapter description (vendor, architecture, device) when on WebGPU.
     pub adapter: String,
-    /// Whether the WebGPU adapter is a software one (e.g. SwiftShader).
-    pub fallback_adapter: bool,
     /// Why the CPU backend is used instead of WebGPU, in words for the page.
     pub fallback_reason: Option<String>,
 }

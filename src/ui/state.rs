@@ -59,7 +59,7 @@ pub struct LiveRun {
     pub epoch: usize,
     pub done_steps: usize,
     pub total_steps: usize,
-    pub examples_per_second: f64,
+    pub samples_per_second: f64,
     /// `(loaded, total, from cache)` of the data download.
     pub data: Option<(u64, u64, bool)>,
     /// `(epoch progress, mean training loss)`.
@@ -84,7 +84,7 @@ impl LiveRun {
             epoch: 0,
             done_steps: 0,
             total_steps: 0,
-            examples_per_second: 0.0,
+            samples_per_second: 0.0,
             data: None,
             loss_points: Vec::new(),
             epochs: Vec::new(),
@@ -96,16 +96,16 @@ impl LiveRun {
 
     /// Seconds left in training at the current speed.
     pub fn eta_seconds(&self) -> Option<f64> {
-        if self.examples_per_second <= 0.0 || self.total_steps == 0 {
+        if self.samples_per_second <= 0.0 || self.total_steps == 0 {
             return None;
         }
         let steps_left = self.total_steps.saturating_sub(self.done_steps) as f64;
         let examples_per_step = self.train_examples.min(self.config.batch_size).max(1) as f64;
-        Some(steps_left * examples_per_step / self.examples_per_second)
+        Some(steps_left * examples_per_step / self.samples_per_second)
     }
 
     pub fn steps_per_second(&self) -> f64 {
-        self.examples_per_second / self.train_examples.min(self.config.batch_size).max(1) as f64
+        self.samples_per_second / self.train_examples.min(self.config.batch_size).max(1) as f64
     }
 }
 
@@ -697,7 +697,7 @@ fn apply_event(run: &mut LiveRun, event: Event) {
             epoch,
             done_steps,
             total_steps,
-            examples_per_second,
+            samples_per_second,
         } => {
             if run.phase != Phase::Stopping {
                 run.phase = Phase::Training;
@@ -705,7 +705,7 @@ fn apply_event(run: &mut LiveRun, event: Event) {
             run.epoch = epoch;
             run.done_steps = done_steps;
             run.total_steps = total_steps;
-            run.examples_per_second = examples_per_second;
+            run.samples_per_second = samples_per_second;
         }
         Event::Loss { epoch_progress, loss } => run.loss_points.push((epoch_progress, loss as f64)),
         // The loss curve comes from `Loss` events alone (windowed means); an epoch's mean loss
@@ -773,7 +773,7 @@ mod tests {
             epoch: 1,
             done_steps: 1,
             total_steps: 2,
-            examples_per_second: 100.0,
+            samples_per_second: 100.0,
         })));
         assert_eq!(s.run.as_ref().unwrap().phase, Phase::Training);
         s = s.apply(Action::StopRequested);

@@ -1,4 +1,4 @@
-//! Where the integration tests find real data.
+//! Where the integration tests find real data, and a host that ignores what a run reports.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -28,4 +28,15 @@ pub fn cifar_dir() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+/// A run's host that shows nothing, never stops and keeps nothing.
+pub struct Quiet;
+
+impl layerlab::engine::Driver for Quiet {
+    fn event(&mut self, _: layerlab::engine::Event) {}
+    fn stop_requested(&mut self) -> bool {
+        false
+    }
+    async fn pause(&mut self) {}
 }

@@ -359,7 +359,7 @@ pub fn norm(
     }
 }
 
-/// Which architecture, with its size parameters. Serialised inside the result's config.
+/// Which architecture, with its size parameters (built from the config; not serialised itself).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Architecture {
     Fcn {

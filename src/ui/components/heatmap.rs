@@ -18,9 +18,6 @@ pub struct HeatmapProps {
     pub selected: Option<(usize, usize)>,
     #[prop_or_default]
     pub on_select: Option<Callback<(usize, usize)>>,
-    /// Text under the map (e.g. verdict legend).
-    #[prop_or_default]
-    pub caption: Option<String>,
     /// The sweep is still filling this map.
     #[prop_or_default]
     pub pending: bool,
@@ -50,7 +47,7 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
         html! { <CanvasHeatmap data={props.data.clone()} selected={props.selected} on_select={props.on_select.clone()} pending={props.pending} /> }
     } else {
         html! { <SvgHeatmap data={props.data.clone()} selected={props.selected} on_select={props.on_select.clone()}
-        caption={props.caption.clone()} pending={props.pending} /> }
+        pending={props.pending} /> }
     }
 }
 
@@ -291,9 +288,6 @@ fn svg_heatmap(props: &HeatmapProps) -> Html {
                 </g>
             </svg>
             <div class="hover-value" aria-live="polite">{ hover_text.unwrap_or_else(|| "hover a cell for its exact value".into()) }</div>
-            if let Some(caption) = &props.caption {
-                <p class="caption">{ caption.clone() }</p>
-            }
         </figure>
     }
 }

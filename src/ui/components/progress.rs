@@ -45,7 +45,7 @@ pub fn progress(props: &ProgressProps) -> Html {
                     run.done_steps,
                     run.total_steps,
                     run.steps_per_second(),
-                    run.examples_per_second
+                    run.samples_per_second
                 ),
             )
         }
