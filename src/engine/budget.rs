@@ -38,6 +38,15 @@ pub fn resnet_blocks_per_stage(model: ModelKind) -> [usize; 4] {
     }
 }
 
+/// Reset units of the model a config describes (`layer1…`, `stage…`, `fc1`, …).
+pub fn unit_count(config: &ExperimentConfig) -> usize {
+    match config.model {
+        ModelKind::Fcn => config.depth + 1,
+        m if m.is_resnet() => 2 + resnet_blocks_per_stage(m).iter().sum::<usize>(),
+        m => 3 + vgg_convs_per_stage(m).iter().sum::<usize>(),
+    }
+}
+
 /// Scales a channel count by a width multiplier (at least one channel).
 pub fn scaled(channels: usize, mult: f64) -> usize {
     ((channels as f64 * mult).round() as usize).max(1)
@@ -226,11 +235,7 @@ impl Estimate {
         let example_len = (c * h * w) as f64;
         let batch = (config.batch_size as f64).min(train_examples);
         let eval_batch = (config.eval_batch_size as f64).min(test_examples);
-        let units = match config.model {
-            ModelKind::Fcn => config.depth + 1,
-            m if m.is_resnet() => 2 + resnet_blocks_per_stage(m).iter().sum::<usize>(),
-            m => 3 + vgg_convs_per_stage(m).iter().sum::<usize>(),
-        };
+        let units = unit_count(config);
         let checkpoints = config.checkpoints.len();
         let cells = crate::engine::events::plan_len(units, checkpoints, config.joint.len()) as f64;
         Self {
@@ -337,6 +342,15 @@ mod tests {
         let many: String = (0..=2000).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
         let e = config(&[("epochs", "2000"), ("checkpoints", &many)]).unwrap_err();
         assert!(e.contains("checkpoints"), "{e}");
+        let deep: String = (0..=200).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+        let e = config(&[
+            ("depth", "60"),
+            ("width", "16"),
+            ("epochs", "200"),
+            ("checkpoints", &deep),
+        ])
+        .unwrap_err();
+        assert!(e.contains("cells a heat map can show"), "{e}");
         let long = config(&[("model", "resnet34"), ("width-mult", "4"), ("epochs", "10000")]).unwrap_err();
         assert!(long.contains("limit"), "{long}");
     }

@@ -449,6 +449,14 @@ impl ExperimentConfig {
                 caps::CHECKPOINTS
             ));
         }
+        let units = crate::engine::budget::unit_count(self);
+        if units.saturating_mul(self.checkpoints.len() + 1) > caps::MAP_CELLS {
+            return invalid(format!(
+                "{units} units × {} checkpoints (plus ReRnd) is more than the {} cells a heat map can show",
+                self.checkpoints.len(),
+                caps::MAP_CELLS
+            ));
+        }
         if self.joint.len() > caps::JOINT_SETS {
             return invalid(format!(
                 "{} joint sets is more than the limit of {}",

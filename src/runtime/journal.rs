@@ -83,6 +83,11 @@ pub fn checkpoint_key(epoch: usize) -> String {
     format!("checkpoint:{epoch}")
 }
 
+/// Key of a sweep cell's evaluation (`index` in the plan's order).
+pub fn cell_key(index: usize) -> String {
+    format!("cell:{index}")
+}
+
 /// Forgets the stored run.
 pub async fn clear() -> Result<(), String> {
     let db = open().await?;

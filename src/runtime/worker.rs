@@ -168,18 +168,16 @@ struct WorkerDriver {
     last_step_post: f64,
     last_yield: f64,
     journal: JournalHeader,
-    cells: Vec<(usize, Evaluation)>,
     /// The journal failed once (told to the page); later writes are not tried.
     journal_failed: bool,
 }
 
 impl WorkerDriver {
-    fn new(journal: JournalHeader, cells: Vec<(usize, Evaluation)>) -> Self {
+    fn new(journal: JournalHeader) -> Self {
         Self {
             last_step_post: 0.0,
             last_yield: now_ms(),
             journal,
-            cells,
             journal_failed: false,
         }
     }
@@ -201,9 +199,10 @@ impl WorkerDriver {
                 self.journal.training_ended = true;
             }
             Persist::Cell { index, evaluation } => {
-                self.cells.push((index, evaluation.clone()));
-                journal::put_json("cells", &self.cells).await?;
-                self.journal.cells_done = self.cells.len();
+                // One small record per cell: the sweep runs in plan order, so the stored cells
+                // are always the first `cells_done` of the plan.
+                journal::put_json(&journal::cell_key(index), evaluation).await?;
+                self.journal.cells_done = index + 1;
             }
         }
         journal::put_header(&self.journal).await
@@ -326,7 +325,17 @@ async fn stored_run(header: &JournalHeader, classes: usize) -> Result<StoredRun,
         summary: journal::get_json("summary")
             .await?
             .ok_or("the stored run has no training summary")?,
-        cells: journal::get_json("cells").await?.unwrap_or_default(),
+        cells: {
+            // A damaged count stops at the first missing cell (no allocation up front).
+            let mut cells: Vec<(usize, Evaluation)> = Vec::new();
+            for index in 0..header.cells_done {
+                let evaluation = journal::get_json(&journal::cell_key(index))
+                    .await?
+                    .ok_or_else(|| format!("sweep cell {index} is missing from the stored run"))?;
+                cells.push((index, evaluation));
+            }
+            cells
+        },
     })
 }
 
@@ -366,12 +375,12 @@ async fn run(job: Job, backend: BackendChoice, data_url: String) {
                     cells_done: 0,
                     cells_total: 0,
                 };
-                let mut driver = WorkerDriver::new(header, Vec::new());
+                let mut driver = WorkerDriver::new(header);
                 run_experiment(&config, &data, &device, &label, &mut driver).await
             }
             Some(header) => {
                 let stored = stored_run(&header, data.train.num_classes()).await?;
-                let mut driver = WorkerDriver::new(header, stored.cells.clone());
+                let mut driver = WorkerDriver::new(header);
                 resume_experiment(&config, &data, &device, &label, stored, &mut driver).await
             }
         }
