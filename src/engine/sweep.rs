@@ -22,7 +22,8 @@ pub struct SweepInputs<'a> {
     pub test: &'a TestSet,
     pub seed: u64,
     pub device: &'a Device,
-    /// Cells already evaluated (a resumed run): `(plan index, evaluation)`.
+    /// Cells already evaluated (a resumed run, or the untrained model at checkpoint 0):
+    /// `(plan index, evaluation)`.
     pub done: &'a [(usize, metrics::Evaluation)],
 }
 
@@ -149,7 +150,6 @@ pub async fn run<D: Driver>(inputs: &SweepInputs<'_>, driver: &mut D) -> Result<
             .iter()
             .find(|(i, _)| *i == done)
             .map(|(_, e)| e.clone());
-        let fresh = stored.is_none();
         let evaluation = if let Some(evaluation) = stored {
             evaluation
         } else if finite.cell(model, inputs.joint_sets, cell) {
@@ -182,14 +182,13 @@ pub async fn run<D: Driver>(inputs: &SweepInputs<'_>, driver: &mut D) -> Result<
         } else {
             metrics::Evaluation::not_computed(classes)
         };
-        if fresh {
-            driver
-                .persist(Persist::Cell {
-                    index: done,
-                    evaluation: &evaluation,
-                })
-                .await;
-        }
+        // Every cell, given ones included, so what a host keeps is always a prefix of the plan.
+        driver
+            .persist(Persist::Cell {
+                index: done,
+                evaluation: &evaluation,
+            })
+            .await;
         match *cell {
             Cell::Rerandomized { unit } => {
                 robustness.rerandomized[unit] = evaluation.error;

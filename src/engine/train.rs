@@ -146,11 +146,12 @@ pub async fn run_experiment<D: Driver>(
     });
 
     let initial = units::initial_weights(&model, config.seed, device);
-    // Test error before any training: the curve starts at epoch 0.
-    let initial_test_error = metrics::evaluate(&model, &initial, &test)
+    // Test error before any training: the curve starts at epoch 0, and the sweep's full-model
+    // cell at checkpoint 0 (the same weights) takes this evaluation rather than repeating it.
+    let initial_evaluation = metrics::evaluate(&model, &initial, &test)
         .await
-        .map_err(EngineError::Device)?
-        .error;
+        .map_err(EngineError::Device)?;
+    let initial_test_error = initial_evaluation.error;
     driver.event(Event::Epoch(EpochRecord {
         epoch: 0,
         train_loss: f32::NAN,
@@ -405,6 +406,15 @@ pub async fn run_experiment<D: Driver>(
     };
     let trained: Weights = params.iter().map(|p| p.clone().inner()).collect();
     drop(params);
+    let evaluated: Vec<(usize, Evaluation)> = match checkpoints.first() {
+        Some((0, _)) => sweep::plan(model.units.len(), checkpoints.len(), joint_sets.len())
+            .iter()
+            .position(|c| *c == sweep::Cell::FullModel { checkpoint: 0 })
+            .map(|index| (index, initial_evaluation))
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    };
     driver
         .persist(Persist::Trained {
             weights: &trained,
@@ -424,7 +434,7 @@ pub async fn run_experiment<D: Driver>(
             class_names: train.class_names.clone(),
             backend,
             device,
-            done: &[],
+            done: &evaluated,
         },
         driver,
     )
@@ -444,7 +454,8 @@ struct Finish<'a> {
     class_names: Vec<String>,
     backend: &'a str,
     device: &'a Device,
-    /// Sweep cells already evaluated (a resumed run): `(plan index, evaluation)`.
+    /// Sweep cells already evaluated (a resumed run, or checkpoint 0 evaluated before training):
+    /// `(plan index, evaluation)`.
     done: &'a [(usize, Evaluation)],
 }
 
