@@ -13,8 +13,8 @@ scripts/fetch-mnist.sh data/mnist
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "native tests (cargo test --release)"
-cargo test --release
+step "native tests (cargo test --release, the engine and crates/gemm)"
+cargo test --release -p layerlab -p gemm
 
 step "page build (trunk build --release)"
 trunk build --release

@@ -762,7 +762,7 @@ pub fn app() -> Html {
                 </div>
             </main>
             <footer>
-                <p>{ "Runs entirely in your browser: nothing is uploaded. Same config and seed, same numbers on the CPU backend as the layerlab command line." }</p>
+                <p>{ "Runs entirely in your browser: nothing is uploaded. Same config and seed on the CPU backend: the same result, bit for bit, as the layerlab command line." }</p>
             </footer>
         </div>
         </ContextProvider<NoticeSink>>

@@ -111,36 +111,29 @@ async function checkFinishedPage(page, errors, label, expectBackend) {
   return result;
 }
 
-// Test errors are counts over the test set and must be identical; continuous values (losses,
-// distances) may differ in the last bits, because native x86 matrix kernels fuse multiply-adds
-// (FMA) and wasm's do not.
-const TOLERANCE = 1e-4;
-
-/** Compares two result files field by field (timing aside); throws on any real difference. */
+/**
+ * Compares two result files field by field, timing aside: every value must be identical (the CPU
+ * backend computes the same bits natively and in wasm). Returns how many values were compared.
+ */
 function compareResults(page, cli) {
-  const stats = { exact: 0, close: 0, worst: 0 };
-  const walk = (a, b, where, continuous) => {
+  let values = 0;
+  const walk = (a, b, where) => {
     if (Array.isArray(a)) {
       assert(Array.isArray(b) && a.length === b.length, `${where}: shapes differ`);
-      a.forEach((x, i) => walk(x, b[i], `${where}[${i}]`, continuous));
+      a.forEach((x, i) => walk(x, b[i], `${where}[${i}]`));
     } else if (a !== null && typeof a === 'object') {
+      assert(b !== null && typeof b === 'object', `${where}: page has an object, CLI ${b}`);
       for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
         if (where === '' && k === 'timing') continue;
-        const cont = continuous || ['distance', 'train_loss', 'loss_curve'].includes(k);
-        walk(a[k], b[k], `${where}.${k}`, cont);
+        walk(a[k], b[k], `${where}.${k}`);
       }
-    } else if (a === b) {
-      stats.exact += 1;
     } else {
-      assert(continuous && typeof a === 'number' && typeof b === 'number', `${where}: page ${a}, CLI ${b}`);
-      const rel = Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-12);
-      assert(rel <= TOLERANCE, `${where}: page ${a}, CLI ${b} (relative difference ${rel})`);
-      stats.close += 1;
-      stats.worst = Math.max(stats.worst, rel);
+      assert(a === b, `${where}: page ${a}, CLI ${b}`);
+      values += 1;
     }
   };
-  walk(page, cli, '', false);
-  return stats;
+  walk(page, cli, '');
+  return values;
 }
 
 /** Everything the results area displays, for comparing two pages. */
@@ -217,8 +210,38 @@ const tests = {
     }
     // The same config natively: the same numbers.
     const cli = runCli(Object.entries(SMALL).flatMap(([k, v]) => [`--${k}`, v]), path.join(OUT, 'cli-result.json'));
-    const report = compareResults(result, cli);
-    console.log(`    page CPU vs CLI: ${report.exact} values identical, ${report.close} within ${TOLERANCE} relative (largest ${report.worst.toExponential(2)})`);
+    console.log(`    page CPU vs CLI: all ${compareResults(result, cli)} values identical`);
+  },
+
+  async page_cpu_equals_cli_bit_for_bit() {
+    // Issue 17's config and three more: a CNN with augmentation, Adam with weight decay, and a
+    // ResNet (batch norm) with SGD and weight decay. Each result file must equal the CLI's.
+    const configs = [
+      ['fcn-issue-17', { model: 'fcn', depth: '3', width: '128', epochs: '2', 'batch-size': '64', lr: '0.02', momentum: '0.9',
+        checkpoints: '0,1,2', seed: '7', 'train-limit': '6000', 'test-limit': '2000' }, MNIST],
+      ['fcn-adam-wd', { model: 'fcn', depth: '2', width: '96', epochs: '2', 'batch-size': '50', optimizer: 'adam', lr: '0.002',
+        'weight-decay': '0.0005', checkpoints: '0,1,2', seed: '3', 'train-limit': '3000', 'test-limit': '1000' }, MNIST],
+      ['vgg-augment', { model: 'vgg11', 'width-mult': '0.125', epochs: '2', 'batch-size': '32', lr: '0.02', momentum: '0.9',
+        augment: 'true', checkpoints: '0,2', seed: '5', 'train-limit': '320', 'test-limit': '200', 'eval-batch-size': '100' }, CIFAR],
+      ['resnet-wd', { model: 'resnet18', 'width-mult': '0.125', epochs: '1', 'batch-size': '32', lr: '0.02', momentum: '0.9',
+        'weight-decay': '0.0005', checkpoints: '0,1', seed: '1', 'train-limit': '160', 'test-limit': '100', 'eval-batch-size': '100' }, CIFAR],
+    ];
+    const browser = await launch({ webgpu: false });
+    try {
+      for (const [label, config, data] of configs) {
+        const { page, errors } = await openPage(browser, server.url + fragment(config, { run: 1, backend: 'cpu' }));
+        await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 600_000 });
+        const result = await checkFinishedPage(page, errors, `equal-${label}`, 'cpu');
+        await page.close();
+        const out = path.join(OUT, `cli-${label}.json`);
+        const args = Object.entries(config).flatMap(([k, v]) => [`--${k}`, v]);
+        execFileSync(CLI, ['run', '--data', data, '--out', out, '--quiet', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+        const cli = JSON.parse(fs.readFileSync(out, 'utf8'));
+        console.log(`    ${label}: all ${compareResults(result, cli)} values identical (page ${result.timing.train_seconds.toFixed(1)} s, CLI ${cli.timing.train_seconds.toFixed(1)} s of training)`);
+      }
+    } finally {
+      await browser.close();
+    }
   },
 
   async share_link_saved_runs_and_import() {
@@ -431,8 +454,7 @@ const tests = {
       const cli = runCli(Object.entries(cfg).flatMap(([k, v]) => [`--${k}`, v]), path.join(OUT, 'cli-resumed.json'));
       const { notes: _a, ...page_ } = resumed;
       const { notes: _b, ...cli_ } = cli;
-      const report = compareResults(page_, cli_);
-      console.log(`    resumed page run vs CLI: ${report.exact} values identical, ${report.close} within ${TOLERANCE}`);
+      console.log(`    resumed page run vs CLI: all ${compareResults(page_, cli_)} values identical`);
       // Nothing is left to resume.
       await page.goto('about:blank');
       await page.goto(server.url);

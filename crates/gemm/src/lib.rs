@@ -1,0 +1,943 @@
+//! Deterministic matrix multiply behind the `gemm` 0.19 interface that burn's CPU backend calls.
+//!
+//! `dst := alpha·dst + beta·(lhs × rhs)`, where every element of `lhs × rhs` is one sum taken
+//! strictly in order of `k`, starting from +0, with a separately rounded multiply and add at each
+//! step (never a fused multiply-add). Vector lanes run across output columns and threads across
+//! output blocks, so neither the SIMD width nor the thread count nor the block sizes can change a
+//! single bit: the page (wasm, SIMD128, one thread) and the command line (x86-64 AVX, all cores)
+//! produce identical products, which is what makes their training runs identical.
+//!
+//! The price is the fused multiply-add's doubled peak on CPUs that have it; the kernels make up
+//! for part of it with wide register tiles and packed, cache-sized panels.
+
+mod dot;
+
+use core::any::TypeId;
+use core::ops::{Add, Mul};
+
+pub use half::f16;
+
+/// How much parallelism the caller allows. `Rayon(0)` means all cores, `Rayon(n)` at most `n`;
+/// `None` is a request, not a promise, for small products (threads never change results here, so
+/// large products use the cores whichever is passed; see [`threads_for`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Parallelism {
+    None,
+    Rayon(usize),
+}
+
+/// Real element types the kernels compute in.
+trait Element: Copy + Send + Sync + 'static + Add<Output = Self> + Mul<Output = Self> + PartialEq {
+    const ZERO: Self;
+    const ONE: Self;
+}
+
+impl Element for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+}
+
+impl Element for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+}
+
+/// A strided matrix: element `(row, col)` lives at `ptr + row·rs + col·cs`.
+#[derive(Clone, Copy)]
+struct View<E> {
+    ptr: *const E,
+    rs: isize,
+    cs: isize,
+}
+
+// Safety: the views are only read inside `gemm`, whose caller guarantees the memory outlives it.
+unsafe impl<E: Sync> Send for View<E> {}
+unsafe impl<E: Sync> Sync for View<E> {}
+
+impl<E: Copy> View<E> {
+    #[inline(always)]
+    unsafe fn at(&self, row: usize, col: usize) -> E {
+        unsafe {
+            *self
+                .ptr
+                .wrapping_offset(row as isize * self.rs + col as isize * self.cs)
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct ViewMut<E> {
+    ptr: *mut E,
+    rs: isize,
+    cs: isize,
+}
+
+// Safety: threads write disjoint blocks of the destination.
+unsafe impl<E: Send> Send for ViewMut<E> {}
+unsafe impl<E: Send> Sync for ViewMut<E> {}
+
+impl<E> ViewMut<E> {
+    #[inline(always)]
+    fn at(&self, row: usize, col: usize) -> *mut E {
+        self.ptr
+            .wrapping_offset(row as isize * self.rs + col as isize * self.cs)
+    }
+}
+
+/// A left panel: `MR` rows of `k` values, element `(r, p)` at `ptr + r·rs + p·ps`. Either packed
+/// (`rs = 1, ps = MR`) or read in place from a row- or column-major matrix.
+#[derive(Clone, Copy)]
+struct LhsPanel<E> {
+    ptr: *const E,
+    rs: usize,
+    ps: usize,
+}
+
+/// A right panel: `k` rows of `NR` adjacent values, row `p` at `ptr + p·ps`. Packed (`ps = NR`)
+/// or read in place from a row-major matrix.
+#[derive(Clone, Copy)]
+struct RhsPanel<E> {
+    ptr: *const E,
+    ps: usize,
+}
+
+/// A register-tiled inner kernel: `tile: [MR][NR]` (row-major) := the left panel × the right panel.
+#[derive(Clone, Copy)]
+struct Micro<E> {
+    mr: usize,
+    nr: usize,
+    /// Multiply-adds this kernel does in the time packing transposes one element (about two
+    /// cycles): what [`gemm_real`] weighs packing against padding with.
+    pack_cost: usize,
+    run: unsafe fn(k: usize, a: LhsPanel<E>, b: RhsPanel<E>, tile: *mut E),
+}
+
+/// The portable kernel, also the reference the SIMD ones must equal bit for bit.
+unsafe fn micro_scalar<E: Element, const MR: usize, const NR: usize>(
+    k: usize,
+    a: LhsPanel<E>,
+    b: RhsPanel<E>,
+    tile: *mut E,
+) {
+    let mut acc = [[E::ZERO; NR]; MR];
+    for p in 0..k {
+        let bp = unsafe { b.ptr.add(p * b.ps) };
+        for (r, row) in acc.iter_mut().enumerate() {
+            let av = unsafe { *a.ptr.add(r * a.rs + p * a.ps) };
+            for (c, cell) in row.iter_mut().enumerate() {
+                *cell = *cell + av * unsafe { *bp.add(c) };
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            unsafe { *tile.add(r * NR + c) = v };
+        }
+    }
+}
+
+/// 6×16 tile in twelve 8-lane registers: multiply, then add (AVX has no fused form; FMA3 is
+/// deliberately not enabled).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn micro_avx_6x16(k: usize, a: LhsPanel<f32>, b: RhsPanel<f32>, tile: *mut f32) {
+    use core::arch::x86_64::*;
+    const MR: usize = 6;
+    const NR: usize = 16;
+    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+    for p in 0..k {
+        let bp = unsafe { b.ptr.add(p * b.ps) };
+        let (b0, b1) = unsafe { (_mm256_loadu_ps(bp), _mm256_loadu_ps(bp.add(8))) };
+        for (r, row) in acc.iter_mut().enumerate() {
+            let av = _mm256_set1_ps(unsafe { *a.ptr.add(r * a.rs + p * a.ps) });
+            row[0] = _mm256_add_ps(row[0], _mm256_mul_ps(av, b0));
+            row[1] = _mm256_add_ps(row[1], _mm256_mul_ps(av, b1));
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        unsafe {
+            _mm256_storeu_ps(tile.add(r * NR), row[0]);
+            _mm256_storeu_ps(tile.add(r * NR + 8), row[1]);
+        }
+    }
+}
+
+/// 8×32 tile in sixteen 16-lane registers, multiply then add (no FMA, as above). Twice the AVX
+/// kernel's lanes per instruction: on AVX-512 machines this recovers the peak a fused
+/// multiply-add would give at 256 bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn micro_avx512_8x32(k: usize, a: LhsPanel<f32>, b: RhsPanel<f32>, tile: *mut f32) {
+    use core::arch::x86_64::*;
+    const MR: usize = 8;
+    const NR: usize = 32;
+    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+    for p in 0..k {
+        let bp = unsafe { b.ptr.add(p * b.ps) };
+        let (b0, b1) = unsafe { (_mm512_loadu_ps(bp), _mm512_loadu_ps(bp.add(16))) };
+        for (r, row) in acc.iter_mut().enumerate() {
+            let av = _mm512_set1_ps(unsafe { *a.ptr.add(r * a.rs + p * a.ps) });
+            row[0] = _mm512_add_ps(row[0], _mm512_mul_ps(av, b0));
+            row[1] = _mm512_add_ps(row[1], _mm512_mul_ps(av, b1));
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        unsafe {
+            _mm512_storeu_ps(tile.add(r * NR), row[0]);
+            _mm512_storeu_ps(tile.add(r * NR + 16), row[1]);
+        }
+    }
+}
+
+/// 4×8 tile in eight 4-lane registers (V8 maps wasm SIMD onto sixteen 128-bit registers).
+/// `f32x4_mul` and `f32x4_add` are IEEE single operations; relaxed SIMD's `madd` is not used
+/// because its rounding is up to the engine.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+unsafe fn micro_simd128_4x8(k: usize, a: LhsPanel<f32>, b: RhsPanel<f32>, tile: *mut f32) {
+    use core::arch::wasm32::*;
+    const MR: usize = 4;
+    const NR: usize = 8;
+    let mut acc = [[f32x4_splat(0.0); 2]; MR];
+    for p in 0..k {
+        let bp = unsafe { b.ptr.add(p * b.ps) };
+        let (b0, b1) = unsafe { (v128_load(bp as *const v128), v128_load(bp.add(4) as *const v128)) };
+        for (r, row) in acc.iter_mut().enumerate() {
+            let av = f32x4_splat(unsafe { *a.ptr.add(r * a.rs + p * a.ps) });
+            row[0] = f32x4_add(row[0], f32x4_mul(av, b0));
+            row[1] = f32x4_add(row[1], f32x4_mul(av, b1));
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        unsafe {
+            v128_store(tile.add(r * NR) as *mut v128, row[0]);
+            v128_store(tile.add(r * NR + 4) as *mut v128, row[1]);
+        }
+    }
+}
+
+/// Which f32 kernels exist on this target; [`best_f32`] picks the fastest one the CPU runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    Scalar,
+    #[cfg(target_arch = "x86_64")]
+    Avx,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    Simd128,
+}
+
+fn micro_f32(kernel: Kernel) -> Micro<f32> {
+    match kernel {
+        Kernel::Scalar => Micro {
+            mr: 4,
+            nr: 8,
+            pack_cost: 4,
+            run: micro_scalar::<f32, 4, 8>,
+        },
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx => Micro {
+            mr: 6,
+            nr: 16,
+            pack_cost: 16,
+            run: micro_avx_6x16,
+        },
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => Micro {
+            mr: 8,
+            nr: 32,
+            pack_cost: 32,
+            run: micro_avx512_8x32,
+        },
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Kernel::Simd128 => Micro {
+            mr: 4,
+            nr: 8,
+            pack_cost: 8,
+            run: micro_simd128_4x8,
+        },
+    }
+}
+
+/// The fastest f32 kernel this machine runs (all of them give the same bits).
+pub fn best_f32() -> Kernel {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx512f") {
+        return Kernel::Avx512;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx") {
+        return Kernel::Avx;
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    return Kernel::Simd128;
+    #[allow(unreachable_code)]
+    Kernel::Scalar
+}
+
+/// Bytes of a packed panel block kept near the core: the left block `[mc][k]` aims at L2, the right
+/// block `[k][nc]` at a share of L3.
+const LHS_BLOCK_BYTES: usize = 512 * 1024;
+const RHS_BLOCK_BYTES: usize = 1024 * 1024;
+
+/// Products below this many multiply-adds stay on the calling thread (a fork costs microseconds).
+const PARALLEL_MIN_MULADDS: usize = 1 << 21;
+
+/// Threads for an `m×n×k` product: the cores when it is big enough, unless the caller caps them.
+pub fn threads_for(m: usize, n: usize, k: usize, parallelism: Parallelism) -> usize {
+    let work = m.saturating_mul(n).saturating_mul(k);
+    if work < PARALLEL_MIN_MULADDS {
+        return 1;
+    }
+    let cores = available_threads();
+    match parallelism {
+        Parallelism::Rayon(cap) if cap > 0 => cores.min(cap),
+        _ => cores,
+    }
+}
+
+/// The helper threads: one fewer than the cores, because the calling thread takes a share
+/// itself. A pool of its own, so a product never waits behind other work in rayon's global pool
+/// and the machine is never oversubscribed.
+#[cfg(not(target_arch = "wasm32"))]
+fn helpers() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let wanted = std::env::var("LAYERLAB_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(cores);
+        (wanted > 1)
+            .then(|| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(wanted - 1)
+                    .thread_name(|i| format!("gemm-{i}"))
+                    .build()
+                    .ok()
+            })
+            .flatten()
+    })
+    .as_ref()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn available_threads() -> usize {
+    helpers().map_or(1, |pool| pool.current_num_threads() + 1)
+}
+
+#[cfg(target_arch = "wasm32")]
+fn available_threads() -> usize {
+    1
+}
+
+/// `len` elements of a per-thread scratch area that only grows (8-byte aligned). Every element a
+/// kernel reads is written by the packing first, padding included, so old contents never leak.
+fn scratch<E: Element>(store: &mut Vec<u64>, len: usize) -> &mut [E] {
+    let words = (len * core::mem::size_of::<E>()).div_ceil(8);
+    if store.len() < words {
+        store.resize(words, 0);
+    }
+    // Safety: `Element` is only f32 and f64, for which any bits are a value and 8 bytes of
+    // alignment suffice; the area holds `len` of them.
+    unsafe { core::slice::from_raw_parts_mut(store.as_mut_ptr() as *mut E, len) }
+}
+
+/// The left panels of rows `rows`: read in place when the matrix is row- or column-major with
+/// non-negative strides and the panel is whole, otherwise packed `[k][mr]` (zero-padded) into
+/// `store`.
+unsafe fn lhs_panels<E: Element>(
+    lhs: View<E>,
+    rows: core::ops::Range<usize>,
+    k: usize,
+    mr: usize,
+    store: &mut Vec<u64>,
+    panels: &mut Vec<LhsPanel<E>>,
+) {
+    let in_place = (lhs.cs == 1 && lhs.rs >= 0) || (lhs.rs == 1 && lhs.cs >= 0);
+    let count = rows.len().div_ceil(mr);
+    let whole = |i: usize| rows.start + (i + 1) * mr <= rows.end;
+    let packed_count = (0..count).filter(|&i| !in_place || !whole(i)).count();
+    let buffer = scratch::<E>(store, packed_count * k * mr);
+    let mut slot = 0;
+    panels.clear();
+    for i in 0..count {
+        let first = rows.start + i * mr;
+        let height = mr.min(rows.end - first);
+        if in_place && whole(i) {
+            panels.push(LhsPanel {
+                ptr: lhs.ptr.wrapping_offset(first as isize * lhs.rs),
+                rs: lhs.rs as usize,
+                ps: lhs.cs as usize,
+            });
+            continue;
+        }
+        let dst = &mut buffer[slot * k * mr..(slot + 1) * k * mr];
+        for p in 0..k {
+            let out = &mut dst[p * mr..(p + 1) * mr];
+            for (r, cell) in out.iter_mut().enumerate() {
+                *cell = if r < height {
+                    unsafe { lhs.at(first + r, p) }
+                } else {
+                    E::ZERO
+                };
+            }
+        }
+        slot += 1;
+        panels.push(LhsPanel {
+            ptr: dst.as_ptr(),
+            rs: 1,
+            ps: mr,
+        });
+    }
+}
+
+/// The right panels of columns `cols`: read in place from a row-major matrix when whole and read
+/// by one block of rows only (`once`), otherwise packed `[k][nr]` (zero-padded) into `store`,
+/// where a panel re-read by many row blocks stays contiguous in cache. Column-major matrices are
+/// transposed in blocks that stay in L1.
+unsafe fn rhs_panels<E: Element>(
+    rhs: View<E>,
+    cols: core::ops::Range<usize>,
+    k: usize,
+    nr: usize,
+    once: bool,
+    store: &mut Vec<u64>,
+    panels: &mut Vec<RhsPanel<E>>,
+) {
+    let row_major = rhs.cs == 1 && rhs.rs >= 0;
+    let in_place = once && row_major;
+    let count = cols.len().div_ceil(nr);
+    let whole = |j: usize| cols.start + (j + 1) * nr <= cols.end;
+    let packed_count = (0..count).filter(|&j| !in_place || !whole(j)).count();
+    let buffer = scratch::<E>(store, packed_count * k * nr);
+    let mut slot = 0;
+    panels.clear();
+    for j in 0..count {
+        let first = cols.start + j * nr;
+        let width = nr.min(cols.end - first);
+        if in_place && whole(j) {
+            panels.push(RhsPanel {
+                ptr: rhs.ptr.wrapping_add(first),
+                ps: rhs.rs as usize,
+            });
+            continue;
+        }
+        let dst = &mut buffer[slot * k * nr..(slot + 1) * k * nr];
+        if row_major {
+            for p in 0..k {
+                let src = rhs.ptr.wrapping_offset(p as isize * rhs.rs + first as isize);
+                let out = &mut dst[p * nr..(p + 1) * nr];
+                out[..width].copy_from_slice(unsafe { core::slice::from_raw_parts(src, width) });
+                out[width..].fill(E::ZERO);
+            }
+        } else {
+            const P_BLOCK: usize = 64;
+            for p0 in (0..k).step_by(P_BLOCK) {
+                let p1 = (p0 + P_BLOCK).min(k);
+                for c in 0..nr {
+                    for p in p0..p1 {
+                        dst[p * nr + c] = if c < width {
+                            unsafe { rhs.at(p, first + c) }
+                        } else {
+                            E::ZERO
+                        };
+                    }
+                }
+            }
+        }
+        slot += 1;
+        panels.push(RhsPanel {
+            ptr: dst.as_ptr(),
+            ps: nr,
+        });
+    }
+}
+
+/// The caller's scaling: `beta·product`, then `+ alpha·dst` when the old value is read.
+#[derive(Clone, Copy)]
+struct Scale<E> {
+    read_dst: bool,
+    alpha: E,
+    beta: E,
+}
+
+impl<E: Element> Scale<E> {
+    /// The destination is just the product.
+    fn is_plain(&self) -> bool {
+        self.beta == E::ONE && (!self.read_dst || self.alpha == E::ZERO)
+    }
+
+    #[inline(always)]
+    unsafe fn store(&self, dst: *mut E, product: E) {
+        let value = if self.beta == E::ONE {
+            product
+        } else {
+            self.beta * product
+        };
+        unsafe {
+            *dst = if !self.read_dst || self.alpha == E::ZERO {
+                value
+            } else if self.alpha == E::ONE {
+                *dst + value
+            } else {
+                self.alpha * *dst + value
+            };
+        }
+    }
+}
+
+/// One thread's share: rows `rows` × columns `cols` of the destination.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_block<E: Element>(
+    micro: Micro<E>,
+    k: usize,
+    rows: core::ops::Range<usize>,
+    cols: core::ops::Range<usize>,
+    dst: ViewMut<E>,
+    lhs: View<E>,
+    rhs: View<E>,
+    scale: Scale<E>,
+) {
+    thread_local! {
+        /// Packed panels of the left and right operands, kept between calls.
+        static SCRATCH: core::cell::RefCell<(Vec<u64>, Vec<u64>)> = const {
+            core::cell::RefCell::new((Vec::new(), Vec::new()))
+        };
+    }
+    let mut own = (Vec::new(), Vec::new());
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut kept) => unsafe { gemm_panels(micro, k, rows, cols, dst, lhs, rhs, scale, &mut kept) },
+        // Only if a kernel ever re-entered this thread: then fresh buffers.
+        Err(_) => unsafe { gemm_panels(micro, k, rows, cols, dst, lhs, rhs, scale, &mut own) },
+    });
+}
+
+/// [`gemm_block`] with its scratch buffers.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_panels<E: Element>(
+    micro: Micro<E>,
+    k: usize,
+    rows: core::ops::Range<usize>,
+    cols: core::ops::Range<usize>,
+    dst: ViewMut<E>,
+    lhs: View<E>,
+    rhs: View<E>,
+    scale: Scale<E>,
+    (lhs_buffer, rhs_buffer): &mut (Vec<u64>, Vec<u64>),
+) {
+    let (mr, nr) = (micro.mr, micro.nr);
+    let bytes_per = core::mem::size_of::<E>() * k.max(1);
+    let mc = (LHS_BLOCK_BYTES / bytes_per / mr).max(1) * mr;
+    let nc = (RHS_BLOCK_BYTES / bytes_per / nr).max(1) * nr;
+    let (mut lhs_list, mut rhs_list) = (Vec::new(), Vec::new());
+    let mut tile = vec![E::ZERO; mr * nr];
+    let plain_rows = scale.is_plain() && dst.cs == 1;
+    let mut jc = cols.start;
+    while jc < cols.end {
+        let jend = (jc + nc).min(cols.end);
+        unsafe { rhs_panels(rhs, jc..jend, k, nr, rows.len() <= mc, rhs_buffer, &mut rhs_list) };
+        let mut ic = rows.start;
+        while ic < rows.end {
+            let iend = (ic + mc).min(rows.end);
+            unsafe { lhs_panels(lhs, ic..iend, k, mr, lhs_buffer, &mut lhs_list) };
+            for (&b, j0) in rhs_list.iter().zip((jc..jend).step_by(nr)) {
+                let width = nr.min(jend - j0);
+                for (&a, i0) in lhs_list.iter().zip((ic..iend).step_by(mr)) {
+                    let height = mr.min(iend - i0);
+                    unsafe { (micro.run)(k, a, b, tile.as_mut_ptr()) };
+                    for r in 0..height {
+                        let row = &tile[r * nr..r * nr + width];
+                        if plain_rows {
+                            let out = unsafe { core::slice::from_raw_parts_mut(dst.at(i0 + r, j0), width) };
+                            out.copy_from_slice(row);
+                        } else {
+                            for (c, &v) in row.iter().enumerate() {
+                                unsafe { scale.store(dst.at(i0 + r, j0 + c), v) };
+                            }
+                        }
+                    }
+                }
+            }
+            ic = iend;
+        }
+        jc = jend;
+    }
+}
+
+/// Splits the destination among threads along its longer side, in whole register tiles.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_real<E: Element>(
+    micro: Micro<E>,
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: ViewMut<E>,
+    lhs: View<E>,
+    rhs: View<E>,
+    scale: Scale<E>,
+    threads: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    // The kernels want the right operand row-major (lanes along its rows); anything else is
+    // transposed while packing. When that costs more than transposing the left operand would,
+    // compute dstᵀ = rhsᵀ·lhsᵀ instead: the same products (a·b = b·a exactly) summed in the same
+    // order, so the same bits. A convolution's im2col product (few output channels × many
+    // pixels, both operands contiguous along k) is the case this is for.
+    // Tiny sides matter too: a 128×4 product wastes most of a 32-wide tile one way round and
+    // half of an 8-high one the other. The estimate, in multiply-adds: tiles computed (padding
+    // included), plus the kernel's `pack_cost` per element a packing transposes.
+    let cost = |lhs: &View<E>, rhs: &View<E>, m: usize, n: usize| {
+        let rhs_pack = if rhs.cs == 1 { 0 } else { k * n };
+        let lhs_pack = if lhs.cs == 1 || lhs.rs == 1 { 0 } else { k * m };
+        let tiles = m.div_ceil(micro.mr) * micro.mr * n.div_ceil(micro.nr) * micro.nr * k;
+        tiles + micro.pack_cost * (rhs_pack + lhs_pack)
+    };
+    let flip = |v: View<E>| View {
+        ptr: v.ptr,
+        rs: v.cs,
+        cs: v.rs,
+    };
+    let (m, n, lhs, rhs, dst) = if cost(&flip(rhs), &flip(lhs), n, m) < cost(&lhs, &rhs, m, n) {
+        let dst = ViewMut {
+            ptr: dst.ptr,
+            rs: dst.cs,
+            cs: dst.rs,
+        };
+        (n, m, flip(rhs), flip(lhs), dst)
+    } else {
+        (m, n, lhs, rhs, dst)
+    };
+    if threads <= 1 {
+        unsafe { gemm_block(micro, k, 0..m, 0..n, dst, lhs, rhs, scale) };
+        return;
+    }
+    let split_rows = m >= n;
+    let (len, unit) = if split_rows { (m, micro.mr) } else { (n, micro.nr) };
+    let per = len.div_ceil(threads).div_ceil(unit) * unit;
+    let part = |index: usize| {
+        let range = index * per..((index + 1) * per).min(len);
+        let (rows, cols) = if split_rows { (range, 0..n) } else { (0..m, range) };
+        // Safety: the parts are disjoint blocks of the destination.
+        unsafe { gemm_block(micro, k, rows, cols, dst, lhs, rhs, scale) };
+    };
+    for_each_part(len.div_ceil(per), part);
+}
+
+/// Runs `part(0..parts)`: part 0 on the calling thread, the others on the helper threads.
+fn for_each_part(parts: usize, part: impl Fn(usize) + Sync) {
+    #[cfg(not(target_arch = "wasm32"))]
+    if parts > 1
+        && let Some(pool) = helpers()
+    {
+        let part = &part;
+        pool.in_place_scope(|scope| {
+            for index in 1..parts {
+                scope.spawn(move |_| part(index));
+            }
+            part(0);
+        });
+        return;
+    }
+    (0..parts).for_each(part);
+}
+
+/// The f32 product by the strategy its shape calls for (the same on every target).
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_f32(
+    kernel: Kernel,
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: ViewMut<f32>,
+    lhs: View<f32>,
+    rhs: View<f32>,
+    scale: Scale<f32>,
+    threads: usize,
+) {
+    if dot::applies(k, lhs.cs, rhs.rs) {
+        // Split the longer side among threads: dstᵀ = rhsᵀ·lhsᵀ is the same dot products.
+        if n > m {
+            let flip = |v: View<f32>| View {
+                ptr: v.ptr,
+                rs: v.cs,
+                cs: v.rs,
+            };
+            let dst = ViewMut {
+                ptr: dst.ptr,
+                rs: dst.cs,
+                cs: dst.rs,
+            };
+            unsafe { dot::gemm(kernel, n, m, k, dst, flip(rhs), flip(lhs), scale, threads) };
+        } else {
+            unsafe { dot::gemm(kernel, m, n, k, dst, lhs, rhs, scale, threads) };
+        }
+    } else {
+        unsafe { gemm_real(micro_f32(kernel), m, n, k, dst, lhs, rhs, scale, threads) };
+    }
+}
+
+/// Whether an f32 product of this shape is summed in lanes (both operands contiguous along `k`)
+/// rather than strictly in order, and how many. For tests that restate the definition.
+#[doc(hidden)]
+pub fn sums_in_lanes(k: usize, lhs_cs: isize, rhs_rs: isize) -> Option<usize> {
+    dot::applies(k, lhs_cs, rhs_rs).then_some(dot::LANES)
+}
+
+/// `dst := alpha·dst + beta·(lhs × rhs)` with `lhs: [m, k]`, `rhs: [k, n]`, `dst: [m, n]`, all
+/// strided (`_cs` column stride, `_rs` row stride, in elements). `alpha` is used only when
+/// `read_dst`. The `conj_*` flags are for complex types and have no effect on real ones.
+///
+/// # Safety
+/// The pointers must address every element the shapes and strides name, and `dst` must not alias
+/// `lhs` or `rhs`.
+///
+/// # Panics
+/// If `T` is not `f32`, `f64` or `f16`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm<T: 'static>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut T,
+    dst_cs: isize,
+    dst_rs: isize,
+    read_dst: bool,
+    lhs: *const T,
+    lhs_cs: isize,
+    lhs_rs: isize,
+    rhs: *const T,
+    rhs_cs: isize,
+    rhs_rs: isize,
+    alpha: T,
+    beta: T,
+    _conj_dst: bool,
+    _conj_lhs: bool,
+    _conj_rhs: bool,
+    parallelism: Parallelism,
+) {
+    let threads = threads_for(m, n, k, parallelism);
+    let id = TypeId::of::<T>();
+    // Safety (casts): `T` is the type the branch tests for.
+    if id == TypeId::of::<f32>() {
+        unsafe {
+            gemm_f32(
+                best_f32(),
+                m,
+                n,
+                k,
+                ViewMut {
+                    ptr: dst as *mut f32,
+                    rs: dst_rs,
+                    cs: dst_cs,
+                },
+                View {
+                    ptr: lhs as *const f32,
+                    rs: lhs_rs,
+                    cs: lhs_cs,
+                },
+                View {
+                    ptr: rhs as *const f32,
+                    rs: rhs_rs,
+                    cs: rhs_cs,
+                },
+                Scale {
+                    read_dst,
+                    alpha: core::mem::transmute_copy(&alpha),
+                    beta: core::mem::transmute_copy(&beta),
+                },
+                threads,
+            )
+        }
+    } else if id == TypeId::of::<f64>() {
+        unsafe {
+            gemm_real(
+                Micro {
+                    mr: 4,
+                    nr: 4,
+                    pack_cost: 4,
+                    run: micro_scalar::<f64, 4, 4>,
+                },
+                m,
+                n,
+                k,
+                ViewMut {
+                    ptr: dst as *mut f64,
+                    rs: dst_rs,
+                    cs: dst_cs,
+                },
+                View {
+                    ptr: lhs as *const f64,
+                    rs: lhs_rs,
+                    cs: lhs_cs,
+                },
+                View {
+                    ptr: rhs as *const f64,
+                    rs: rhs_rs,
+                    cs: rhs_cs,
+                },
+                Scale {
+                    read_dst,
+                    alpha: core::mem::transmute_copy(&alpha),
+                    beta: core::mem::transmute_copy(&beta),
+                },
+                threads,
+            )
+        }
+    } else if id == TypeId::of::<f16>() {
+        unsafe {
+            gemm_f16(
+                m,
+                n,
+                k,
+                ViewMut {
+                    ptr: dst as *mut f16,
+                    rs: dst_rs,
+                    cs: dst_cs,
+                },
+                read_dst,
+                View {
+                    ptr: lhs as *const f16,
+                    rs: lhs_rs,
+                    cs: lhs_cs,
+                },
+                View {
+                    ptr: rhs as *const f16,
+                    rs: rhs_rs,
+                    cs: rhs_cs,
+                },
+                core::mem::transmute_copy(&alpha),
+                core::mem::transmute_copy(&beta),
+                threads,
+            )
+        }
+    } else {
+        panic!(
+            "gemm: element type {} is not supported",
+            core::any::type_name::<T>()
+        );
+    }
+}
+
+/// Half precision computes in f32 (as `gemm` does) and rounds once at the end.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_f16(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: ViewMut<f16>,
+    read_dst: bool,
+    lhs: View<f16>,
+    rhs: View<f16>,
+    alpha: f16,
+    beta: f16,
+    threads: usize,
+) {
+    let widen = |view: View<f16>, rows: usize, cols: usize| -> Vec<f32> {
+        (0..rows)
+            .flat_map(|r| (0..cols).map(move |c| unsafe { view.at(r, c) }.to_f32()))
+            .collect()
+    };
+    let lhs32 = widen(lhs, m, k);
+    let rhs32 = widen(rhs, k, n);
+    let mut out = vec![0.0f32; m * n];
+    unsafe {
+        gemm_real(
+            micro_f32(best_f32()),
+            m,
+            n,
+            k,
+            ViewMut {
+                ptr: out.as_mut_ptr(),
+                rs: n as isize,
+                cs: 1,
+            },
+            View {
+                ptr: lhs32.as_ptr(),
+                rs: k as isize,
+                cs: 1,
+            },
+            View {
+                ptr: rhs32.as_ptr(),
+                rs: n as isize,
+                cs: 1,
+            },
+            Scale {
+                read_dst: false,
+                alpha: 0.0,
+                beta: 1.0,
+            },
+            threads,
+        );
+    }
+    let scale = Scale {
+        read_dst,
+        alpha: alpha.to_f32(),
+        beta: beta.to_f32(),
+    };
+    for r in 0..m {
+        for c in 0..n {
+            let at = dst.at(r, c);
+            let mut v = if read_dst { unsafe { (*at).to_f32() } } else { 0.0 };
+            unsafe { scale.store(&mut v, out[r * n + c]) };
+            unsafe { *at = f16::from_f32(v) };
+        }
+    }
+}
+
+/// Runs the f32 product with a chosen kernel and thread count: for tests that check every kernel
+/// and every split gives the same bits.
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm_f32_with(
+    kernel: Kernel,
+    threads: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_cs: isize,
+    dst_rs: isize,
+    read_dst: bool,
+    lhs: *const f32,
+    lhs_cs: isize,
+    lhs_rs: isize,
+    rhs: *const f32,
+    rhs_cs: isize,
+    rhs_rs: isize,
+    alpha: f32,
+    beta: f32,
+) {
+    unsafe {
+        gemm_f32(
+            kernel,
+            m,
+            n,
+            k,
+            ViewMut {
+                ptr: dst,
+                rs: dst_rs,
+                cs: dst_cs,
+            },
+            View {
+                ptr: lhs,
+                rs: lhs_rs,
+                cs: lhs_cs,
+            },
+            View {
+                ptr: rhs,
+                rs: rhs_rs,
+                cs: rhs_cs,
+            },
+            Scale {
+                read_dst,
+                alpha,
+                beta,
+            },
+            threads,
+        )
+    }
+}
