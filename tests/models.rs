@@ -219,3 +219,83 @@ fn the_budget_counts_every_model_exactly() {
         }
     }
 }
+
+/// The sweep's shortcut: evaluating from the trained model's activations at a unit's input gives
+/// the same counts, bit for bit, as the whole forward pass, for every unit of every family.
+#[test]
+fn evaluating_from_a_units_inputs_equals_the_whole_forward_pass() {
+    use layerlab::engine::data::{Dataset, DatasetKind};
+    use layerlab::engine::metrics::{TestSet, UnitInputs, wrong_per_class, wrong_per_class_from};
+    let device = Device::flex();
+    for (pairs, kind) in [
+        (
+            vec![("model", "fcn"), ("depth", "3"), ("width", "24")],
+            DatasetKind::Mnist,
+        ),
+        (
+            vec![
+                ("model", "vgg11"),
+                ("width-mult", "0.0625"),
+                ("dataset", "cifar10"),
+            ],
+            DatasetKind::Cifar10,
+        ),
+        (
+            vec![
+                ("model", "resnet18"),
+                ("width-mult", "0.0625"),
+                ("dataset", "cifar10"),
+            ],
+            DatasetKind::Cifar10,
+        ),
+    ] {
+        let m = model(&pairs);
+        let [c, h, w] = kind.image_shape();
+        let n = 37;
+        let data = Dataset {
+            kind,
+            images: (0..n * c * h * w).map(|i| (i * 7919 % 251) as u8).collect(),
+            labels: (0..n).map(|i| (i % 10) as u8).collect(),
+            class_names: (0..10).map(|i| i.to_string()).collect(),
+        };
+        let test = TestSet::upload(&data, 16, &device); // batches of 16, 16, 5
+        let trained = units::initial_weights(&m, 1, &device);
+        let other = units::initial_weights(&m, 2, &device);
+        let mut from = None;
+        for unit in 0..m.units.len() {
+            let weights = units::with_units_from(&m, &trained, &[unit], &other);
+            // The logits themselves, on one batch: prefix under the trained weights, the rest
+            // under the reset ones.
+            let x = Tensor::<2>::from_data(
+                burn::tensor::TensorData::new(
+                    data.images[..16 * c * h * w]
+                        .iter()
+                        .map(|&v| v as f32 / 255.0)
+                        .collect::<Vec<_>>(),
+                    [16, c * h * w],
+                ),
+                &device,
+            );
+            let mut stats = Vec::new();
+            let prefix = m.forward_units(&trained, m.input(x.clone()), 0..unit, Mode::Eval, &mut stats);
+            let rest = m
+                .forward_units(&weights, prefix, unit..m.units.len(), Mode::Eval, &mut stats)
+                .flat();
+            let logits = |t: Tensor<2>| pollster::block_on(read_floats(t.reshape([16 * 10]))).unwrap();
+            let full = logits(m.forward(&weights, x.clone(), Mode::Eval).logits);
+            assert_eq!(logits(rest), full, "{pairs:?} unit {unit}: logits");
+            assert_ne!(
+                logits(m.forward(&trained, x, Mode::Eval).logits),
+                full,
+                "{pairs:?} unit {unit}: the reset changes the logits"
+            );
+
+            let whole = pollster::block_on(read_floats(wrong_per_class(&m, &weights, &test))).unwrap();
+            let at = UnitInputs::at(&m, &trained, &test, unit, from.take()).expect("small inputs are kept");
+            let short = pollster::block_on(read_floats(wrong_per_class_from(&m, &weights, &test, Some(&at))))
+                .unwrap();
+            assert_eq!(whole, short, "{pairs:?} unit {unit}");
+            from = Some(at);
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! back once per evaluation.
 
 use crate::engine::data::Dataset;
-use crate::engine::models::{Mode, Model};
+use crate::engine::models::{Activation, Mode, Model};
 use crate::engine::units::Weights;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -70,12 +70,82 @@ pub struct Evaluation {
     pub per_class: Vec<f64>,
 }
 
+/// The trained model's activations at the input of one unit, for every test batch: where the
+/// sweep starts the cells that reset that unit (everything before it is unchanged).
+pub struct UnitInputs {
+    pub unit: usize,
+    /// One per test batch.
+    pub batches: Vec<Activation>,
+}
+
+/// Most bytes of [`UnitInputs`] kept on the device; a unit whose inputs are larger (a CNN's
+/// first stages on a large test set) is evaluated from the images.
+pub const UNIT_INPUTS_MAX_BYTES: usize = 256 << 20;
+
+impl UnitInputs {
+    /// The activations at the input of `unit` under `weights`, advanced from `from` (an earlier
+    /// unit's) or computed from the images; `None` when they would exceed
+    /// [`UNIT_INPUTS_MAX_BYTES`].
+    pub fn at(
+        model: &Model,
+        weights: &Weights,
+        test: &TestSet,
+        unit: usize,
+        from: Option<UnitInputs>,
+    ) -> Option<Self> {
+        let (start, mut inputs): (usize, Vec<Activation>) = match from {
+            Some(f) if f.unit <= unit => (f.unit, f.batches),
+            _ => (
+                0,
+                test.batches
+                    .iter()
+                    .map(|b| model.input(b.images.clone()))
+                    .collect(),
+            ),
+        };
+        let mut stats = Vec::new();
+        for (i, x) in inputs.iter_mut().enumerate() {
+            *x = model.forward_units(weights, x.clone(), start..unit, Mode::Eval, &mut stats);
+            // Decide on the first batch, before computing the rest.
+            if i == 0 && x.example_len().saturating_mul(test.len).saturating_mul(4) > UNIT_INPUTS_MAX_BYTES {
+                return None;
+            }
+        }
+        Some(Self {
+            unit,
+            batches: inputs,
+        })
+    }
+}
+
 /// Misclassifications per class, `[1, classes]`, still on the device (no read).
 pub fn wrong_per_class(model: &Model, weights: &Weights, test: &TestSet) -> Tensor<2> {
+    wrong_per_class_from(model, weights, test, None)
+}
+
+/// [`wrong_per_class`], starting at `inputs.unit` from the activations there when given.
+pub fn wrong_per_class_from(
+    model: &Model,
+    weights: &Weights,
+    test: &TestSet,
+    inputs: Option<&UnitInputs>,
+) -> Tensor<2> {
     let mut total: Option<Tensor<2>> = None;
-    for batch in &test.batches {
+    let mut stats = Vec::new();
+    for (index, batch) in test.batches.iter().enumerate() {
         let n = batch.labels.dims()[0];
-        let logits = model.forward(weights, batch.images.clone(), Mode::Eval).logits; // [n, classes]
+        let logits = match inputs {
+            Some(at) => model
+                .forward_units(
+                    weights,
+                    at.batches[index].clone(),
+                    at.unit..model.units.len(),
+                    Mode::Eval,
+                    &mut stats,
+                )
+                .flat(),
+            None => model.forward(weights, batch.images.clone(), Mode::Eval).logits,
+        }; // [n, classes]
         let predicted = logits.argmax(1).reshape([n]); // [n]
         let wrong = predicted.not_equal(batch.labels.clone()).float().reshape([1, n]); // [1, n]
         let per_class = wrong.matmul(batch.one_hot.clone()); // [1, classes]
@@ -146,7 +216,17 @@ pub async fn read_floats<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, 
 
 /// Evaluates one model state on the test set.
 pub async fn evaluate(model: &Model, weights: &Weights, test: &TestSet) -> Result<Evaluation, String> {
-    let counts = read_floats(wrong_per_class(model, weights, test)).await?;
+    evaluate_from(model, weights, test, None).await
+}
+
+/// [`evaluate`], starting from a unit's inputs when given (see [`UnitInputs`]).
+pub async fn evaluate_from(
+    model: &Model,
+    weights: &Weights,
+    test: &TestSet,
+    inputs: Option<&UnitInputs>,
+) -> Result<Evaluation, String> {
+    let counts = read_floats(wrong_per_class_from(model, weights, test, inputs)).await?;
     Ok(evaluation_from_counts(&counts, test))
 }
 

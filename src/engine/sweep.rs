@@ -140,6 +140,9 @@ pub async fn run<D: Driver>(inputs: &SweepInputs<'_>, driver: &mut D) -> Result<
     };
 
     let mut cells_done = None;
+    // The trained model's activations at the input of the unit whose cells are under way: a
+    // unit's cells (ReRnd and every checkpoint) run only the layers from that unit on.
+    let mut unit_inputs: Option<metrics::UnitInputs> = None;
     for (done, cell) in cells.iter().enumerate() {
         if driver.stop_requested() {
             cells_done = Some(done);
@@ -176,7 +179,18 @@ pub async fn run<D: Driver>(inputs: &SweepInputs<'_>, driver: &mut D) -> Result<
                     units::with_replacements(inputs.trained, &replacements)
                 }
             };
-            metrics::evaluate(model, &weights, inputs.test)
+            let reset_unit = match *cell {
+                Cell::Rerandomized { unit } | Cell::Reinitialized { unit, .. } => Some(unit),
+                _ => None,
+            };
+            if let Some(unit) = reset_unit
+                && unit_inputs.as_ref().is_none_or(|at| at.unit != unit)
+            {
+                unit_inputs =
+                    metrics::UnitInputs::at(model, inputs.trained, inputs.test, unit, unit_inputs.take());
+            }
+            let start = unit_inputs.as_ref().filter(|at| Some(at.unit) == reset_unit);
+            metrics::evaluate_from(model, &weights, inputs.test, start)
                 .await
                 .map_err(EngineError::Device)?
         } else {

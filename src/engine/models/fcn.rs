@@ -23,12 +23,10 @@ impl Fcn {
         Self { layers }
     }
 
-    pub fn forward(&self, values: &[Tensor<1>], x: Tensor<2>) -> Tensor<2> {
-        let (last, hidden) = self.layers.split_last().expect("an FCN has an output layer");
-        let mut x = x; // [batch, inputs]
-        for layer in hidden {
-            x = relu(dense(values, layer, x)); // [batch, width]
-        }
-        dense(values, last, x) // [batch, classes]
+    /// Unit `unit` (`layer{unit+1}`): `x: [batch, inputs]` to `[batch, width]` (ReLU) or, for the
+    /// output layer, `[batch, classes]`.
+    pub fn unit(&self, values: &[Tensor<1>], unit: usize, x: Tensor<2>) -> Tensor<2> {
+        let y = dense(values, &self.layers[unit], x);
+        if unit + 1 < self.layers.len() { relu(y) } else { y }
     }
 }

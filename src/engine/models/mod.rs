@@ -134,6 +134,40 @@ pub struct BatchStats {
     pub count: usize,
 }
 
+/// What flows from one unit to the next.
+#[derive(Clone, Debug)]
+pub enum Activation {
+    /// `[batch, features]`
+    Flat(Tensor<2>),
+    /// `[batch, channels, height, width]`
+    Image(Tensor<4>),
+}
+
+impl Activation {
+    /// The features of a dense layer's input or output.
+    pub fn flat(self) -> Tensor<2> {
+        match self {
+            Activation::Flat(x) => x,
+            Activation::Image(_) => unreachable!("a dense unit received an image batch"),
+        }
+    }
+
+    pub fn image(self) -> Tensor<4> {
+        match self {
+            Activation::Image(x) => x,
+            Activation::Flat(_) => unreachable!("a convolution unit received flat features"),
+        }
+    }
+
+    /// Floats per example.
+    pub fn example_len(&self) -> usize {
+        match self {
+            Activation::Flat(x) => x.dims()[1],
+            Activation::Image(x) => x.dims()[1..].iter().product(),
+        }
+    }
+}
+
 /// The output of a forward pass.
 pub struct Forward {
     /// `[batch, classes]`
@@ -441,21 +475,43 @@ impl Model {
         }
     }
 
-    /// `x: [batch, c*h*w]` (flattened images) to logits `[batch, classes]`.
+    /// `x: [batch, c*h*w]` (flattened images) to logits `[batch, classes]`: every unit in order.
     pub fn forward(&self, values: &[Tensor<1>], x: Tensor<2>, mode: Mode) -> Forward {
         let mut batch_stats = Vec::new();
-        let logits = match &self.layout {
-            Layout::Fcn(m) => m.forward(values, x),
-            Layout::Vgg(m) => m.forward(values, self.image_batch(x), mode, &mut batch_stats),
-            Layout::ResNet(m) => m.forward(values, self.image_batch(x), mode, &mut batch_stats),
-        };
+        let logits = self
+            .forward_units(values, self.input(x), 0..self.units.len(), mode, &mut batch_stats)
+            .flat();
         Forward { logits, batch_stats }
     }
 
-    fn image_batch(&self, x: Tensor<2>) -> Tensor<4> {
-        let [c, h, w] = self.input_shape;
-        let batch = x.dims()[0];
-        x.reshape([batch, c, h, w])
+    /// What the first unit takes: `x: [batch, c*h*w]` as features (FCN) or images (CNNs).
+    pub fn input(&self, x: Tensor<2>) -> Activation {
+        match self.layout {
+            Layout::Fcn(_) => Activation::Flat(x),
+            Layout::Vgg(_) | Layout::ResNet(_) => {
+                let [c, h, w] = self.input_shape;
+                let batch = x.dims()[0];
+                Activation::Image(x.reshape([batch, c, h, w]))
+            }
+        }
+    }
+
+    /// Runs `units` (a range of unit indices, in order) on `x`, the input of the range's first
+    /// unit. The whole range is [`Model::forward`]; the reset sweep starts at the reset unit from
+    /// the trained model's activations there, which gives the same values as running it all.
+    pub fn forward_units(
+        &self,
+        values: &[Tensor<1>],
+        x: Activation,
+        units: core::ops::Range<usize>,
+        mode: Mode,
+        stats: &mut Vec<BatchStats>,
+    ) -> Activation {
+        units.fold(x, |x, unit| match &self.layout {
+            Layout::Fcn(m) => Activation::Flat(m.unit(values, unit, x.flat())),
+            Layout::Vgg(m) => m.unit(values, unit, x, mode, stats),
+            Layout::ResNet(m) => m.unit(values, unit, x, mode, stats),
+        })
     }
 
     pub fn unit_names(&self) -> Vec<String> {

@@ -10,7 +10,9 @@
 //! branch scaled by a learned gain initialised at 0 (SkipInit, De & Smith 2020), so the network
 //! starts as the identity and trains without normalisation. The gain belongs to its block.
 
-use super::{BatchStats, Builder, ConvIdx, DenseIdx, Init, Mode, NormIdx, conv, dense, norm, scaled};
+use super::{
+    Activation, BatchStats, Builder, ConvIdx, DenseIdx, Init, Mode, NormIdx, conv, dense, norm, scaled,
+};
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 
@@ -151,15 +153,21 @@ impl ResNet {
         }
     }
 
-    pub fn forward(
+    /// Unit `unit`: `stage0` (the stem convolution), each residual block, then `final_linear`
+    /// (the head's batch norm and ReLU, global average pooling, the dense layer).
+    pub fn unit(
         &self,
         values: &[Tensor<1>],
-        x: Tensor<4>,
+        unit: usize,
+        x: Activation,
         mode: Mode,
         stats: &mut Vec<BatchStats>,
-    ) -> Tensor<2> {
-        let mut x = conv(values, &self.stem, x); // [batch, 64m, 32, 32]
-        for block in &self.blocks {
+    ) -> Activation {
+        let x = x.image();
+        if unit == 0 {
+            return Activation::Image(conv(values, &self.stem, x)); // [batch, 64m, 32, 32]
+        }
+        if let Some(block) = self.blocks.get(unit - 1) {
             let pre = match &block.norm1 {
                 Some(n) => relu(norm(values, n, x.clone(), mode, stats)),
                 None => relu(x.clone()),
@@ -177,7 +185,7 @@ impl ResNet {
             if let Some(g) = block.gain {
                 branch = branch * values[g].clone().reshape([1, 1, 1, 1]);
             }
-            x = shortcut + branch;
+            return Activation::Image(shortcut + branch);
         }
         let x = match &self.head_norm {
             Some(n) => relu(norm(values, n, x, mode, stats)),
@@ -185,6 +193,6 @@ impl ResNet {
         };
         let [batch, channels, _, _] = x.dims();
         let pooled = x.mean_dim(3).mean_dim(2).reshape([batch, channels]); // [batch, channels]
-        dense(values, &self.final_linear, pooled) // [batch, classes]
+        Activation::Flat(dense(values, &self.final_linear, pooled)) // [batch, classes]
     }
 }

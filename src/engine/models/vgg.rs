@@ -7,7 +7,8 @@
 //! uniform one a plain VGG does not train. The output layer keeps the default initializer.
 
 use super::{
-    BatchStats, Builder, ConvIdx, DenseIdx, Init, Mode, NormIdx, conv, dense, max_pool_2x2, norm, scaled,
+    Activation, BatchStats, Builder, ConvIdx, DenseIdx, Init, Mode, NormIdx, conv, dense, max_pool_2x2, norm,
+    scaled,
 };
 use crate::engine::budget;
 use crate::engine::config::ModelKind;
@@ -117,28 +118,45 @@ impl Vgg {
         }
     }
 
-    pub fn forward(
+    /// Unit `unit`: a block (convolution, batch norm, ReLU, and the stage's 2×2 max pool after
+    /// its last block), then `fc1`, `fc2`, `final_linear`.
+    pub fn unit(
         &self,
         values: &[Tensor<1>],
-        x: Tensor<4>,
+        unit: usize,
+        x: Activation,
         mode: Mode,
         stats: &mut Vec<BatchStats>,
-    ) -> Tensor<2> {
-        let mut x = x; // [batch, 3, 32, 32]
+    ) -> Activation {
+        let mut index = unit;
         for stage in &self.stages {
-            for block in stage {
-                x = conv(values, &block.conv, x);
+            if index < stage.len() {
+                let block = &stage[index];
+                let mut x = conv(values, &block.conv, x.image()); // [batch, channels, h, w]
                 if let Some(n) = &block.norm {
                     x = norm(values, n, x, mode, stats);
                 }
-                x = relu(x); // [batch, channels, h, w]
+                x = relu(x);
+                if index + 1 == stage.len() {
+                    x = max_pool_2x2(x); // [batch, channels, h/2, w/2]
+                }
+                return Activation::Image(x);
             }
-            x = max_pool_2x2(x); // [batch, channels, h/2, w/2]
+            index -= stage.len();
         }
-        let batch = x.dims()[0];
-        let x = x.reshape([batch, self.flat]); // [batch, channels]
-        let x = relu(dense(values, &self.fc1, x));
-        let x = relu(dense(values, &self.fc2, x));
-        dense(values, &self.final_linear, x) // [batch, classes]
+        match index {
+            0 => {
+                let x = match x {
+                    Activation::Image(x) => {
+                        let batch = x.dims()[0];
+                        x.reshape([batch, self.flat]) // [batch, channels]
+                    }
+                    Activation::Flat(x) => x,
+                };
+                Activation::Flat(relu(dense(values, &self.fc1, x)))
+            }
+            1 => Activation::Flat(relu(dense(values, &self.fc2, x.flat()))),
+            _ => Activation::Flat(dense(values, &self.final_linear, x.flat())), // [batch, classes]
+        }
     }
 }
