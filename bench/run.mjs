@@ -34,7 +34,7 @@ function cli(name, args, data = MNIST) {
   execFileSync(CLI, ['run', '--data', data, '--out', out, '--quiet', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
   return JSON.parse(fs.readFileSync(out, 'utf8'));
 }
-console.log('native (CLI, CPU backend flex, 1 thread)');
+console.log('native (CLI, CPU backend flex; matrix products in crates/gemm on every core)');
 const fcnIssue = cli('fcn-5epochs', ['--model', 'fcn', '--depth', '3', '--width', '256', '--epochs', '5', '--batch-size', '128', '--optimizer', 'sgd', '--lr', '0.01', '--momentum', '0.9', '--checkpoints', '0,1,2,3,5', '--seed', '0']);
 record('native', 'FCN 3x256, batch 128, SGD: training samples/s (5 epochs)', round(fcnIssue.timing.samples_per_second, 0), 'samples/s');
 record('native', 'FCN 3x256: reset sweep, 29 evaluations of 10k test images', round(fcnIssue.timing.sweep_seconds, 2), 's');
