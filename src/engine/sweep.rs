@@ -143,6 +143,8 @@ pub async fn run<D: Driver>(inputs: &SweepInputs<'_>, driver: &mut D) -> Result<
     // The trained model's activations at the input of the unit whose cells are under way: a
     // unit's cells (ReRnd and every checkpoint) run only the layers from that unit on.
     let mut unit_inputs: Option<metrics::UnitInputs> = None;
+    // The unit they were last prepared for: a unit whose inputs are too big to keep is tried once.
+    let mut prepared_for: Option<usize> = None;
     for (done, cell) in cells.iter().enumerate() {
         if driver.stop_requested() {
             cells_done = Some(done);
@@ -184,10 +186,11 @@ pub async fn run<D: Driver>(inputs: &SweepInputs<'_>, driver: &mut D) -> Result<
                 _ => None,
             };
             if let Some(unit) = reset_unit
-                && unit_inputs.as_ref().is_none_or(|at| at.unit != unit)
+                && prepared_for != Some(unit)
             {
                 unit_inputs =
                     metrics::UnitInputs::at(model, inputs.trained, inputs.test, unit, unit_inputs.take());
+                prepared_for = Some(unit);
             }
             let start = unit_inputs.as_ref().filter(|at| Some(at.unit) == reset_unit);
             metrics::evaluate_from(model, &weights, inputs.test, start)

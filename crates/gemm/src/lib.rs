@@ -54,6 +54,17 @@ struct View<E> {
 unsafe impl<E: Sync> Send for View<E> {}
 unsafe impl<E: Sync> Sync for View<E> {}
 
+impl<E> View<E> {
+    /// The same memory read as the transposed matrix.
+    fn transposed(self) -> Self {
+        Self {
+            ptr: self.ptr,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+}
+
 impl<E: Copy> View<E> {
     #[inline(always)]
     unsafe fn at(&self, row: usize, col: usize) -> E {
@@ -77,6 +88,15 @@ unsafe impl<E: Send> Send for ViewMut<E> {}
 unsafe impl<E: Send> Sync for ViewMut<E> {}
 
 impl<E> ViewMut<E> {
+    /// The same memory written as the transposed matrix.
+    fn transposed(self) -> Self {
+        Self {
+            ptr: self.ptr,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+
     #[inline(always)]
     fn at(&self, row: usize, col: usize) -> *mut E {
         self.ptr
@@ -596,18 +616,8 @@ unsafe fn gemm_real<E: Element>(
         let tiles = m.div_ceil(micro.mr) * micro.mr * n.div_ceil(micro.nr) * micro.nr * k;
         tiles + micro.pack_cost * (rhs_pack + lhs_pack)
     };
-    let flip = |v: View<E>| View {
-        ptr: v.ptr,
-        rs: v.cs,
-        cs: v.rs,
-    };
-    let (m, n, lhs, rhs, dst) = if cost(&flip(rhs), &flip(lhs), n, m) < cost(&lhs, &rhs, m, n) {
-        let dst = ViewMut {
-            ptr: dst.ptr,
-            rs: dst.cs,
-            cs: dst.rs,
-        };
-        (n, m, flip(rhs), flip(lhs), dst)
+    let (m, n, lhs, rhs, dst) = if cost(&rhs.transposed(), &lhs.transposed(), n, m) < cost(&lhs, &rhs, m, n) {
+        (n, m, rhs.transposed(), lhs.transposed(), dst.transposed())
     } else {
         (m, n, lhs, rhs, dst)
     };
@@ -661,17 +671,8 @@ unsafe fn gemm_f32(
     if dot::applies(k, lhs.cs, rhs.rs) {
         // Split the longer side among threads: dstᵀ = rhsᵀ·lhsᵀ is the same dot products.
         if n > m {
-            let flip = |v: View<f32>| View {
-                ptr: v.ptr,
-                rs: v.cs,
-                cs: v.rs,
-            };
-            let dst = ViewMut {
-                ptr: dst.ptr,
-                rs: dst.cs,
-                cs: dst.rs,
-            };
-            unsafe { dot::gemm(kernel, n, m, k, dst, flip(rhs), flip(lhs), scale, threads) };
+            let (lhs, rhs, dst) = (rhs.transposed(), lhs.transposed(), dst.transposed());
+            unsafe { dot::gemm(kernel, n, m, k, dst, lhs, rhs, scale, threads) };
         } else {
             unsafe { dot::gemm(kernel, m, n, k, dst, lhs, rhs, scale, threads) };
         }
