@@ -722,99 +722,48 @@ pub unsafe fn gemm<T: 'static>(
 ) {
     let threads = threads_for(m, n, k, parallelism);
     let id = TypeId::of::<T>();
-    // Safety (casts): `T` is the type the branch tests for.
+    // The call's operands as `$e`, the type the branch has checked `T` is (hence the casts).
+    macro_rules! operands {
+        ($e:ty) => {
+            (
+                ViewMut {
+                    ptr: dst as *mut $e,
+                    rs: dst_rs,
+                    cs: dst_cs,
+                },
+                View {
+                    ptr: lhs as *const $e,
+                    rs: lhs_rs,
+                    cs: lhs_cs,
+                },
+                View {
+                    ptr: rhs as *const $e,
+                    rs: rhs_rs,
+                    cs: rhs_cs,
+                },
+                Scale {
+                    read_dst,
+                    alpha: unsafe { core::mem::transmute_copy::<T, $e>(&alpha) },
+                    beta: unsafe { core::mem::transmute_copy::<T, $e>(&beta) },
+                },
+            )
+        };
+    }
     if id == TypeId::of::<f32>() {
-        unsafe {
-            gemm_f32(
-                best_f32(),
-                m,
-                n,
-                k,
-                ViewMut {
-                    ptr: dst as *mut f32,
-                    rs: dst_rs,
-                    cs: dst_cs,
-                },
-                View {
-                    ptr: lhs as *const f32,
-                    rs: lhs_rs,
-                    cs: lhs_cs,
-                },
-                View {
-                    ptr: rhs as *const f32,
-                    rs: rhs_rs,
-                    cs: rhs_cs,
-                },
-                Scale {
-                    read_dst,
-                    alpha: core::mem::transmute_copy(&alpha),
-                    beta: core::mem::transmute_copy(&beta),
-                },
-                threads,
-            )
-        }
+        let (dst, lhs, rhs, scale) = operands!(f32);
+        unsafe { gemm_f32(best_f32(), m, n, k, dst, lhs, rhs, scale, threads) }
     } else if id == TypeId::of::<f64>() {
-        unsafe {
-            gemm_real(
-                Micro {
-                    mr: 4,
-                    nr: 4,
-                    pack_cost: 4,
-                    run: micro_scalar::<f64, 4, 4>,
-                },
-                m,
-                n,
-                k,
-                ViewMut {
-                    ptr: dst as *mut f64,
-                    rs: dst_rs,
-                    cs: dst_cs,
-                },
-                View {
-                    ptr: lhs as *const f64,
-                    rs: lhs_rs,
-                    cs: lhs_cs,
-                },
-                View {
-                    ptr: rhs as *const f64,
-                    rs: rhs_rs,
-                    cs: rhs_cs,
-                },
-                Scale {
-                    read_dst,
-                    alpha: core::mem::transmute_copy(&alpha),
-                    beta: core::mem::transmute_copy(&beta),
-                },
-                threads,
-            )
-        }
+        let (dst, lhs, rhs, scale) = operands!(f64);
+        let micro = Micro {
+            mr: 4,
+            nr: 4,
+            pack_cost: 4,
+            run: micro_scalar::<f64, 4, 4>,
+        };
+        unsafe { gemm_real(micro, m, n, k, dst, lhs, rhs, scale, threads) }
     } else if id == TypeId::of::<f16>() {
-        unsafe {
-            gemm_f16(
-                m,
-                n,
-                k,
-                ViewMut {
-                    ptr: dst as *mut f16,
-                    rs: dst_rs,
-                    cs: dst_cs,
-                },
-                read_dst,
-                View {
-                    ptr: lhs as *const f16,
-                    rs: lhs_rs,
-                    cs: lhs_cs,
-                },
-                View {
-                    ptr: rhs as *const f16,
-                    rs: rhs_rs,
-                    cs: rhs_cs,
-                },
-                core::mem::transmute_copy(&alpha),
-                core::mem::transmute_copy(&beta),
-                threads,
-            )
-        }
+        let (dst, lhs, rhs, scale) = operands!(f16);
+        unsafe { gemm_f16(m, n, k, dst, lhs, rhs, scale, threads) }
     } else {
         panic!(
             "gemm: element type {} is not supported",
@@ -830,11 +779,9 @@ unsafe fn gemm_f16(
     n: usize,
     k: usize,
     dst: ViewMut<f16>,
-    read_dst: bool,
     lhs: View<f16>,
     rhs: View<f16>,
-    alpha: f16,
-    beta: f16,
+    scale: Scale<f16>,
     threads: usize,
 ) {
     let widen = |view: View<f16>, rows: usize, cols: usize| -> Vec<f32> {
@@ -875,14 +822,18 @@ unsafe fn gemm_f16(
         );
     }
     let scale = Scale {
-        read_dst,
-        alpha: alpha.to_f32(),
-        beta: beta.to_f32(),
+        read_dst: scale.read_dst,
+        alpha: scale.alpha.to_f32(),
+        beta: scale.beta.to_f32(),
     };
     for r in 0..m {
         for c in 0..n {
             let at = dst.at(r, c);
-            let mut v = if read_dst { unsafe { (*at).to_f32() } } else { 0.0 };
+            let mut v = if scale.read_dst {
+                unsafe { (*at).to_f32() }
+            } else {
+                0.0
+            };
             unsafe { scale.store(&mut v, out[r * n + c]) };
             unsafe { *at = f16::from_f32(v) };
         }
