@@ -3,15 +3,15 @@
 
 mod common;
 
-use layerlab::engine::config::{self, ExperimentConfig};
 use layerlab::engine::link;
+use layerlab::engine::presets;
 use layerlab::engine::result::ResultFile;
 use layerlab::engine::rng::Rng;
 
 /// A real result: the FCN quick preset, trained natively.
 fn quick_result() -> ResultFile {
     let data = layerlab::engine::data::files::load_mnist(&common::mnist_dir()).unwrap();
-    let c = ExperimentConfig::from_pairs(config::preset("quick").unwrap()).unwrap();
+    let c = presets::preset("quick").unwrap().config().unwrap();
     pollster::block_on(layerlab::engine::run_experiment(
         &c,
         &data,

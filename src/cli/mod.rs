@@ -1,12 +1,14 @@
 //! The native `layerlab` command.
 //!
 //! Flags are the config's keys (see [`crate::engine::config::KEYS`]) plus a few that only make
-//! sense here (`--data`, `--out`, `--preset`, `--threshold`, `--quiet`). Parsing goes through
-//! the same `ExperimentConfig::from_pairs` as the page's URL fragment.
+//! sense here ([`CLI_OPTIONS`]). Parsing goes through the same `ExperimentConfig::from_pairs` as
+//! the page's URL fragment. (Hand-rolled rather than clap: the flags are data, the key table, and
+//! its error messages are the ones the page shows for the same keys.)
 
-use crate::engine::config::{self, ExperimentConfig, KEYS, PRESETS};
+use crate::engine::config::{self, ExperimentConfig, KEYS};
 use crate::engine::data::files;
 use crate::engine::events::clock;
+use crate::engine::presets::{self, PRESETS};
 use crate::engine::result::ResultFile;
 use crate::engine::train::{Driver, Event, run_experiment};
 use crate::report;
@@ -34,21 +36,40 @@ fn usage(message: impl Into<String>) -> CliError {
     }
 }
 
-const CLI_KEYS: &[(&str, &str)] = &[
-    (
-        "data",
-        "folder (or CIFAR-10 archive) holding the data set's files",
-    ),
-    ("out", "write the result file here (JSON)"),
-    (
-        "preset",
-        "start from a named preset (see `layerlab presets`); later flags override it",
-    ),
-    (
-        "threshold",
-        "error increase that makes a unit critical (default 0.05)",
-    ),
-    ("quiet", "no progress bar"),
+/// A flag of the command line alone (not an experiment key).
+pub struct CliOption {
+    pub name: &'static str,
+    pub help: &'static str,
+    /// A bare `--flag` means `true`.
+    pub flag: bool,
+}
+
+pub const CLI_OPTIONS: &[CliOption] = &[
+    CliOption {
+        name: "data",
+        help: "folder (or CIFAR-10 archive) holding the data set's files",
+        flag: false,
+    },
+    CliOption {
+        name: "out",
+        help: "write the result file here (JSON)",
+        flag: false,
+    },
+    CliOption {
+        name: "preset",
+        help: "start from a named preset (see `layerlab presets`); later flags override it",
+        flag: false,
+    },
+    CliOption {
+        name: "threshold",
+        help: "error increase that makes a unit critical (default 0.05)",
+        flag: false,
+    },
+    CliOption {
+        name: "quiet",
+        help: "no progress bar",
+        flag: true,
+    },
 ];
 
 /// Options of one `run` invocation.
@@ -62,7 +83,7 @@ pub struct RunArgs {
 }
 
 fn is_boolean(key: &str) -> bool {
-    matches!(key, "augment" | "batch-norm" | "quiet")
+    config::key(key).is_some_and(|k| k.flag) || CLI_OPTIONS.iter().any(|o| o.name == key && o.flag)
 }
 
 /// Parses `run`'s arguments (everything after `run`).
@@ -72,7 +93,7 @@ pub fn parse_run(args: &[String]) -> Result<RunArgs, CliError> {
     let mut out = None;
     let mut threshold = report::DEFAULT_THRESHOLD;
     let mut quiet = false;
-    let mut preset_pairs: Vec<(String, String)> = Vec::new();
+    let mut preset_pairs: &[(&str, &str)] = &[];
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
@@ -112,23 +133,20 @@ pub fn parse_run(args: &[String]) -> Result<RunArgs, CliError> {
             }
             "quiet" => quiet = value != "false",
             "preset" => {
-                let pairs = config::preset(&value).ok_or_else(|| {
-                    let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+                let preset = presets::preset(&value).ok_or_else(|| {
+                    let names: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
                     usage(format!("unknown preset '{value}' (one of {})", names.join(", ")))
                 })?;
-                preset_pairs = pairs
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect();
+                preset_pairs = preset.pairs;
             }
-            _ if KEYS.iter().any(|(k, _)| *k == key) => pairs.push((key, value)),
+            _ if config::key(&key).is_some() => pairs.push((key, value)),
             _ => return Err(usage(format!("unknown option '--{key}' (see layerlab --help)"))),
         }
     }
     let all: Vec<(&str, &str)> = preset_pairs
         .iter()
-        .chain(&pairs)
-        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .copied()
+        .chain(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .collect();
     let config = ExperimentConfig::from_pairs(all).map_err(|e| usage(e.to_string()))?;
     let data = data.ok_or_else(|| usage("missing --data DIR (the folder holding the data set's files)"))?;
@@ -279,12 +297,12 @@ fn help() -> String {
          --epochs 5 --batch-size 128 --optimizer sgd --lr 0.01 --momentum 0.9 \\\n    \
          --checkpoints 0,1,2,3,5 --seed 0 --out result.json\n\nExperiment options (also the page's URL keys):\n",
     );
-    for (k, d) in KEYS {
-        s.push_str(&format!("  --{k:<16} {d}\n"));
+    for key in KEYS {
+        s.push_str(&format!("  --{:<16} {}\n", key.name, key.help));
     }
     s.push_str("\nCommand-line options:\n");
-    for (k, d) in CLI_KEYS {
-        s.push_str(&format!("  --{k:<16} {d}\n"));
+    for option in CLI_OPTIONS {
+        s.push_str(&format!("  --{:<16} {}\n", option.name, option.help));
     }
     s
 }
@@ -297,8 +315,8 @@ pub fn main_with(args: &[String]) -> Result<(), CliError> {
             Ok(())
         }
         Some("presets") => {
-            for (name, description) in PRESETS {
-                println!("{name:<14} {description}");
+            for preset in PRESETS {
+                println!("{:<14} {}", preset.name, preset.description);
             }
             Ok(())
         }

@@ -297,8 +297,10 @@ impl Estimate {
     /// Whether this run is heavier than the paper's FCN protocol: the page asks before a link
     /// starts one.
     pub fn heavier_than_paper_fcn(&self) -> bool {
-        let pairs = crate::engine::config::preset("paper-fcn").expect("the paper-fcn preset exists");
-        let paper = ExperimentConfig::from_pairs(pairs).expect("the paper-fcn preset is valid");
+        let paper = crate::engine::presets::preset("paper-fcn")
+            .expect("the paper-fcn preset exists")
+            .config()
+            .expect("the paper-fcn preset is valid");
         self.total_flops() > Estimate::of(&paper).total_flops() * 1.01
     }
 
@@ -333,8 +335,8 @@ mod tests {
 
     #[test]
     fn presets_fit_and_absurd_configs_are_refused_by_name() {
-        for (name, _) in crate::engine::config::PRESETS {
-            let c = config(&crate::engine::config::preset(name).unwrap()).unwrap();
+        for preset in crate::engine::presets::PRESETS {
+            let c = config(preset.pairs).unwrap();
             Estimate::of(&c).check().unwrap();
         }
         let wide = config(&[("depth", "64"), ("width", "16384")]).unwrap_err();
@@ -357,9 +359,9 @@ mod tests {
 
     #[test]
     fn heavier_than_the_paper_fcn() {
-        let quick = config(&crate::engine::config::preset("quick").unwrap()).unwrap();
+        let quick = config(crate::engine::presets::preset("quick").unwrap().pairs).unwrap();
         assert!(!Estimate::of(&quick).heavier_than_paper_fcn());
-        let vgg = config(&crate::engine::config::preset("paper-vgg").unwrap()).unwrap();
+        let vgg = config(crate::engine::presets::preset("paper-vgg").unwrap().pairs).unwrap();
         assert!(Estimate::of(&vgg).heavier_than_paper_fcn());
     }
 }

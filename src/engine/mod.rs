@@ -14,6 +14,7 @@ pub mod data;
 pub mod events;
 pub mod floats;
 pub mod link;
+pub mod presets;
 pub mod result;
 pub mod rng;
 

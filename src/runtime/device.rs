@@ -1,8 +1,9 @@
 //! Choosing where to train: WebGPU on the user's GPU when it is there and real, else burn's CPU
 //! backend in wasm. Every reason for not using WebGPU is put in words for the page.
 
+use crate::runtime::error::RuntimeError;
 use crate::runtime::js::{await_promise, call, describe, get, get_string};
-use crate::runtime::protocol::{BackendChoice, DeviceReport};
+use crate::runtime::protocol::{Backend, BackendChoice, DeviceReport};
 use burn::tensor::Device;
 
 /// What `navigator.gpu.requestAdapter()` said.
@@ -12,18 +13,22 @@ struct AdapterProbe {
 }
 
 /// Asks for a WebGPU adapter; `Err` holds the reason there is none.
-async fn probe_adapter() -> Result<AdapterProbe, String> {
+async fn probe_adapter() -> Result<AdapterProbe, RuntimeError> {
     let navigator = get(&js_sys::global(), "navigator");
     let gpu = get(&navigator, "gpu");
     if gpu.is_undefined() || gpu.is_null() {
-        return Err("this browser does not offer WebGPU (navigator.gpu is missing)".into());
+        return Err(RuntimeError::Unavailable(
+            "this browser does not offer WebGPU (navigator.gpu is missing)".into(),
+        ));
     }
-    let request = call(&gpu, "requestAdapter", &[]).map_err(|e| describe(&e))?;
-    let adapter = await_promise(request)
-        .await
-        .map_err(|e| format!("requesting a WebGPU adapter failed: {}", describe(&e)))?;
+    let request = call(&gpu, "requestAdapter", &[])?;
+    let adapter = await_promise(request).await.map_err(|e| {
+        RuntimeError::Unavailable(format!("requesting a WebGPU adapter failed: {}", describe(&e)))
+    })?;
     if adapter.is_null() || adapter.is_undefined() {
-        return Err("WebGPU is present but offers no GPU adapter".into());
+        return Err(RuntimeError::Unavailable(
+            "WebGPU is present but offers no GPU adapter".into(),
+        ));
     }
     let info = get(&adapter, "info");
     let parts: Vec<String> = ["vendor", "architecture", "device", "description"]
@@ -46,7 +51,7 @@ fn cpu(reason: Option<String>) -> (Device, DeviceReport) {
     (
         Device::flex(),
         DeviceReport {
-            backend: "cpu".into(),
+            backend: Backend::Cpu,
             adapter: "CPU (burn flex backend, wasm)".into(),
             fallback_reason: reason,
         },
@@ -78,7 +83,7 @@ pub async fn choose(choice: BackendChoice) -> (Device, DeviceReport) {
         Ok(device) => (
             device,
             DeviceReport {
-                backend: "webgpu".into(),
+                backend: Backend::Webgpu,
                 adapter: probe.description,
                 fallback_reason: None,
             },
@@ -91,7 +96,7 @@ pub async fn choose(choice: BackendChoice) -> (Device, DeviceReport) {
 
 /// A label for the result file's `timing.backend`.
 pub fn backend_label(report: &DeviceReport) -> String {
-    if report.backend == "webgpu" {
+    if report.backend == Backend::Webgpu {
         format!("webgpu ({})", report.adapter)
     } else {
         "cpu (flex, wasm)".into()

@@ -1,7 +1,8 @@
 //! Fetching data files with progress, through the Cache API so that a reload does not download
 //! them again. Works in a worker and on the page.
 
-use crate::runtime::js::{self, await_promise, describe, get};
+use crate::runtime::error::RuntimeError;
+use crate::runtime::js::{self, await_promise, get};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Name of the Cache API store holding data files (bump to invalidate).
@@ -27,19 +28,17 @@ async fn read_body(
     response: &web_sys::Response,
     total: u64,
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, RuntimeError> {
     let Some(body) = response.body() else {
         return Ok(Vec::new());
     };
     let reader: web_sys::ReadableStreamDefaultReader = body
         .get_reader()
         .dyn_into()
-        .map_err(|_| "the response body cannot be read".to_string())?;
+        .map_err(|_| RuntimeError::Js("the response body cannot be read".into()))?;
     let mut bytes = Vec::with_capacity(total as usize);
     loop {
-        let chunk = await_promise(reader.read().into())
-            .await
-            .map_err(|e| describe(&e))?;
+        let chunk = await_promise(reader.read().into()).await?;
         if get(&chunk, "done").as_bool().unwrap_or(true) {
             break;
         }
@@ -59,7 +58,7 @@ pub async fn cached_bytes(
     url: &str,
     expected: u64,
     progress: &mut dyn FnMut(u64, u64, bool),
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, RuntimeError> {
     let cache = open_cache().await;
     if let Some(cache) = &cache
         && let Ok(hit) = await_promise(cache.match_with_str(url).into()).await
@@ -75,10 +74,10 @@ pub async fn cached_bytes(
     let response = fetch_ok(url).await?;
     let bytes = read_body(&response, expected, &mut |l, t| progress(l, t, false)).await?;
     if expected != 0 && bytes.len() as u64 != expected {
-        return Err(format!(
-            "{url}: download incomplete ({} of {expected} bytes)",
-            bytes.len()
-        ));
+        return Err(RuntimeError::Fetch {
+            url: url.into(),
+            reason: format!("download incomplete ({} of {expected} bytes)", bytes.len()),
+        });
     }
     if let Some(cache) = &cache {
         let body = js_sys::Uint8Array::from(bytes.as_slice());
@@ -90,43 +89,48 @@ pub async fn cached_bytes(
     Ok(bytes)
 }
 
-/// A GET of `url` that succeeded (2xx), or a message naming the URL and what went wrong.
-async fn fetch_ok(url: &str) -> Result<web_sys::Response, String> {
-    let response =
-        await_promise(js::call(&global(), "fetch", &[JsValue::from_str(url)]).map_err(|e| describe(&e))?)
-            .await
-            .map_err(|e| format!("{url}: download failed: {}", describe(&e)))?;
-    let response: web_sys::Response = response
-        .dyn_into()
-        .map_err(|_| format!("{url}: not a response"))?;
+/// A GET of `url` that succeeded (2xx), or an error naming the URL and what went wrong.
+async fn fetch_ok(url: &str) -> Result<web_sys::Response, RuntimeError> {
+    let failed = |reason: String| RuntimeError::Fetch {
+        url: url.into(),
+        reason,
+    };
+    let request = js::call(&global(), "fetch", &[JsValue::from_str(url)])?;
+    let response = await_promise(request)
+        .await
+        .map_err(|e| failed(format!("download failed: {}", js::describe(&e))))?;
+    let response: web_sys::Response = response.dyn_into().map_err(|_| failed("not a response".into()))?;
     if !response.ok() {
-        return Err(format!(
-            "{url}: the server answered {} {}",
+        return Err(failed(format!(
+            "the server answered {} {}",
             response.status(),
             response.status_text()
-        ));
+        )));
     }
     Ok(response)
 }
 
 /// Fetches a small text document (the data manifest), bypassing nothing.
-pub async fn text(url: &str) -> Result<String, String> {
+pub async fn text(url: &str) -> Result<String, RuntimeError> {
     let response = fetch_ok(url).await?;
-    let text = await_promise(response.text().map_err(|e| describe(&e))?.into())
-        .await
-        .map_err(|e| describe(&e))?;
-    text.as_string().ok_or_else(|| format!("{url}: not text"))
+    let text = await_promise(response.text()?.into()).await?;
+    text.as_string().ok_or_else(|| RuntimeError::Fetch {
+        url: url.into(),
+        reason: "not text".into(),
+    })
 }
 
 /// Stores bytes in the data cache under `url` (a dropped archive, so a reload finds it).
-pub async fn store(url: &str, bytes: &[u8]) -> Result<(), String> {
-    let cache = open_cache().await.ok_or("this browser has no Cache API")?;
+pub async fn store(url: &str, bytes: &[u8]) -> Result<(), RuntimeError> {
+    let cache = open_cache()
+        .await
+        .ok_or_else(|| RuntimeError::Unavailable("this browser has no Cache API".into()))?;
     let body = js_sys::Uint8Array::from(bytes);
-    let stored = web_sys::Response::new_with_opt_buffer_source(Some(&body)).map_err(|e| describe(&e))?;
+    let stored = web_sys::Response::new_with_opt_buffer_source(Some(&body))?;
     await_promise(cache.put_with_str(url, &stored).into())
         .await
         .map(|_| ())
-        .map_err(|e| format!("the data could not be cached: {}", describe(&e)))
+        .map_err(|e| RuntimeError::Storage(format!("the data could not be cached: {}", js::describe(&e))))
 }
 
 /// The cached bytes under `url`, if any.

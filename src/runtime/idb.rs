@@ -1,12 +1,13 @@
 //! IndexedDB as promises, for the page (saved runs) and the worker (the run journal) alike: both
 //! reach `indexedDB` through the global scope.
 
-use crate::runtime::js::{self, describe};
+use crate::runtime::error::RuntimeError;
+use crate::runtime::js;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 /// Resolves an IDBRequest (or IDBOpenDBRequest) to its result.
-pub async fn request(req: &web_sys::IdbRequest) -> Result<JsValue, String> {
+pub async fn request(req: &web_sys::IdbRequest) -> Result<JsValue, RuntimeError> {
     let promise = js_sys::Promise::new(&mut |resolve, reject| {
         let ok = Closure::once_into_js(move |event: web_sys::Event| {
             let target = event.target().map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
@@ -19,9 +20,7 @@ pub async fn request(req: &web_sys::IdbRequest) -> Result<JsValue, String> {
         req.set_onsuccess(Some(ok.unchecked_ref()));
         req.set_onerror(Some(fail.unchecked_ref()));
     });
-    wasm_bindgen_futures::JsFuture::from(promise)
-        .await
-        .map_err(|e| describe(&e))
+    Ok(wasm_bindgen_futures::JsFuture::from(promise).await?)
 }
 
 /// Opens (creating when needed) database `name` with the object stores `stores` (out-of-line
@@ -31,11 +30,11 @@ pub async fn open(
     version: u32,
     stores: &[&str],
     auto_id: bool,
-) -> Result<web_sys::IdbDatabase, String> {
-    let factory: web_sys::IdbFactory = js::get(&js_sys::global(), "indexedDB")
-        .dyn_into()
-        .map_err(|_| "this browser does not offer IndexedDB (private mode?)".to_string())?;
-    let open = factory.open_with_u32(name, version).map_err(|e| describe(&e))?;
+) -> Result<web_sys::IdbDatabase, RuntimeError> {
+    let factory: web_sys::IdbFactory = js::get(&js_sys::global(), "indexedDB").dyn_into().map_err(|_| {
+        RuntimeError::Unavailable("this browser does not offer IndexedDB (private mode?)".into())
+    })?;
+    let open = factory.open_with_u32(name, version)?;
     let stores: Vec<String> = stores.iter().map(|s| s.to_string()).collect();
     let upgrade = Closure::once_into_js(move |event: web_sys::Event| {
         let target = event.target().map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
@@ -55,7 +54,8 @@ pub async fn open(
     });
     open.set_onupgradeneeded(Some(upgrade.unchecked_ref()));
     let db = request(&open).await?;
-    db.dyn_into().map_err(|_| "IndexedDB did not open".to_string())
+    db.dyn_into()
+        .map_err(|_| RuntimeError::Unavailable("IndexedDB did not open".into()))
 }
 
 /// Resolves when `tx` commits; fails with the reason when it aborts. A full quota shows up only
@@ -84,10 +84,10 @@ fn committed(tx: &web_sys::IdbTransaction) -> wasm_bindgen_futures::JsFuture {
 }
 
 /// A read-only view of `store`.
-pub fn reading(db: &web_sys::IdbDatabase, store: &str) -> Result<web_sys::IdbObjectStore, String> {
-    db.transaction_with_str(store)
-        .and_then(|t| t.object_store(store))
-        .map_err(|e| describe(&e))
+pub fn reading(db: &web_sys::IdbDatabase, store: &str) -> Result<web_sys::IdbObjectStore, RuntimeError> {
+    Ok(db
+        .transaction_with_str(store)
+        .and_then(|t| t.object_store(store))?)
 }
 
 /// A write on `store`: `write` issues the requests; this resolves once they are committed.
@@ -95,14 +95,15 @@ pub async fn write(
     db: &web_sys::IdbDatabase,
     store: &str,
     write: impl FnOnce(&web_sys::IdbObjectStore) -> Result<web_sys::IdbRequest, JsValue>,
-) -> Result<JsValue, String> {
+) -> Result<JsValue, RuntimeError> {
+    let storage = |e: JsValue| RuntimeError::Storage(js::describe(&e));
     let tx = db
         .transaction_with_str_and_mode(store, web_sys::IdbTransactionMode::Readwrite)
-        .map_err(|e| describe(&e))?;
+        .map_err(storage)?;
     let done = committed(&tx);
-    let object_store = tx.object_store(store).map_err(|e| describe(&e))?;
-    let req = write(&object_store).map_err(|e| describe(&e))?;
+    let object_store = tx.object_store(store).map_err(storage)?;
+    let req = write(&object_store).map_err(storage)?;
     let value = request(&req).await?;
-    done.await.map_err(|e| describe(&e))?;
+    done.await.map_err(storage)?;
     Ok(value)
 }

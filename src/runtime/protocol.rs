@@ -1,7 +1,12 @@
 //! Messages between the page and the worker that runs the engine.
 //!
 //! One enum each way, serialised as JSON strings (small, debuggable in the console). Bulk bytes
-//! (a dropped data archive) travel beside the JSON as the `File` itself, read in the worker.
+//! (a dropped data archive) travel beside the JSON as the `File` itself, read in the worker:
+//! [`envelope`] names that pairing, written by the page and read by the worker
+//! (`runtime::bridge`).
+//!
+//! The worker owns the run's lifecycle: it sends each [`Phase`] change itself, so the page
+//! shows what the worker is doing rather than guessing it from progress events.
 
 use crate::engine::config::ExperimentConfig;
 use crate::engine::data::DatasetKind;
@@ -100,11 +105,71 @@ pub enum ToWorker {
     ImportData { kind: DatasetKind, file_name: String },
 }
 
+/// The backend a run actually uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Webgpu,
+    #[default]
+    Cpu,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Webgpu => "webgpu",
+            Backend::Cpu => "cpu",
+        }
+    }
+}
+
+/// Where a run is. The worker sends every change but `Starting` (the page's own, until the
+/// worker answers), `Done` and `Failed` (its `Finished` and `Failed` messages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Starting,
+    LoadingData,
+    /// Kernels are being compiled (the first steps on WebGPU are slow).
+    Warmup,
+    Training,
+    /// A stop was asked for during training: the current step finishes, then the sweep runs.
+    Stopping,
+    Sweeping,
+    /// A stop was asked for during the sweep: the cells done so far are kept.
+    StoppingSweep,
+    Done,
+    Failed,
+}
+
+impl Phase {
+    pub fn is_active(self) -> bool {
+        !matches!(self, Phase::Done | Phase::Failed)
+    }
+
+    pub fn is_stopping(self) -> bool {
+        matches!(self, Phase::Stopping | Phase::StoppingSweep)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Starting => "starting",
+            Phase::LoadingData => "loading data",
+            Phase::Warmup => "compiling GPU kernels",
+            Phase::Training => "training",
+            Phase::Stopping => "stopping",
+            Phase::Sweeping => "reset sweep",
+            Phase::StoppingSweep => "stopping the sweep",
+            Phase::Done => "done",
+            Phase::Failed => "failed",
+        }
+    }
+}
+
 /// What the worker learned about the device it will use.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct DeviceReport {
-    /// "webgpu" or "cpu".
-    pub backend: String,
+    pub backend: Backend,
     /// Adapter description (vendor, architecture, device) when on WebGPU.
     pub adapter: String,
     /// Why the CPU backend is used instead of WebGPU, in words for the page.
@@ -131,11 +196,9 @@ pub enum FromWorker {
         train_examples: usize,
         test_examples: usize,
     },
-    /// Kernels are being compiled (the first steps on WebGPU are slow).
-    Warmup,
+    /// The run entered a new phase.
+    Phase(Phase),
     Engine(Event),
-    /// The stop request arrived; the current step finishes first.
-    Stopping,
     Finished(Box<ResultFile>),
     /// The run cannot be kept for recovery (storage full or unavailable); it goes on.
     JournalFailed(String),
@@ -151,6 +214,12 @@ impl ToWorker {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("messages always serialise")
     }
+}
+
+/// Field names of the object that carries a message with a file beside it (page → worker).
+pub mod envelope {
+    pub const JSON: &str = "json";
+    pub const FILE: &str = "file";
 }
 
 impl FromWorker {

@@ -1,27 +1,46 @@
 //! Browser helpers for the page: downloads and the address bar.
 
+use crate::engine::result::ResultFile;
+use crate::runtime::error::RuntimeError;
 use wasm_bindgen::JsCast;
 
 pub fn window() -> web_sys::Window {
     web_sys::window().expect("the page has a window")
 }
 
-/// Offers `content` as a file download.
-pub fn download(file_name: &str, mime: &str, content: &str) -> Result<(), String> {
+/// A `blob:` URL holding `content` (revoke it when done).
+fn object_url(mime: &str, content: &str) -> Result<String, RuntimeError> {
     let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(content));
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);
-    let blob =
-        web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).map_err(|e| format!("{e:?}"))?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))?;
-    let document = window().document().ok_or("no document")?;
-    let anchor: web_sys::HtmlAnchorElement = document
-        .create_element("a")
-        .map_err(|e| format!("{e:?}"))?
-        .unchecked_into();
-    anchor.set_href(&url);
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)?;
+    Ok(web_sys::Url::create_object_url_with_blob(&blob)?)
+}
+
+/// Clicks a download link to `href` named `file_name`.
+fn click_download(href: &str, file_name: &str) -> Result<(), RuntimeError> {
+    let anchor: web_sys::HtmlAnchorElement = document().create_element("a")?.unchecked_into();
+    anchor.set_href(href);
     anchor.set_download(file_name);
     anchor.click();
+    Ok(())
+}
+
+/// Offers a result as its JSON file, named after its model, data set and seed.
+pub fn download_result(result: &ResultFile) -> Result<(), RuntimeError> {
+    let name = format!(
+        "layerlab-{}-{}-seed{}.json",
+        result.config.model.name(),
+        result.config.dataset.name(),
+        result.config.seed
+    );
+    download(&name, "application/json", &result.to_json())
+}
+
+/// Offers `content` as a file download.
+pub fn download(file_name: &str, mime: &str, content: &str) -> Result<(), RuntimeError> {
+    let url = object_url(mime, content)?;
+    click_download(&url, file_name)?;
     // Revoke later: some browsers read the URL after click() returns.
     let revoke = wasm_bindgen::closure::Closure::once_into_js(move || {
         let _ = web_sys::Url::revoke_object_url(&url);
@@ -58,20 +77,14 @@ const EXPORT_STYLE: &str = "text { font-family: system-ui, -apple-system, 'Segoe
     .hm-row, .hm-col { font-family: ui-monospace, Menlo, Consolas, monospace; } .axis-label { fill: #5b5b5b; }";
 
 /// The chart `<svg>` inside `[data-testid=<testid>]`, as a standalone SVG document.
-pub fn svg_markup(testid: &str) -> Result<(String, f64, f64), String> {
-    let document = window().document().ok_or("no document")?;
+pub fn svg_markup(testid: &str) -> Result<(String, f64, f64), RuntimeError> {
+    let document = document();
     let svg = document
-        .query_selector(&format!("[data-testid=\"{testid}\"] svg"))
-        .map_err(|e| format!("{e:?}"))?
-        .ok_or("the chart is not on the page")?;
-    let copy: web_sys::Element = svg
-        .clone_node_with_deep(true)
-        .map_err(|e| format!("{e:?}"))?
-        .unchecked_into();
+        .query_selector(&format!("[data-testid=\"{testid}\"] svg"))?
+        .ok_or_else(|| RuntimeError::Js("the chart is not on the page".into()))?;
+    let copy: web_sys::Element = svg.clone_node_with_deep(true)?.unchecked_into();
     let _ = copy.set_attribute("xmlns", "http://www.w3.org/2000/svg");
-    let style = document
-        .create_element_ns(Some("http://www.w3.org/2000/svg"), "style")
-        .map_err(|e| format!("{e:?}"))?;
+    let style = document.create_element_ns(Some("http://www.w3.org/2000/svg"), "style")?;
     style.set_text_content(Some(EXPORT_STYLE));
     let _ = copy.prepend_with_node_1(&style);
     let view_box: Vec<f64> = copy
@@ -86,9 +99,7 @@ pub fn svg_markup(testid: &str) -> Result<(String, f64, f64), String> {
     };
     let _ = copy.set_attribute("width", &w.to_string());
     let _ = copy.set_attribute("height", &h.to_string());
-    let text = web_sys::XmlSerializer::new()
-        .and_then(|s| s.serialize_to_string(&copy))
-        .map_err(|e| format!("{e:?}"))?;
+    let text = web_sys::XmlSerializer::new().and_then(|s| s.serialize_to_string(&copy))?;
     Ok((
         format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{text}"),
         w,
@@ -97,55 +108,38 @@ pub fn svg_markup(testid: &str) -> Result<(String, f64, f64), String> {
 }
 
 /// Downloads the chart in `[data-testid=<testid>]` as SVG.
-pub fn export_svg(testid: &str, file_name: &str) -> Result<(), String> {
+pub fn export_svg(testid: &str, file_name: &str) -> Result<(), RuntimeError> {
     let (markup, _, _) = svg_markup(testid)?;
     download(file_name, "image/svg+xml", &markup)
 }
 
 /// Downloads the chart in `[data-testid=<testid>]` as a PNG at twice its size (white background).
-pub fn export_png(testid: &str, file_name: &str, on_error: impl Fn(String) + 'static) -> Result<(), String> {
+pub fn export_png(
+    testid: &str,
+    file_name: &str,
+    on_error: impl Fn(String) + 'static,
+) -> Result<(), RuntimeError> {
     let (markup, w, h) = svg_markup(testid)?;
-    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(&markup));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("image/svg+xml");
-    let blob =
-        web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).map_err(|e| format!("{e:?}"))?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))?;
-    let image = web_sys::HtmlImageElement::new().map_err(|e| format!("{e:?}"))?;
+    let url = object_url("image/svg+xml", &markup)?;
+    let image = web_sys::HtmlImageElement::new()?;
     let name = file_name.to_string();
     let img = image.clone();
     let svg_url = url.clone();
     let onload = wasm_bindgen::closure::Closure::once_into_js(move || {
-        let result = (|| -> Result<(), String> {
-            let document = window().document().ok_or("no document")?;
-            let canvas: web_sys::HtmlCanvasElement = document
-                .create_element("canvas")
-                .map_err(|e| format!("{e:?}"))?
-                .unchecked_into();
+        let result = (|| -> Result<(), RuntimeError> {
+            let canvas: web_sys::HtmlCanvasElement = document().create_element("canvas")?.unchecked_into();
             let scale = 2.0;
             canvas.set_width((w * scale) as u32);
             canvas.set_height((h * scale) as u32);
             let ctx: web_sys::CanvasRenderingContext2d = canvas
-                .get_context("2d")
-                .map_err(|e| format!("{e:?}"))?
-                .ok_or("no 2d canvas")?
+                .get_context("2d")?
+                .ok_or_else(|| RuntimeError::Unavailable("no 2d canvas".into()))?
                 .unchecked_into();
             ctx.set_fill_style_str("#ffffff");
             ctx.fill_rect(0.0, 0.0, w * scale, h * scale);
-            ctx.scale(scale, scale).map_err(|e| format!("{e:?}"))?;
-            ctx.draw_image_with_html_image_element(&img, 0.0, 0.0)
-                .map_err(|e| format!("{e:?}"))?;
-            let data_url = canvas
-                .to_data_url_with_type("image/png")
-                .map_err(|e| format!("{e:?}"))?;
-            let anchor: web_sys::HtmlAnchorElement = document
-                .create_element("a")
-                .map_err(|e| format!("{e:?}"))?
-                .unchecked_into();
-            anchor.set_href(&data_url);
-            anchor.set_download(&name);
-            anchor.click();
-            Ok(())
+            ctx.scale(scale, scale)?;
+            ctx.draw_image_with_html_image_element(&img, 0.0, 0.0)?;
+            click_download(&canvas.to_data_url_with_type("image/png")?, &name)
         })();
         let _ = web_sys::Url::revoke_object_url(&svg_url);
         if let Err(e) = result {
@@ -175,10 +169,8 @@ pub fn page_url() -> String {
 }
 
 /// Reads a dropped or chosen file.
-pub async fn read_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
-    let buffer = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
-        .await
-        .map_err(|e| crate::runtime::js::describe(&e))?;
+pub async fn read_bytes(file: &web_sys::File) -> Result<Vec<u8>, RuntimeError> {
+    let buffer = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await?;
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 

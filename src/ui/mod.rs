@@ -1,5 +1,6 @@
-//! The page. `state`, `url` and `view` are plain Rust (tested natively); `app`, `components`
-//! and `dom` are the yew/wasm side.
+//! The page. `state`, `url` and `view` are plain Rust (tested natively); `app` (the root),
+//! `components`, `hooks` (window listeners), `effects` (storage, files), `engine` (commands to
+//! the worker), `dom` and `storage` are the yew/wasm side.
 
 pub mod state;
 pub mod url;
@@ -11,5 +12,11 @@ pub mod app;
 pub mod components;
 #[cfg(all(target_arch = "wasm32", feature = "ui"))]
 pub mod dom;
+#[cfg(all(target_arch = "wasm32", feature = "ui"))]
+pub mod effects;
+#[cfg(all(target_arch = "wasm32", feature = "ui"))]
+pub mod engine;
+#[cfg(all(target_arch = "wasm32", feature = "ui"))]
+pub mod hooks;
 #[cfg(all(target_arch = "wasm32", feature = "ui"))]
 pub mod storage;

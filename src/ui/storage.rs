@@ -3,9 +3,10 @@
 //! none of them. A write reports success only once IndexedDB has committed it.
 
 use crate::engine::result::ResultFile;
+use crate::runtime::error::RuntimeError;
 use crate::runtime::idb;
-use crate::runtime::js::{self, describe};
-pub use crate::ui::state::RunSummary;
+use crate::runtime::js;
+pub use crate::ui::state::{RunSource, RunSummary};
 use js_sys::{Object, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -14,7 +15,7 @@ const DB: &str = "layerlab";
 const STORE: &str = "runs";
 const DB_VERSION: u32 = 1;
 
-async fn open() -> Result<web_sys::IdbDatabase, String> {
+async fn open() -> Result<web_sys::IdbDatabase, RuntimeError> {
     idb::open(DB, DB_VERSION, &[STORE], true).await
 }
 
@@ -23,15 +24,20 @@ fn summary_of(record: &JsValue) -> Option<RunSummary> {
         id: js::get(record, "id").as_f64()? as u32,
         name: js::get_string(record, "name").unwrap_or_default(),
         saved_at: js::get(record, "saved_at").as_f64().unwrap_or(0.0),
-        model: js::get_string(record, "model").unwrap_or_default(),
+        // "model" in runs saved before the field was named for what it holds.
+        label: js::get_string(record, "label")
+            .or_else(|| js::get_string(record, "model"))
+            .unwrap_or_default(),
         dataset: js::get_string(record, "dataset").unwrap_or_default(),
         final_error: js::get(record, "final_error").as_f64().unwrap_or(f64::NAN),
-        source: js::get_string(record, "source").unwrap_or_default(),
+        source: js::get_string(record, "source")
+            .and_then(|s| RunSource::parse(&s))
+            .unwrap_or(RunSource::File),
     })
 }
 
 /// Stores a result; returns its summary (with the id IndexedDB gave it).
-pub async fn save(result: &ResultFile, name: &str, source: &str) -> Result<RunSummary, String> {
+pub async fn save(result: &ResultFile, name: &str, source: RunSource) -> Result<RunSummary, RuntimeError> {
     let db = open().await?;
     let record = Object::new();
     let now = js_sys::Date::now();
@@ -40,56 +46,55 @@ pub async fn save(result: &ResultFile, name: &str, source: &str) -> Result<RunSu
     };
     set("name", name.into());
     set("saved_at", now.into());
-    set("model", result.config.label().into());
+    set("label", result.config.label().into());
     set("dataset", result.config.dataset.name().into());
     set("final_error", result.final_test_error.into());
-    set("source", source.into());
+    set("source", source.name().into());
     set("result", result.to_json().into());
     let id = idb::write(&db, STORE, |store| store.add(&record)).await?;
     Ok(RunSummary {
         id: id.as_f64().unwrap_or(0.0) as u32,
         name: name.into(),
         saved_at: now,
-        model: result.config.label(),
+        label: result.config.label(),
         dataset: result.config.dataset.name().into(),
         final_error: result.final_test_error,
-        source: source.into(),
+        source,
     })
 }
 
 /// Every saved run, newest first.
-pub async fn list() -> Result<Vec<RunSummary>, String> {
+pub async fn list() -> Result<Vec<RunSummary>, RuntimeError> {
     let db = open().await?;
-    let req = idb::reading(&db, STORE)?.get_all().map_err(|e| describe(&e))?;
+    let req = idb::reading(&db, STORE)?.get_all()?;
     let all: js_sys::Array = idb::request(&req)
         .await?
         .dyn_into()
-        .map_err(|_| "unexpected IndexedDB answer")?;
+        .map_err(|_| RuntimeError::Storage("unexpected IndexedDB answer".into()))?;
     let mut runs: Vec<RunSummary> = all.iter().filter_map(|r| summary_of(&r)).collect();
     runs.sort_by(|a, b| b.saved_at.total_cmp(&a.saved_at));
     Ok(runs)
 }
 
-async fn record(db: &web_sys::IdbDatabase, id: u32) -> Result<JsValue, String> {
-    let req = idb::reading(db, STORE)?
-        .get(&JsValue::from(id))
-        .map_err(|e| describe(&e))?;
+async fn record(db: &web_sys::IdbDatabase, id: u32) -> Result<JsValue, RuntimeError> {
+    let req = idb::reading(db, STORE)?.get(&JsValue::from(id))?;
     let record = idb::request(&req).await?;
     if record.is_undefined() {
-        return Err("this saved run is gone".into());
+        return Err(RuntimeError::Storage("this saved run is gone".into()));
     }
     Ok(record)
 }
 
 /// The saved result `id`.
-pub async fn load(id: u32) -> Result<ResultFile, String> {
+pub async fn load(id: u32) -> Result<ResultFile, RuntimeError> {
     let db = open().await?;
-    let text = js::get_string(&record(&db, id).await?, "result").ok_or("this saved run is damaged")?;
-    ResultFile::from_json(&text).map_err(|e| e.to_string())
+    let text = js::get_string(&record(&db, id).await?, "result")
+        .ok_or_else(|| RuntimeError::Storage("this saved run is damaged".into()))?;
+    ResultFile::from_json(&text).map_err(|e| RuntimeError::Storage(e.to_string()))
 }
 
 /// Renames the saved run `id`.
-pub async fn rename(id: u32, name: &str) -> Result<(), String> {
+pub async fn rename(id: u32, name: &str) -> Result<(), RuntimeError> {
     let db = open().await?;
     let record = record(&db, id).await?;
     let _ = Reflect::set(&record, &JsValue::from_str("name"), &JsValue::from_str(name));
@@ -99,7 +104,7 @@ pub async fn rename(id: u32, name: &str) -> Result<(), String> {
 }
 
 /// Deletes the saved run `id`.
-pub async fn delete(id: u32) -> Result<(), String> {
+pub async fn delete(id: u32) -> Result<(), RuntimeError> {
     let db = open().await?;
     idb::write(&db, STORE, |store| store.delete(&JsValue::from(id)))
         .await

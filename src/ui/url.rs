@@ -92,15 +92,11 @@ impl Fragment {
 
 /// The fragment for a config (every key spelled out) and a backend choice.
 pub fn format(config: &ExperimentConfig, backend: BackendChoice) -> String {
-    let mut parts: Vec<String> = config
-        .to_pairs()
-        .into_iter()
-        .map(|(k, v)| format!("{k}={}", encode_component(&v)))
-        .collect();
-    if backend != BackendChoice::Auto {
-        parts.push(format!("backend={}", backend.name()));
+    let query = config.to_query(encode_component);
+    match backend {
+        BackendChoice::Auto => format!("#{query}"),
+        other => format!("#{query}&backend={}", other.name()),
     }
-    format!("#{}", parts.join("&"))
 }
 
 #[cfg(test)]

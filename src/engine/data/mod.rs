@@ -8,13 +8,14 @@ pub mod cifar;
 pub mod files;
 pub mod gz;
 pub mod idx;
+pub mod manifest;
 pub mod tar;
 
 use crate::engine::rng::Rng;
 use serde::{Deserialize, Serialize};
 
 /// The data sets the engine knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum DatasetKind {
     Mnist,

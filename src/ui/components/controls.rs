@@ -1,14 +1,16 @@
-//! The experiment form: presets, every config key (named like the CLI flags), backend, and the
-//! Run / Stop buttons.
+//! The experiment form: presets, every config key (named like the CLI flags, drawn as its
+//! declaration says), backend, and the Run / Stop buttons.
 
-use crate::engine::config::{KEYS, ModelKind, PRESETS};
+use crate::engine::config::Control;
+use crate::engine::presets::PRESETS;
 use crate::runtime::protocol::BackendChoice;
+use crate::ui::state::Form;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
 pub struct ControlsProps {
-    pub form: Vec<(String, String)>,
+    pub form: Form,
     pub config_error: Option<String>,
     pub backend: BackendChoice,
     pub running: bool,
@@ -23,78 +25,50 @@ pub struct ControlsProps {
     pub on_stop: Callback<()>,
 }
 
-fn choices(key: &str) -> Option<Vec<&'static str>> {
-    match key {
-        "model" => Some(ModelKind::ALL.iter().map(|m| m.name()).collect()),
-        "dataset" => Some(vec!["mnist", "cifar10"]),
-        "optimizer" => Some(vec!["sgd", "adam"]),
-        "batch-norm" | "augment" => Some(vec!["false", "true"]),
-        _ => None,
-    }
-}
-
-/// Keys shown only for one model family.
-fn relevant(key: &str, model: &str) -> bool {
-    let cnn = model != "fcn";
-    match key {
-        "depth" | "width" => !cnn,
-        "width-mult" | "batch-norm" => cnn,
-        _ => true,
-    }
-}
-
 #[function_component(Controls)]
 pub fn controls(props: &ControlsProps) -> Html {
-    let model = props
-        .form
-        .iter()
-        .find(|(k, _)| k == "model")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let presets = PRESETS.iter().map(|(name, description)| {
+    let model = props.form.model();
+    let presets = PRESETS.iter().map(|preset| {
         let on_preset = props.on_preset.clone();
-        let name_owned = name.to_string();
+        let name = preset.name;
         html! {
-            <button type="button" class="preset" title={*description} data-testid={format!("preset-{name}")}
-                    disabled={props.running} onclick={Callback::from(move |_| on_preset.emit(name_owned.clone()))}>
-                { *name }
+            <button type="button" class="preset" title={preset.description} data-testid={format!("preset-{name}")}
+                    disabled={props.running} onclick={Callback::from(move |_| on_preset.emit(name.to_string()))}>
+                { name }
             </button>
         }
     });
     let fields = props
         .form
-        .iter()
-        .filter(|(k, _)| relevant(k, &model))
+        .fields()
+        .filter(|(key, _)| key.family.includes(model))
         .map(|(key, value)| {
-            let help = KEYS.iter().find(|(k, _)| k == key).map(|(_, h)| *h).unwrap_or("");
-            let id = format!("field-{key}");
-            let control = match choices(key) {
-                Some(options) => {
-                    let on_field = props.on_field.clone();
-                    let k = key.clone();
+            let name = key.name;
+            let id = format!("field-{name}");
+            let on_field = props.on_field.clone();
+            let control = match key.control {
+                Control::Choice(options) => {
                     let onchange = Callback::from(move |e: Event| {
                         let select: HtmlSelectElement = e.target_unchecked_into();
-                        on_field.emit((k.clone(), select.value()));
+                        on_field.emit((name.to_string(), select.value()));
                     });
                     html! {
-                        <select id={id.clone()} name={key.clone()} {onchange} disabled={props.running}>
-                            { for options.into_iter().map(|o| html! { <option value={o} selected={o == value.as_str()}>{ o }</option> }) }
+                        <select id={id.clone()} {name} {onchange} disabled={props.running}>
+                            { for options.iter().map(|&o| html! { <option value={o} selected={o == value}>{ o }</option> }) }
                         </select>
                     }
                 }
-                None => {
-                    let on_field = props.on_field.clone();
-                    let k = key.clone();
+                Control::Text => {
                     let oninput = Callback::from(move |e: InputEvent| {
                         let input: HtmlInputElement = e.target_unchecked_into();
-                        on_field.emit((k.clone(), input.value()));
+                        on_field.emit((name.to_string(), input.value()));
                     });
-                    html! { <input id={id.clone()} name={key.clone()} type="text" value={value.clone()} {oninput} disabled={props.running} spellcheck="false"/> }
+                    html! { <input id={id.clone()} {name} type="text" value={value.to_string()} {oninput} disabled={props.running} spellcheck="false"/> }
                 }
             };
             html! {
-                <label class="field" for={id} title={help}>
-                    <span>{ key.clone() }</span>
+                <label class="field" for={id} title={key.help}>
+                    <span>{ name }</span>
                     { control }
                 </label>
             }

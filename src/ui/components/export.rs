@@ -27,7 +27,7 @@ pub fn chart_export(props: &ExportProps) -> Html {
         let (testid, name, report) = (props.testid.clone(), props.name.clone(), report.clone());
         Callback::from(move |_: MouseEvent| {
             if let Err(e) = dom::export_svg(&testid, &format!("{name}.svg")) {
-                report(e);
+                report(e.to_string());
             }
         })
     };
@@ -35,7 +35,7 @@ pub fn chart_export(props: &ExportProps) -> Html {
         let (testid, name) = (props.testid.clone(), props.name.clone());
         Callback::from(move |_: MouseEvent| {
             if let Err(e) = dom::export_png(&testid, &format!("{name}.png"), report.clone()) {
-                report(e);
+                report(e.to_string());
             }
         })
     };

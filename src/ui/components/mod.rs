@@ -12,3 +12,4 @@ pub mod progress;
 pub mod results;
 pub mod saved;
 pub mod share;
+pub mod status;

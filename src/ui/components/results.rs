@@ -79,13 +79,7 @@ pub struct ResultsProps {
 }
 
 fn export(result: &ResultFile, on_error: &Callback<String>) {
-    let name = format!(
-        "layerlab-{}-{}-seed{}.json",
-        result.config.model.name(),
-        result.config.dataset.name(),
-        result.config.seed
-    );
-    if let Err(e) = dom::download(&name, "application/json", &result.to_json()) {
+    if let Err(e) = dom::download_result(result) {
         on_error.emit(format!("The download failed: {e}"));
     }
 }
@@ -154,7 +148,7 @@ pub fn results(props: &ResultsProps) -> Html {
             <button type="button" data-testid={format!("export-csv-{id}")}
                 onclick={Callback::from(move |_: MouseEvent| {
                     if let Err(e) = dom::download(&format!("layerlab-{}.csv", map.id), "text/csv", &map.to_csv()) {
-                        on_error.emit(e);
+                        on_error.emit(e.to_string());
                     }
                 })}>{ format!("CSV: {id}") }</button>
         }

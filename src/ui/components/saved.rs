@@ -46,8 +46,8 @@ pub fn saved_runs(props: &SavedProps) -> Html {
                 <input type="checkbox" checked={props.picked.contains(&id)} onchange={pick} title="tick two runs to compare"/>
                 <button type="button" class="link" onclick={cb(&props.on_open)}>
                     <span class="name" data-testid="saved-run-name">{ run.name.clone() }</span>
-                    <span class="meta">{ format!("{} · {} · error {} · {}", date(run.saved_at), run.model,
-                        if run.final_error.is_finite() { format!("{:.2}%", run.final_error * 100.0) } else { "not computed".into() }, run.source) }</span>
+                    <span class="meta">{ format!("{} · {} · error {} · {}", date(run.saved_at), run.label,
+                        if run.final_error.is_finite() { format!("{:.2}%", run.final_error * 100.0) } else { "not computed".into() }, run.source.name()) }</span>
                 </button>
                 <button type="button" title="rename" onclick={cb(&props.on_rename)}>{ "Rename" }</button>
                 <button type="button" title="delete" onclick={cb(&props.on_delete)}>{ "Delete" }</button>

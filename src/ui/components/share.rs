@@ -1,12 +1,13 @@
 //! The Share button and the link it makes.
 
 use crate::engine::link::MAX_LINK_CHARS;
+use crate::ui::state::ShareLink;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
 pub struct ShareProps {
     /// The link, or why there is none, once Share was pressed.
-    pub share: Option<Result<String, String>>,
+    pub share: Option<ShareLink>,
     pub on_share: Callback<()>,
     pub on_copy: Callback<String>,
     pub on_download: Callback<()>,
@@ -17,7 +18,7 @@ pub fn share_panel(props: &ShareProps) -> Html {
     let on_share = props.on_share.clone();
     let body = match &props.share {
         None => html! {},
-        Some(Ok(url)) => {
+        Some(ShareLink::Ready(url)) => {
             let copy = {
                 let on_copy = props.on_copy.clone();
                 let url = url.clone();
@@ -35,11 +36,11 @@ pub fn share_panel(props: &ShareProps) -> Html {
                 </div>
             }
         }
-        Some(Err(message)) => {
+        Some(too_long @ ShareLink::TooLong { .. }) => {
             let download = props.on_download.clone();
             html! {
                 <div class="share-result" data-testid="share-too-big">
-                    <p>{ message.clone() }</p>
+                    <p>{ too_long.to_string() }</p>
                     <button type="button" onclick={Callback::from(move |_: MouseEvent| download.emit(()))}>{ "Download the result file instead" }</button>
                 </div>
             }

@@ -1,0 +1,113 @@
+//! The page's commands to the engine: start, resume and stop a run, hand over a data archive.
+//! One [`EngineSlot`] holds the worker (replaced after a crash) and speaks the protocol.
+
+use crate::engine::data::DatasetKind;
+use crate::runtime::bridge::EngineWorker;
+use crate::runtime::error::RuntimeError;
+use crate::runtime::protocol::{FromWorker, ToWorker};
+use crate::ui::state::{Action, AppState, Notice, WorkerStatus};
+use crate::ui::{dom, effects};
+use std::cell::RefCell;
+use std::rc::Rc;
+use yew::Callback;
+
+/// The worker's script (trunk's loader for the `layerlab-worker` module).
+const WORKER_URL: &str = "./layerlab-worker_loader.js";
+
+/// The running worker, if any; cloned handles share it.
+#[derive(Clone, Default)]
+pub struct EngineSlot(Rc<RefCell<Option<EngineWorker>>>);
+
+impl PartialEq for EngineSlot {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl EngineSlot {
+    /// Starts a worker (dropping the old one); its messages become actions, and a finished
+    /// run is saved at once.
+    pub fn spawn(&self, dispatch: Callback<Action>) -> Result<(), RuntimeError> {
+        let lost = dispatch.clone();
+        let worker = EngineWorker::spawn(
+            WORKER_URL,
+            move |message| match message {
+                Ok(message) => {
+                    if let FromWorker::Finished(result) = &message {
+                        effects::save_finished(result, dispatch.clone());
+                    }
+                    dispatch.emit(Action::Message(message));
+                }
+                Err(e) => dispatch.emit(Action::Notice(Notice::error(e.to_string()))),
+            },
+            move |why| lost.emit(Action::WorkerLost(why)),
+        )?;
+        *self.0.borrow_mut() = Some(worker);
+        Ok(())
+    }
+
+    fn post(&self, message: &ToWorker) -> bool {
+        match self.0.borrow().as_ref() {
+            Some(worker) => {
+                worker.post(message);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Starts a run with the form's config, if the state allows one.
+    pub fn run(&self, state: &AppState, dispatch: &Callback<Action>) {
+        let Ok(config) = state.form.config.clone() else {
+            return;
+        };
+        if !state.can_run() {
+            return;
+        }
+        let message = ToWorker::Run {
+            config,
+            backend: state.backend,
+            data_url: dom::absolute("data/"),
+        };
+        if self.0.borrow().is_some() {
+            dispatch.emit(Action::RunRequested);
+            self.post(&message);
+        }
+    }
+
+    /// Finishes the interrupted run the journal holds.
+    pub fn resume(&self, state: &AppState, dispatch: &Callback<Action>) {
+        if state.resumable.is_none() || state.worker != WorkerStatus::Ready || state.running() {
+            return;
+        }
+        if self.0.borrow().is_some() {
+            dispatch.emit(Action::ResumeRequested);
+            self.post(&ToWorker::Resume {
+                backend: state.backend,
+                data_url: dom::absolute("data/"),
+            });
+        }
+    }
+
+    pub fn stop(&self, dispatch: &Callback<Action>) {
+        dispatch.emit(Action::StopRequested);
+        self.post(&ToWorker::Stop);
+    }
+
+    /// Hands a CIFAR-10 archive to the worker, which reads and checks it itself.
+    pub fn import_data(&self, file: &web_sys::File) -> Result<(), RuntimeError> {
+        let message = ToWorker::ImportData {
+            kind: DatasetKind::Cifar10,
+            file_name: file.name(),
+        };
+        match self.0.borrow().as_ref() {
+            Some(worker) => {
+                worker.post_with_file(&message, file);
+                Ok(())
+            }
+            None => Err(RuntimeError::Engine(
+                "The engine is not running; reload the page.".into(),
+            )),
+        }
+    }
+}

@@ -1,0 +1,501 @@
+//! The page's one state and its reducer. Pure Rust (no yew, no DOM), so it is tested natively;
+//! the yew app wraps it in `use_reducer` and turns worker messages and clicks into [`Action`]s.
+//!
+//! Split by concern: the form ([`form`]), the run in progress ([`run`]), the saved runs
+//! ([`saved`]), the presentation view ([`present`]); this file holds the whole and routes each
+//! action to its part.
+
+pub mod form;
+pub mod present;
+pub mod run;
+pub mod saved;
+#[cfg(test)]
+mod tests;
+
+pub use form::Form;
+pub use present::PresentKey;
+pub use run::{LiveRun, Phase};
+pub use saved::{RunSource, RunSummary, SavedRuns};
+
+use crate::engine::budget::Estimate;
+use crate::engine::link;
+use crate::engine::result::ResultFile;
+use crate::runtime::protocol::{BackendChoice, DeviceReport, FromWorker, JournalHeader};
+use crate::ui::url::Fragment;
+use std::rc::Rc;
+
+/// The worker's condition.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkerStatus {
+    Loading,
+    Ready,
+    /// It crashed (and is being replaced); the message says why.
+    Lost(String),
+}
+
+/// Where the displayed result came from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Origin {
+    Run,
+    Saved(u32),
+    Link,
+    File(String),
+}
+
+/// Two results side by side.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comparison {
+    pub a: (String, Rc<ResultFile>),
+    pub b: (String, Rc<ResultFile>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoticeKind {
+    Error,
+    Info,
+}
+
+/// A notice for the person: an error or a piece of information.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    pub kind: NoticeKind,
+    pub text: String,
+}
+
+impl Notice {
+    pub fn error(text: impl Into<String>) -> Self {
+        Self {
+            kind: NoticeKind::Error,
+            text: text.into(),
+        }
+    }
+
+    pub fn info(text: impl Into<String>) -> Self {
+        Self {
+            kind: NoticeKind::Info,
+            text: text.into(),
+        }
+    }
+}
+
+/// The share link of the displayed result, or why there is none.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ShareLink {
+    Ready(String),
+    TooLong { chars: usize, limit: usize },
+}
+
+impl ShareLink {
+    /// The link to `page_url` that opens `result`, if it fits.
+    pub fn of(result: &ResultFile, page_url: &str) -> Self {
+        let url = format!("{page_url}#r={}", link::encode(result));
+        if url.len() > link::MAX_LINK_CHARS {
+            ShareLink::TooLong {
+                chars: url.len(),
+                limit: link::MAX_LINK_CHARS,
+            }
+        } else {
+            ShareLink::Ready(url)
+        }
+    }
+}
+
+impl std::fmt::Display for ShareLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ShareLink::Ready(url) => f.write_str(url),
+            ShareLink::TooLong { chars, limit } => write!(
+                f,
+                "This result is too big for a link ({chars} characters; the limit is {limit})."
+            ),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppState {
+    pub form: Form,
+    pub backend: BackendChoice,
+    pub worker: WorkerStatus,
+    pub device: Option<DeviceReport>,
+    pub run: Option<LiveRun>,
+    /// The last finished result; kept when a later run fails.
+    pub result: Option<Rc<ResultFile>>,
+    /// Selected cell of the error map `(row, column)`.
+    pub selected: Option<(usize, usize)>,
+    /// Error increase that makes a unit critical.
+    pub threshold: f64,
+    pub notices: Vec<Notice>,
+    /// `run=1` was in the address: start as soon as the worker is ready.
+    pub autorun: bool,
+    /// Bumped when the worker must be replaced (the app respawns it).
+    pub worker_generation: u32,
+    /// Where the displayed result came from.
+    pub origin: Option<Origin>,
+    /// The result a shared link carried (kept for the comparison after a re-run).
+    pub shared: Option<Rc<ResultFile>>,
+    /// The link's payload, kept in the address while its result is shown.
+    pub link_payload: Option<String>,
+    /// The share link of the displayed result, once asked for.
+    pub share: Option<ShareLink>,
+    pub saved: SavedRuns,
+    pub compare: Option<Comparison>,
+    /// The page is inside another site's frame: nothing starts without a click.
+    pub framed: bool,
+    /// A `run=1` address that waits for a click, and why (heavy, or framed).
+    pub confirm_run: Option<String>,
+    /// The displayed result of a run is not (yet) in IndexedDB: leaving would lose it.
+    pub unsaved: bool,
+    /// An interrupted run the journal holds, offered to be finished.
+    pub resumable: Option<JournalHeader>,
+    /// The presentation view is open, on map `present_view` (0 error, 1 ℓ2, 2 ℓ∞).
+    pub presenting: bool,
+    pub present_view: usize,
+    /// The experiment form is shown on narrow screens even though a result is (phones show the
+    /// result first, the form behind a button).
+    pub settings_open: bool,
+}
+
+/// Everything that can happen to the page.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    SetField {
+        key: String,
+        value: String,
+    },
+    ApplyPreset(String),
+    SetBackend(BackendChoice),
+    LoadFragment(Fragment),
+    WorkerReady,
+    WorkerLost(String),
+    Message(FromWorker),
+    /// The Run button (the app posts the config to the worker).
+    RunRequested,
+    /// The Stop button.
+    StopRequested,
+    Select(Option<(usize, usize)>),
+    SetThreshold(f64),
+    Notice(Notice),
+    DismissNotices,
+    /// Show a result (a saved run, an imported file).
+    OpenResult {
+        result: Rc<ResultFile>,
+        origin: Origin,
+    },
+    /// The share link of the displayed result was made (or could not be).
+    ShareReady(ShareLink),
+    SavedLoaded(Vec<RunSummary>),
+    SavedAdded(RunSummary),
+    SavedRenamed {
+        id: u32,
+        name: String,
+    },
+    SavedDeleted(u32),
+    TogglePick(u32),
+    Compare(Comparison),
+    CloseCompare,
+    /// The person confirmed (or declined) the run a `run=1` address asked for.
+    ConfirmRun(bool),
+    /// Saving the displayed run in IndexedDB failed (a full quota, private mode).
+    SaveFailed(String),
+    /// The journal holds an interrupted run (read at start-up).
+    ResumeOffered(JournalHeader),
+    /// Finish the interrupted run (the app posts the request to the worker).
+    ResumeRequested,
+    /// Forget the interrupted run.
+    ResumeDiscarded,
+    /// Open or close the presentation view.
+    Present(bool),
+    PresentKey(PresentKey),
+    /// Show or hide the form on narrow screens.
+    ToggleSettings,
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        Self {
+            form: Form::preset("quick").expect("the quick preset is valid"),
+            backend: BackendChoice::Auto,
+            worker: WorkerStatus::Loading,
+            device: None,
+            run: None,
+            result: None,
+            selected: None,
+            threshold: crate::report::DEFAULT_THRESHOLD,
+            notices: Vec::new(),
+            autorun: false,
+            worker_generation: 0,
+            origin: None,
+            shared: None,
+            link_payload: None,
+            share: None,
+            saved: SavedRuns::default(),
+            compare: None,
+            framed: false,
+            confirm_run: None,
+            unsaved: false,
+            resumable: None,
+            presenting: false,
+            present_view: 0,
+            settings_open: false,
+        }
+    }
+}
+
+impl AppState {
+    pub fn field(&self, key: &str) -> &str {
+        self.form.value(key)
+    }
+
+    pub fn running(&self) -> bool {
+        self.run.as_ref().is_some_and(|r| r.phase.is_active())
+    }
+
+    /// Whether the Run button can start a run now.
+    pub fn can_run(&self) -> bool {
+        self.form.config.is_ok() && self.worker == WorkerStatus::Ready && !self.running()
+    }
+
+    fn error(&mut self, text: impl Into<String>) {
+        self.notices.push(Notice::error(text));
+    }
+
+    /// Shows `result` with its config in the form, nothing selected and no share link yet.
+    fn show(&mut self, result: Rc<ResultFile>, origin: Origin) {
+        self.form = Form::of(result.config.clone());
+        self.result = Some(result);
+        self.origin = Some(origin);
+        self.selected = None;
+        self.share = None;
+    }
+
+    /// A run starts (fresh or resumed): it replaces what the page showed of the last one.
+    fn start(&mut self, config: crate::engine::ExperimentConfig) {
+        self.run = Some(LiveRun::new(config));
+        self.selected = None;
+        self.autorun = false;
+        self.link_payload = None;
+        self.share = None;
+        self.compare = None;
+    }
+
+    /// The reducer.
+    pub fn apply(mut self, action: Action) -> Self {
+        match action {
+            Action::SetField { key, value } => self.form.set(&key, value),
+            Action::ApplyPreset(name) => match Form::preset(&name) {
+                Ok(form) => self.form = form,
+                Err(e) => self.error(e.to_string()),
+            },
+            Action::SetBackend(b) => self.backend = b,
+            Action::LoadFragment(fragment) => self.load_fragment(fragment),
+            Action::WorkerReady => self.worker = WorkerStatus::Ready,
+            Action::WorkerLost(message) => {
+                self.worker = WorkerStatus::Lost(message.clone());
+                self.worker_generation += 1;
+                if let Some(run) = &mut self.run
+                    && run.phase.is_active()
+                {
+                    run.phase = Phase::Failed;
+                }
+                self.error(format!(
+                    "The engine stopped unexpectedly ({message}). Results already shown are kept; \
+                     a new engine is starting."
+                ));
+            }
+            Action::RunRequested => {
+                // A new run replaces the interrupted one in the journal.
+                self.resumable = None;
+                if let Ok(c) = &self.form.config {
+                    let c = c.clone();
+                    self.start(c);
+                }
+            }
+            Action::StopRequested => {
+                if let Some(run) = &mut self.run {
+                    run.stop_requested();
+                }
+            }
+            Action::ResumeOffered(header) => {
+                if !self.running() {
+                    self.resumable = Some(header);
+                }
+            }
+            Action::ResumeRequested => {
+                if let Some(header) = self.resumable.take() {
+                    self.form = Form::of(header.config.clone());
+                    self.start(header.config);
+                }
+            }
+            Action::ResumeDiscarded => self.resumable = None,
+            Action::Present(open) => {
+                self.presenting = open && self.result.is_some();
+                self.present_view = 0;
+            }
+            Action::PresentKey(key) => self.present_key(key),
+            Action::ToggleSettings => self.settings_open = !self.settings_open,
+            Action::ConfirmRun(start) => {
+                self.confirm_run = None;
+                self.autorun = start;
+            }
+            Action::SaveFailed(message) => {
+                self.error(format!(
+                    "This run could not be saved in this browser ({message}). It stays open here: \
+                     download the result file to keep it."
+                ));
+            }
+            Action::Select(cell) => self.selected = cell,
+            Action::SetThreshold(t) => self.threshold = t.clamp(0.0, 1.0),
+            Action::Notice(n) => self.notices.push(n),
+            Action::DismissNotices => self.notices.clear(),
+            Action::OpenResult { result, origin } => {
+                self.show(result, origin);
+                self.link_payload = None;
+                self.compare = None;
+                if !self.running() {
+                    self.run = None;
+                }
+            }
+            Action::ShareReady(share) => self.share = Some(share),
+            Action::SavedLoaded(list) => self.saved.runs = list,
+            Action::SavedAdded(summary) => {
+                if let Some(Origin::Run) = self.origin
+                    && summary.source == RunSource::Run
+                {
+                    self.origin = Some(Origin::Saved(summary.id));
+                    self.unsaved = false;
+                }
+                self.saved.added(summary);
+            }
+            Action::SavedRenamed { id, name } => self.saved.renamed(id, name),
+            Action::SavedDeleted(id) => self.saved.deleted(id),
+            Action::TogglePick(id) => self.saved.toggle_pick(id),
+            Action::Compare(c) => self.compare = Some(c),
+            Action::CloseCompare => self.compare = None,
+            Action::Message(message) => self.on_message(message),
+        }
+        self
+    }
+
+    fn load_fragment(&mut self, fragment: Fragment) {
+        self.backend = fragment.backend;
+        if let Some(payload) = &fragment.shared {
+            match link::decode(payload) {
+                Ok(result) => {
+                    let result = Rc::new(result);
+                    self.shared = Some(result.clone());
+                    self.show(result, Origin::Link);
+                    self.link_payload = Some(payload.clone());
+                }
+                Err(e) => self.error(format!("This link cannot be opened: {e}.")),
+            }
+            self.autorun = false;
+            return;
+        }
+        if fragment.pairs.is_empty() {
+            self.autorun = fragment.run && !self.framed;
+            return;
+        }
+        match fragment.config() {
+            Ok(c) => {
+                self.confirm_run = None;
+                self.autorun = fragment.run;
+                if fragment.run {
+                    let estimate = Estimate::of(&c);
+                    let why = if self.framed {
+                        Some("This page is shown inside another site, which asks to start a run.")
+                    } else if estimate.heavier_than_paper_fcn() {
+                        Some("This link starts a run heavier than the paper's FCN experiment.")
+                    } else {
+                        None
+                    };
+                    if let Some(why) = why {
+                        self.autorun = false;
+                        self.confirm_run =
+                            Some(format!("{why} {}: {}. Start it?", c.label(), estimate.summary()));
+                    }
+                }
+                self.form = Form::of(c);
+            }
+            Err(e) => {
+                self.error(format!("The address holds a config that does not parse: {e}"));
+                self.autorun = false;
+            }
+        }
+    }
+
+    fn on_message(&mut self, message: FromWorker) {
+        match message {
+            FromWorker::Ready => self.worker = WorkerStatus::Ready,
+            FromWorker::Device(report) => self.device = Some(report),
+            FromWorker::Phase(phase) => {
+                if let Some(run) = &mut self.run {
+                    run.entered(phase);
+                }
+            }
+            FromWorker::Data {
+                loaded_bytes,
+                total_bytes,
+                from_cache,
+                ..
+            } => {
+                if let Some(run) = &mut self.run {
+                    run.data = Some((loaded_bytes, total_bytes, from_cache));
+                }
+            }
+            FromWorker::DataReady {
+                kind,
+                train_examples,
+                test_examples,
+            } => {
+                if !self.running() {
+                    self.notices.push(Notice::info(format!(
+                        "{} is ready: {train_examples} training and {test_examples} test images, kept in this browser.",
+                        kind.name()
+                    )));
+                }
+            }
+            FromWorker::Engine(event) => {
+                if let Some(run) = &mut self.run {
+                    run.record(event);
+                }
+            }
+            FromWorker::Finished(result) => {
+                if let Some(run) = &mut self.run {
+                    run.phase = Phase::Done;
+                }
+                let result = Rc::new(*result);
+                // A re-run of a shared experiment is shown next to the shared result.
+                if let Some(shared) = &self.shared
+                    && shared.config == result.config
+                {
+                    self.compare = Some(Comparison {
+                        a: ("shared result".into(), shared.clone()),
+                        b: ("your re-run".into(), result.clone()),
+                    });
+                }
+                self.result = Some(result);
+                self.origin = Some(Origin::Run);
+                self.unsaved = true;
+                self.selected = None;
+                self.share = None;
+            }
+            FromWorker::JournalFailed(message) => self.notices.push(Notice::info(format!(
+                "This run cannot be kept in this browser while it runs ({message}): it goes on, \
+                 but a reload before it ends would lose it."
+            ))),
+            FromWorker::Failed { message, fatal } => {
+                if let Some(run) = &mut self.run
+                    && run.phase.is_active()
+                {
+                    run.phase = Phase::Failed;
+                }
+                if fatal {
+                    self.worker = WorkerStatus::Lost(message.clone());
+                    self.worker_generation += 1;
+                }
+                self.error(message);
+            }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The heat maps of a result: test error (with the sweep in progress), distances, and the
+//! difference of two results.
+
+use super::{Format, HeatmapData, Palette};
+use crate::engine::events::Cell;
+use crate::engine::result::ResultFile;
+use std::collections::HashMap;
+
+/// Column labels: `ReRnd`, then each checkpoint.
+pub fn columns(checkpoints: &[usize]) -> Vec<String> {
+    std::iter::once("ReRnd".to_string())
+        .chain(checkpoints.iter().map(|c| c.to_string()))
+        .collect()
+}
+
+/// The test-error map of a finished result: units plus `fullmodel` × ReRnd plus checkpoints.
+pub fn error_map(result: &ResultFile) -> HeatmapData {
+    let r = &result.robustness;
+    // Cells a stopped sweep never reached are unknown (None), unlike NaN ones (not finite).
+    let computed = |cell: Cell, value: f64| -> Option<f64> {
+        let index = plan_index(result.units.len(), result.checkpoints.len(), cell);
+        match result.sweep_cells_done {
+            Some(done) if index >= done => None,
+            _ => Some(value),
+        }
+    };
+    let mut values: Vec<Vec<Option<f64>>> = result
+        .units
+        .iter()
+        .enumerate()
+        .map(|(u, _)| {
+            std::iter::once(computed(Cell::Rerandomized { unit: u }, r.rerandomized[u]))
+                .chain(r.reinitialized[u].iter().enumerate().map(|(c, &e)| {
+                    computed(
+                        Cell::Reinitialized {
+                            unit: u,
+                            checkpoint: c,
+                        },
+                        e,
+                    )
+                }))
+                .collect()
+        })
+        .collect();
+    values.push(
+        std::iter::once(None)
+            .chain(
+                r.full_model
+                    .iter()
+                    .enumerate()
+                    .map(|(c, &e)| computed(Cell::FullModel { checkpoint: c }, e)),
+            )
+            .collect(),
+    );
+    let mut rows = result.units.clone();
+    rows.push("fullmodel".into());
+    HeatmapData {
+        id: "error",
+        title: "Test error after resetting a unit".into(),
+        rows,
+        columns: columns(&result.checkpoints),
+        values,
+        palette: Palette::Reds,
+        format: Format::Percent,
+        units_as_columns: false,
+    }
+}
+
+/// The ℓ2-relative and ℓ∞ distance maps (units × ReRnd plus checkpoints).
+pub fn distance_maps(result: &ResultFile) -> [HeatmapData; 2] {
+    let d = &result.distance;
+    let grid = |fresh: &[f32], grid: &[Vec<f32>]| -> Vec<Vec<Option<f64>>> {
+        fresh
+            .iter()
+            .zip(grid)
+            .map(|(&f, row)| {
+                std::iter::once(Some(f as f64))
+                    .chain(row.iter().map(|&v| Some(v as f64)))
+                    .collect()
+            })
+            .collect()
+    };
+    [
+        HeatmapData {
+            id: "l2",
+            title: "ℓ2 distance from initial weights (relative)".into(),
+            rows: result.units.clone(),
+            columns: columns(&result.checkpoints),
+            values: grid(&d.rerandomized_l2_relative, &d.l2_relative),
+            palette: Palette::Blues,
+            format: Format::Decimal,
+            units_as_columns: false,
+        },
+        HeatmapData {
+            id: "linf",
+            title: "ℓ∞ distance from initial weights".into(),
+            rows: result.units.clone(),
+            columns: columns(&result.checkpoints),
+            values: grid(&d.rerandomized_linf, &d.linf),
+            palette: Palette::Blues,
+            format: Format::Decimal,
+            units_as_columns: false,
+        },
+    ]
+}
+
+/// The error map of a sweep still in progress: known cells filled, the rest empty.
+pub fn partial_error_map(units: &[String], checkpoints: &[usize], cells: &HashMap<Cell, f64>) -> HeatmapData {
+    let mut rows: Vec<String> = units.to_vec();
+    rows.push("fullmodel".into());
+    let values = (0..rows.len())
+        .map(|r| {
+            (0..=checkpoints.len())
+                .map(|c| {
+                    let key = if r == units.len() {
+                        if c == 0 {
+                            return None;
+                        }
+                        Cell::FullModel { checkpoint: c - 1 }
+                    } else if c == 0 {
+                        Cell::Rerandomized { unit: r }
+                    } else {
+                        Cell::Reinitialized {
+                            unit: r,
+                            checkpoint: c - 1,
+                        }
+                    };
+                    cells.get(&key).copied()
+                })
+                .collect()
+        })
+        .collect();
+    HeatmapData {
+        id: "error",
+        title: "Test error after resetting a unit".into(),
+        rows,
+        columns: columns(checkpoints),
+        values,
+        palette: Palette::Reds,
+        format: Format::Percent,
+        units_as_columns: false,
+    }
+}
+
+/// The difference `b − a` of two results' error maps, over the units and checkpoints they share.
+pub fn difference_map(a: &ResultFile, b: &ResultFile) -> Option<HeatmapData> {
+    let ea = error_map(a);
+    let eb = error_map(b);
+    let rows: Vec<String> = ea.rows.iter().filter(|r| eb.rows.contains(r)).cloned().collect();
+    let columns: Vec<String> = ea
+        .columns
+        .iter()
+        .filter(|c| eb.columns.contains(c))
+        .cloned()
+        .collect();
+    if rows.len() <= 1 || columns.len() <= 1 {
+        return None;
+    }
+    let at = |m: &HeatmapData, r: &str, c: &str| -> Option<f64> {
+        let ri = m.rows.iter().position(|x| x == r)?;
+        let ci = m.columns.iter().position(|x| x == c)?;
+        m.values[ri][ci]
+    };
+    let values = rows
+        .iter()
+        .map(|r| {
+            columns
+                .iter()
+                .map(|c| Some(at(&eb, r, c)? - at(&ea, r, c)?))
+                .collect()
+        })
+        .collect();
+    Some(HeatmapData {
+        id: "difference",
+        title: "Difference in test error (second − first)".into(),
+        rows,
+        columns,
+        values,
+        palette: Palette::Diverging,
+        format: Format::Points,
+        units_as_columns: false,
+    })
+}
+
+/// Where a unit or full-model cell stands in [`crate::engine::events::plan`]'s order.
+pub fn plan_index(units: usize, checkpoints: usize, cell: Cell) -> usize {
+    match cell {
+        Cell::Rerandomized { unit } => unit * (checkpoints + 1),
+        Cell::Reinitialized { unit, checkpoint } => unit * (checkpoints + 1) + 1 + checkpoint,
+        Cell::FullModel { checkpoint } => units * (checkpoints + 1) + checkpoint,
+        Cell::Joint { .. } | Cell::JointRerandomized { .. } => usize::MAX,
+    }
+}

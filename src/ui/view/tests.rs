@@ -1,0 +1,119 @@
+//! Tests of the view models.
+
+use super::*;
+
+#[test]
+fn colours_span_the_palette() {
+    assert_eq!(colour(Palette::Reds, 0.0), "#fff5f0");
+    assert_eq!(colour(Palette::Reds, 1.0), "#67000d");
+    assert_eq!(colour(Palette::Blues, 2.0), "#08306b");
+    assert_eq!(colour(Palette::Blues, f64::NAN), "#f7fbff");
+}
+
+/// The colour maps through a colour-vision-deficiency simulator (Machado, Oliveira & Fernandes
+/// 2009, full severity): each ramp stays ordered by lightness for protanopes, deuteranopes
+/// and tritanopes, and the "not finite" colour stays apart from every ramp colour (its cells
+/// also carry the text "n/f").
+#[test]
+fn colour_maps_stay_readable_for_colour_blind_viewers() {
+    const SIMULATORS: [(&str, [[f64; 3]; 3]); 3] = [
+        (
+            "protanopia",
+            [
+                [0.152286, 1.052583, -0.204868],
+                [0.114503, 0.786281, 0.099216],
+                [-0.003882, -0.048116, 1.051998],
+            ],
+        ),
+        (
+            "deuteranopia",
+            [
+                [0.367322, 0.860646, -0.227968],
+                [0.280085, 0.672501, 0.047413],
+                [-0.011820, 0.042940, 0.968881],
+            ],
+        ),
+        (
+            "tritanopia",
+            [
+                [1.255528, -0.076749, -0.178779],
+                [-0.078411, 0.930809, 0.147602],
+                [0.004733, 0.691367, 0.303900],
+            ],
+        ),
+    ];
+    let linear = |hex: &str| -> [f64; 3] {
+        let v = |i: usize| {
+            let c = u8::from_str_radix(&hex[1 + 2 * i..3 + 2 * i], 16).unwrap() as f64 / 255.0;
+            if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        [v(0), v(1), v(2)]
+    };
+    let simulate = |m: &[[f64; 3]; 3], c: [f64; 3]| -> [f64; 3] {
+        let row = |r: &[f64; 3]| (r[0] * c[0] + r[1] * c[1] + r[2] * c[2]).clamp(0.0, 1.0);
+        [row(&m[0]), row(&m[1]), row(&m[2])]
+    };
+    let lightness = |c: [f64; 3]| 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+    for (name, m) in &SIMULATORS {
+        for palette in [Palette::Reds, Palette::Blues] {
+            let ramp: Vec<[f64; 3]> = (0..=20)
+                .map(|i| simulate(m, linear(&colour(palette, i as f64 / 20.0))))
+                .collect();
+            for pair in ramp.windows(2) {
+                assert!(
+                    lightness(pair[1]) < lightness(pair[0]),
+                    "{name}: {palette:?} is not ordered by lightness"
+                );
+            }
+            let special = simulate(m, linear(NON_FINITE_COLOUR));
+            let nearest = ramp
+                .iter()
+                .map(|c| (0..3).map(|i| (c[i] - special[i]).powi(2)).sum::<f64>().sqrt())
+                .fold(f64::INFINITY, f64::min);
+            assert!(
+                nearest > 0.05,
+                "{name}: the n/f colour is {nearest} from {palette:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn ticks_are_round() {
+    assert_eq!(ticks(0.0, 1.0, 5), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+    assert_eq!(ticks(0.0, 100.0, 4), vec![0.0, 25.0, 50.0, 75.0, 100.0]);
+    assert_eq!(ticks(1.0, 1.0, 4), vec![1.0]);
+}
+
+#[test]
+fn transposition_and_csv() {
+    let map = HeatmapData {
+        id: "error",
+        title: "t".into(),
+        rows: vec!["a".into(), "b".into()],
+        columns: vec!["ReRnd".into(), "0".into(), "1".into()],
+        values: vec![
+            vec![Some(0.5), Some(0.25), None],
+            vec![None, Some(1.0), Some(0.0)],
+        ],
+        palette: Palette::Reds,
+        format: Format::Percent,
+        units_as_columns: false,
+    };
+    let t = map.transposed();
+    assert_eq!(t.rows.len(), 3);
+    assert_eq!(t.values[1][0], Some(0.25));
+    assert_eq!(map.to_csv(), "row,ReRnd,0,1\na,0.5,0.25,\nb,,1,0\n");
+    assert_eq!(csv_text("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+    assert_eq!(csv_text("+1"), "'+1");
+    assert_eq!(csv_text("-2"), "'-2");
+    assert_eq!(csv_text("@SUM(A1)"), "'@SUM(A1)");
+    assert_eq!(csv_text("a\rb"), "\"a\rb\"");
+    assert_eq!(csv_text("\tx"), "'\tx");
+    assert_eq!(csv_text("layer1"), "layer1");
+    assert_eq!(map.domain(), (0.0, 1.0));
+}
