@@ -19,41 +19,68 @@ use crate::engine::data::DatasetKind;
 use crate::engine::models::{Architecture, resnet, vgg};
 use serde::{Deserialize, Serialize};
 
-/// Model family and variant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    Fcn,
-    Vgg11,
-    Vgg13,
-    Vgg16,
-    Vgg19,
-    Resnet18,
-    Resnet34,
+/// An enum whose values are spelled one way everywhere (CLI, fragment, file, form): the enum,
+/// its `ALL`/`NAMES` in declaration order, `name`/`parse`, serde, and its [`Value`] impl.
+macro_rules! spelled_enum {
+    ($(#[doc = $doc:literal])* $name:ident, expected $expected:literal {
+        $($variant:ident => $spelling:literal),* $(,)?
+    }) => {
+        $(#[doc = $doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum $name {
+            $( #[serde(rename = $spelling)] $variant, )*
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+            /// Spellings, in the order of [`Self::ALL`] (and of the discriminants).
+            pub const NAMES: &'static [&'static str] = &[$($spelling),*];
+
+            pub fn name(self) -> &'static str {
+                Self::NAMES[self as usize]
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                let s = s.trim().to_ascii_lowercase();
+                Self::ALL.iter().copied().find(|v| v.name() == s)
+            }
+        }
+
+        impl Value for $name {
+            const EXPECTED: &'static str = $expected;
+            const CONTROL: Control = Control::Choice($name::NAMES);
+            fn parse(text: &str) -> Option<Self> {
+                $name::parse(text)
+            }
+            fn format(&self) -> Option<String> {
+                Some(self.name().to_string())
+            }
+        }
+    };
+}
+
+spelled_enum! {
+    /// Model family and variant.
+    ModelKind, expected "one of fcn, vgg11, vgg13, vgg16, vgg19, resnet18, resnet34" {
+        Fcn => "fcn",
+        Vgg11 => "vgg11",
+        Vgg13 => "vgg13",
+        Vgg16 => "vgg16",
+        Vgg19 => "vgg19",
+        Resnet18 => "resnet18",
+        Resnet34 => "resnet34",
+    }
+}
+
+spelled_enum! {
+    /// Optimizer choice.
+    OptimizerKind, expected "sgd or adam" {
+        Sgd => "sgd",
+        Adam => "adam",
+    }
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 7] = [
-        ModelKind::Fcn,
-        ModelKind::Vgg11,
-        ModelKind::Vgg13,
-        ModelKind::Vgg16,
-        ModelKind::Vgg19,
-        ModelKind::Resnet18,
-        ModelKind::Resnet34,
-    ];
-    /// Spellings, in the order of [`Self::ALL`] (and of the enum's discriminants).
-    pub const NAMES: [&'static str; 7] = ["fcn", "vgg11", "vgg13", "vgg16", "vgg19", "resnet18", "resnet34"];
-
-    pub fn name(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim().to_ascii_lowercase();
-        Self::ALL.into_iter().find(|m| m.name() == s)
-    }
-
     pub fn is_cnn(self) -> bool {
         self != ModelKind::Fcn
     }
@@ -69,28 +96,6 @@ impl ModelKind {
         } else {
             DatasetKind::Mnist
         }
-    }
-}
-
-/// Optimizer choice.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OptimizerKind {
-    Sgd,
-    Adam,
-}
-
-impl OptimizerKind {
-    pub const ALL: [OptimizerKind; 2] = [OptimizerKind::Sgd, OptimizerKind::Adam];
-    pub const NAMES: [&'static str; 2] = ["sgd", "adam"];
-
-    pub fn name(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim().to_ascii_lowercase();
-        Self::ALL.into_iter().find(|o| o.name() == s)
     }
 }
 
@@ -336,76 +341,4 @@ impl ExperimentConfig {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pairs_round_trip() {
-        let c = ExperimentConfig::from_pairs([
-            ("model", "fcn"),
-            ("epochs", "7"),
-            ("checkpoints", "0,7,2"),
-            ("joint", "layer2,layer3;layer1,layer4"),
-            ("train-limit", "100"),
-        ])
-        .unwrap();
-        assert_eq!(c.checkpoints, vec![0, 2, 7]);
-        assert_eq!(c.joint.len(), 2);
-        let pairs = c.to_pairs();
-        let again = ExperimentConfig::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str()))).unwrap();
-        assert_eq!(c, again);
-    }
-
-    #[test]
-    fn model_dependent_defaults() {
-        let r = ExperimentConfig::from_pairs([("model", "resnet18")]).unwrap();
-        assert!(r.batch_norm);
-        assert_eq!(r.dataset, DatasetKind::Cifar10);
-        let v = ExperimentConfig::from_pairs([("model", "vgg11"), ("epochs", "10")]).unwrap();
-        assert!(!v.batch_norm);
-        assert_eq!(v.checkpoints, vec![0, 1, 2, 3, 10]);
-    }
-
-    #[test]
-    fn bad_values_are_named() {
-        let e = ExperimentConfig::from_pairs([("lr", "fast")]).unwrap_err();
-        assert_eq!(e.to_string(), "option 'lr': 'fast' is not a number");
-        let e = ExperimentConfig::from_pairs([("epochs", "2"), ("checkpoints", "0,3")]).unwrap_err();
-        assert!(e.to_string().contains("checkpoint 3"), "{e}");
-        assert!(matches!(
-            ExperimentConfig::from_pairs([("colour", "red")]),
-            Err(ConfigError::UnknownKey(_))
-        ));
-        assert!(ExperimentConfig::from_pairs([("model", "vgg11"), ("dataset", "mnist")]).is_err());
-    }
-
-    #[test]
-    fn schedule_matches_multistep() {
-        let c = ExperimentConfig::from_pairs([("epochs", "100"), ("lr-milestones", "30,60,90")]).unwrap();
-        assert_eq!(c.lr_at(0), 0.01);
-        assert_eq!(c.lr_at(29), 0.01);
-        assert!((c.lr_at(30) - 0.002).abs() < 1e-12);
-        assert!((c.lr_at(95) - 0.01 * 0.2f64.powi(3)).abs() < 1e-12);
-    }
-
-    #[test]
-    fn keys_are_the_result_files_field_names() {
-        let json = serde_json::to_value(ExperimentConfig::default()).unwrap();
-        let mut fields: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
-        let mut names: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
-        fields.sort_unstable();
-        names.sort_unstable();
-        assert_eq!(fields, names);
-    }
-
-    #[test]
-    fn choices_are_the_enums_spellings() {
-        let model = key("model").unwrap();
-        assert_eq!(model.control, Control::Choice(&ModelKind::NAMES));
-        for m in ModelKind::ALL {
-            assert_eq!(ModelKind::parse(m.name()), Some(m));
-        }
-        assert!(key("augment").unwrap().flag && !key("lr").unwrap().flag);
-        assert_eq!(key("depth").unwrap().family, Family::Fcn);
-    }
-}
+mod tests;

@@ -2,7 +2,7 @@
 //! its formatter, its form control and the words of its error message. The key table
 //! (`super::KEYS`) is built from these, so a field's type decides all of it.
 
-use super::{ExperimentConfig, ModelKind, OptimizerKind};
+use super::{ExperimentConfig, ModelKind};
 use crate::engine::data::DatasetKind;
 
 /// Which models a key means something for (the others ignore it, and forms hide it).
@@ -80,35 +80,22 @@ pub trait Value: Sized {
     fn format(&self) -> Option<String>;
 }
 
-impl Value for usize {
-    const EXPECTED: &'static str = "a whole number";
-    fn parse(text: &str) -> Option<Self> {
-        text.trim().parse().ok()
-    }
-    fn format(&self) -> Option<String> {
-        Some(self.to_string())
-    }
+/// Numbers: parsed as Rust parses them, printed as Rust prints them (shortest round trip).
+macro_rules! number_value {
+    ($($ty:ty => $expected:literal),*) => {$(
+        impl Value for $ty {
+            const EXPECTED: &'static str = $expected;
+            fn parse(text: &str) -> Option<Self> {
+                text.trim().parse().ok()
+            }
+            fn format(&self) -> Option<String> {
+                Some(self.to_string())
+            }
+        }
+    )*};
 }
 
-impl Value for u64 {
-    const EXPECTED: &'static str = "a whole number";
-    fn parse(text: &str) -> Option<Self> {
-        text.trim().parse().ok()
-    }
-    fn format(&self) -> Option<String> {
-        Some(self.to_string())
-    }
-}
-
-impl Value for f64 {
-    const EXPECTED: &'static str = "a number";
-    fn parse(text: &str) -> Option<Self> {
-        text.trim().parse().ok()
-    }
-    fn format(&self) -> Option<String> {
-        Some(self.to_string())
-    }
-}
+number_value!(usize => "a whole number", u64 => "a whole number", f64 => "a number");
 
 impl Value for bool {
     const EXPECTED: &'static str = "true or false";
@@ -166,33 +153,12 @@ impl Value for Vec<Vec<String>> {
     }
 }
 
-impl Value for ModelKind {
-    const EXPECTED: &'static str = "one of fcn, vgg11, vgg13, vgg16, vgg19, resnet18, resnet34";
-    const CONTROL: Control = Control::Choice(&ModelKind::NAMES);
-    fn parse(text: &str) -> Option<Self> {
-        ModelKind::parse(text)
-    }
-    fn format(&self) -> Option<String> {
-        Some(self.name().to_string())
-    }
-}
-
+/// Spelled by `DatasetKind` itself, which also reads a few aliases (`cifar-10`).
 impl Value for DatasetKind {
     const EXPECTED: &'static str = "mnist or cifar10";
     const CONTROL: Control = Control::Choice(&["mnist", "cifar10"]);
     fn parse(text: &str) -> Option<Self> {
         DatasetKind::parse(text)
-    }
-    fn format(&self) -> Option<String> {
-        Some(self.name().to_string())
-    }
-}
-
-impl Value for OptimizerKind {
-    const EXPECTED: &'static str = "sgd or adam";
-    const CONTROL: Control = Control::Choice(&OptimizerKind::NAMES);
-    fn parse(text: &str) -> Option<Self> {
-        OptimizerKind::parse(text)
     }
     fn format(&self) -> Option<String> {
         Some(self.name().to_string())

@@ -53,22 +53,10 @@ fn to_bytes(r: &ResultFile) -> Vec<u8> {
     w.byte(LINK_VERSION);
     // The header: what every later part's frame is made of.
     w.string(&r.config.to_query(str::to_string));
-    w.varint(r.units.len() as u64);
-    for u in &r.units {
-        w.string(u);
-    }
-    w.varint(r.checkpoints.len() as u64);
-    for &c in &r.checkpoints {
-        w.varint(c as u64);
-    }
-    w.varint(r.class_names.len() as u64);
-    for c in &r.class_names {
-        w.string(c);
-    }
-    w.varint(r.class_counts.len() as u64);
-    for &c in &r.class_counts {
-        w.varint(c as u64);
-    }
+    w.strings(&r.units);
+    w.varints(&r.checkpoints);
+    w.strings(&r.class_names);
+    w.varints(&r.class_counts);
     w.varint(r.test_examples as u64);
     w.varint(r.train_examples as u64);
     w.varint(r.parameter_count as u64);
@@ -89,10 +77,7 @@ fn to_bytes(r: &ResultFile) -> Vec<u8> {
     r.distance.write(&mut w, &frame);
     r.per_class.write(&mut w, &frame);
     r.timing.write(&mut w, &frame);
-    w.varint(r.notes.len() as u64);
-    for note in &r.notes {
-        w.string(note);
-    }
+    w.strings(&r.notes);
     w.varint(r.loss_curve.len() as u64);
     for &(x, y) in &r.loss_curve {
         w.f64(x);

@@ -59,6 +59,20 @@ impl Writer {
         self.varint(s.len() as u64);
         self.0.extend_from_slice(s.as_bytes());
     }
+    /// A list of texts: its length, then each.
+    pub fn strings(&mut self, items: &[String]) {
+        self.varint(items.len() as u64);
+        for s in items {
+            self.string(s);
+        }
+    }
+    /// A list of whole numbers: its length, then each.
+    pub fn varints(&mut self, items: &[usize]) {
+        self.varint(items.len() as u64);
+        for &v in items {
+            self.varint(v as u64);
+        }
+    }
     /// A fraction of `denominator`: its count when exact, else the raw value.
     pub fn fraction(&mut self, value: f64, denominator: usize) {
         if denominator > 0 && value.is_finite() && value >= 0.0 {
