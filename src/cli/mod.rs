@@ -307,16 +307,21 @@ fn help() -> String {
     s
 }
 
+/// Writes to stdout; a closed pipe (`layerlab show f | head`) is not an error worth a panic.
+fn out(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 /// Runs the command line; returns the exit status.
 pub fn main_with(args: &[String]) -> Result<(), CliError> {
     match args.first().map(String::as_str) {
         None | Some("help") | Some("--help") | Some("-h") => {
-            print!("{}", help());
+            out(&help());
             Ok(())
         }
         Some("presets") => {
             for preset in PRESETS {
-                println!("{:<14} {}", preset.name, preset.description);
+                out(&format!("{:<14} {}\n", preset.name, preset.description));
             }
             Ok(())
         }
@@ -326,7 +331,7 @@ pub fn main_with(args: &[String]) -> Result<(), CliError> {
             let text =
                 std::fs::read_to_string(path).map_err(|e| usage(format!("{path}: cannot be read: {e}")))?;
             let result = ResultFile::from_json(&text).map_err(|e| usage(format!("{path}: {e}")))?;
-            println!("#r={}", crate::engine::link::encode(&result));
+            out(&format!("#r={}\n", crate::engine::link::encode(&result)));
             Ok(())
         }
         Some("show") => {
@@ -341,7 +346,7 @@ pub fn main_with(args: &[String]) -> Result<(), CliError> {
             let text =
                 std::fs::read_to_string(path).map_err(|e| usage(format!("{path}: cannot be read: {e}")))?;
             let result = ResultFile::from_json(&text).map_err(|e| usage(format!("{path}: {e}")))?;
-            print!("{}", report::render(&result, threshold));
+            out(&report::render(&result, threshold));
             Ok(())
         }
         Some("run") => {
@@ -374,17 +379,17 @@ pub fn main_with(args: &[String]) -> Result<(), CliError> {
                 },
                 message: e.to_string(),
             })?;
-            println!("{}", report::render(&result, run.threshold));
-            println!(
-                "trained in {:.1} s ({:.0} examples/s), sweep in {:.1} s",
+            out(&format!("{}\n", report::render(&result, run.threshold)));
+            out(&format!(
+                "trained in {:.1} s ({:.0} examples/s), sweep in {:.1} s\n",
                 result.timing.train_seconds, result.timing.samples_per_second, result.timing.sweep_seconds
-            );
+            ));
             if let Some(out) = &run.out {
                 std::fs::write(out, result.to_json()).map_err(|e| CliError {
                     code: EXIT_FAILURE,
                     message: format!("{}: cannot be written: {e}", out.display()),
                 })?;
-                println!("result written to {}", out.display());
+                self::out(&format!("result written to {}\n", out.display()));
             }
             Ok(())
         }
