@@ -105,6 +105,34 @@ if (process.env.BENCH_CNN !== '0') {
   }
 }
 
+// A cold visit (a fresh profile: nothing cached), as a student opening the class's quick link:
+// every byte the browser receives (page, workers, service worker, data), and the time to the
+// heat maps.
+{
+  const context = await cpuBrowser.newContext();
+  let bytes = 0;
+  const bySort = {};
+  context.on('requestfinished', async (r) => {
+    const sizes = await r.sizes().catch(() => null);
+    if (!sizes) return;
+    const n = sizes.responseBodySize + sizes.responseHeadersSize;
+    bytes += n;
+    const sort = r.url().includes('/data/') ? 'data' : r.url().endsWith('.wasm') ? 'wasm' : 'other';
+    bySort[sort] = (bySort[sort] || 0) + n;
+  });
+  const page = await context.newPage();
+  const quick = { model: 'fcn', depth: 3, width: 256, epochs: 2, lr: 0.05, checkpoints: '0,1,2', 'train-limit': 20000, 'test-limit': 5000, run: 1 };
+  const t0 = Date.now();
+  await page.goto(server.url + '#' + Object.entries(quick).map(([k, v]) => `${k}=${v}`).join('&'));
+  await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 1_800_000 });
+  const seconds = (Date.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 2000)); // the service worker's precache, if any, lands
+  const parts = Object.entries(bySort).map(([k, v]) => `${k} ${round(v / 1e6, 2)}`).join(', ');
+  record('browser', 'cold visit, quick preset: bytes received (all responses)', round(bytes / 1e6, 2), 'MB', `(${parts})`);
+  record('browser', 'cold visit, quick preset: navigation to heat maps', round(seconds, 1), 's');
+  await context.close();
+}
+
 // Classroom preset, click to heat maps (auto backend: the CPU here, since the adapter is software).
 {
   const page = await (await cpuBrowser.newContext()).newPage();

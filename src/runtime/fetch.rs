@@ -110,14 +110,38 @@ async fn fetch_ok(url: &str) -> Result<web_sys::Response, RuntimeError> {
     Ok(response)
 }
 
-/// Fetches a small text document (the data manifest), bypassing nothing.
-pub async fn text(url: &str) -> Result<String, RuntimeError> {
-    let response = fetch_ok(url).await?;
+async fn response_text(url: &str, response: &web_sys::Response) -> Result<String, RuntimeError> {
     let text = await_promise(response.text()?.into()).await?;
     text.as_string().ok_or_else(|| RuntimeError::Fetch {
         url: url.into(),
         reason: "not text".into(),
     })
+}
+
+/// A small text document (the data manifest): from the network when it answers, kept in the
+/// data cache; the kept copy when it does not (offline after a visit).
+pub async fn fresh_text(url: &str) -> Result<String, RuntimeError> {
+    let cache = open_cache().await;
+    match fetch_ok(url).await {
+        Ok(response) => {
+            let text = response_text(url, &response).await?;
+            if let Some(cache) = &cache
+                && let Ok(copy) = web_sys::Response::new_with_opt_str(Some(&text))
+            {
+                let _ = await_promise(cache.put_with_str(url, &copy).into()).await;
+            }
+            Ok(text)
+        }
+        Err(offline) => {
+            if let Some(cache) = &cache
+                && let Ok(hit) = await_promise(cache.match_with_str(url).into()).await
+                && let Ok(kept) = hit.dyn_into::<web_sys::Response>()
+            {
+                return response_text(url, &kept).await;
+            }
+            Err(offline)
+        }
+    }
 }
 
 /// Stores bytes in the data cache under `url` (a dropped archive, so a reload finds it).

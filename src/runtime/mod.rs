@@ -6,6 +6,8 @@ pub mod error;
 pub mod protocol;
 
 #[cfg(target_arch = "wasm32")]
+pub mod adapter;
+#[cfg(target_arch = "wasm32")]
 pub mod bridge;
 #[cfg(all(target_arch = "wasm32", feature = "engine"))]
 pub mod data;

@@ -46,6 +46,35 @@ impl BackendChoice {
     }
 }
 
+/// Which engine worker the page loads: with burn's WebGPU backend, or the CPU-only one (a
+/// third of the download).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineKind {
+    Webgpu,
+    Cpu,
+}
+
+impl EngineKind {
+    /// The engine a backend choice needs, given whether the browser has a hardware adapter.
+    pub fn for_choice(choice: BackendChoice, hardware_adapter: bool) -> Self {
+        match choice {
+            BackendChoice::Webgpu => EngineKind::Webgpu,
+            BackendChoice::Cpu => EngineKind::Cpu,
+            BackendChoice::Auto if hardware_adapter => EngineKind::Webgpu,
+            BackendChoice::Auto => EngineKind::Cpu,
+        }
+    }
+
+    /// The `<meta>` of `index.html` naming its worker's (content-hashed) loader, and the name
+    /// of trunk's unhashed one.
+    pub fn worker_name(self) -> &'static str {
+        match self {
+            EngineKind::Webgpu => "layerlab-worker",
+            EngineKind::Cpu => "layerlab-worker-cpu",
+        }
+    }
+}
+
 /// What the run journal says about the run it holds (see `runtime::journal`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JournalHeader {
@@ -87,11 +116,12 @@ impl JournalHeader {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ToWorker {
-    /// Train and sweep. `data_url` is the folder holding `manifest.json` (the page's own origin).
+    /// Train and sweep. `manifest_url` is the data manifest's address (on the page's own
+    /// origin); the data files sit beside it.
     Run {
         config: ExperimentConfig,
         backend: BackendChoice,
-        data_url: String,
+        manifest_url: String,
     },
     /// Finish the current step, then sweep with what was trained (or, during the sweep, end
     /// it keeping the cells done).
@@ -99,7 +129,7 @@ pub enum ToWorker {
     /// Finish the run the journal holds.
     Resume {
         backend: BackendChoice,
-        data_url: String,
+        manifest_url: String,
     },
     /// A data archive the person dropped on the page; the `File` itself travels beside the JSON.
     ImportData { kind: DatasetKind, file_name: String },
@@ -237,7 +267,7 @@ mod tests {
         let run = ToWorker::Run {
             config: ExperimentConfig::default(),
             backend: BackendChoice::Cpu,
-            data_url: "data/".into(),
+            manifest_url: "data/manifest.json".into(),
         };
         let back: ToWorker = serde_json::from_str(&run.to_json()).unwrap();
         assert_eq!(back, run);

@@ -141,7 +141,7 @@ enum Job {
     Resume,
 }
 
-async fn run(job: Job, backend: BackendChoice, data_url: String) {
+async fn run(job: Job, backend: BackendChoice, manifest_url: String) {
     let outcome = async {
         let (config, stored_header) = match job {
             Job::Fresh(config) => {
@@ -163,7 +163,7 @@ async fn run(job: Job, backend: BackendChoice, data_url: String) {
         let (device, report) = device_for(backend).await;
         post(&FromWorker::Device(report.clone()));
         enter(Phase::LoadingData);
-        let data = data::load(config.dataset, &data_url).await?;
+        let data = data::load(config.dataset, &manifest_url, data::Need::of(&config)).await?;
         enter(match report.backend {
             Backend::Webgpu => Phase::Warmup,
             Backend::Cpu => Phase::Training,
@@ -252,15 +252,18 @@ fn on_message(event: web_sys::MessageEvent) {
         ToWorker::Run {
             config,
             backend,
-            data_url,
+            manifest_url,
         } => {
             if claim() {
-                wasm_bindgen_futures::spawn_local(run(Job::Fresh(config), backend, data_url));
+                wasm_bindgen_futures::spawn_local(run(Job::Fresh(config), backend, manifest_url));
             }
         }
-        ToWorker::Resume { backend, data_url } => {
+        ToWorker::Resume {
+            backend,
+            manifest_url,
+        } => {
             if claim() {
-                wasm_bindgen_futures::spawn_local(run(Job::Resume, backend, data_url));
+                wasm_bindgen_futures::spawn_local(run(Job::Resume, backend, manifest_url));
             }
         }
         ToWorker::ImportData { kind, file_name } => {

@@ -11,12 +11,12 @@ use crate::ui::components::results::{Curves, Results};
 use crate::ui::components::saved::SavedRuns;
 use crate::ui::components::share::SharePanel;
 use crate::ui::components::status::{
-    ConfirmRun, DeviceBadge, Guide, Intro, Notices, OriginBanner, ResumeOffer,
+    ConfirmRun, DeviceBadge, Guide, Intro, Notices, OriginBanner, ResumeOffer, UpdateBanner,
 };
 use crate::ui::engine::EngineSlot;
 use crate::ui::hooks::{use_file_drop, use_hash_changes, use_leave_guard, use_present_keys};
 use crate::ui::state::{Action, AppState, Notice, Origin, ShareLink, WorkerStatus};
-use crate::ui::{dom, effects, url};
+use crate::ui::{dom, effects, offline, url};
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -64,11 +64,14 @@ pub fn app() -> Html {
         Callback::from(move |a: Action| state.dispatch(a))
     };
 
-    // (Re)start the worker whenever the generation changes (first render, or after a crash).
+    // (Re)start the worker whenever the generation changes (the engine the backend needs is
+    // known, it changed, or the last one crashed).
     {
         let (engine, dispatch) = (engine.clone(), dispatch.clone());
-        use_effect_with(state.worker_generation, move |_| {
-            if let Err(e) = engine.spawn(dispatch.clone()) {
+        use_effect_with((state.worker_generation, state.engine), move |(_, kind)| {
+            if let Some(kind) = *kind
+                && let Err(e) = engine.spawn(kind, dispatch.clone())
+            {
                 dispatch.emit(Action::Notice(Notice::error(format!(
                     "The engine could not start: {e}"
                 ))));
@@ -78,6 +81,16 @@ pub fn app() -> Html {
     {
         let dispatch = dispatch.clone();
         use_effect_with((), move |_| {
+            offline::register(dispatch.clone());
+            {
+                // Which engine to load: the WebGPU one only where it can train on a real GPU.
+                let dispatch = dispatch.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    dispatch.emit(Action::GpuProbed(
+                        crate::runtime::adapter::hardware_adapter().await,
+                    ));
+                });
+            }
             effects::list_saved(dispatch.clone());
             // An interrupted run (a reload or a crash during a run) is offered to be finished.
             effects::offer_resume(dispatch);
@@ -214,6 +227,9 @@ pub fn app() -> Html {
                         {on_import} />
                 </aside>
                 <div class="content">
+                    if state.update_available {
+                        <UpdateBanner on_reload={Callback::from(|_| offline::apply_update())} />
+                    }
                     <Notices notices={state.notices.clone()} on_dismiss={emit(&dispatch, |_| Action::DismissNotices)} />
                     <OriginBanner origin={state.origin.clone()} {running} has_run={state.run.is_some()}
                         can_run={state.can_run()} on_rerun={run} />

@@ -49,6 +49,16 @@ pub fn download(file_name: &str, mime: &str, content: &str) -> Result<(), Runtim
     Ok(())
 }
 
+/// The `content` of `<meta name=NAME>`, if the page has one.
+pub fn meta(name: &str) -> Option<String> {
+    document()
+        .query_selector(&format!("meta[name=\"{name}\"]"))
+        .ok()
+        .flatten()
+        .and_then(|m| m.get_attribute("content"))
+        .filter(|c| !c.is_empty())
+}
+
 /// The current `location.hash`.
 pub fn hash() -> String {
     window().location().hash().unwrap_or_default()

@@ -4,15 +4,20 @@
 use crate::engine::data::DatasetKind;
 use crate::runtime::bridge::EngineWorker;
 use crate::runtime::error::RuntimeError;
-use crate::runtime::protocol::{FromWorker, ToWorker};
+use crate::runtime::protocol::{EngineKind, FromWorker, ToWorker};
 use crate::ui::state::{Action, AppState, Notice, WorkerStatus};
 use crate::ui::{dom, effects};
 use std::cell::RefCell;
 use std::rc::Rc;
 use yew::Callback;
 
-/// The worker's script (trunk's loader for the `layerlab-worker` module).
-const WORKER_URL: &str = "./layerlab-worker_loader.js";
+/// The data manifest (`<meta name="layerlab-data">`, written by layerlab-stage; unhashed when
+/// the page is served without that step).
+const MANIFEST_URL: &str = "data/manifest.json";
+
+fn manifest_url() -> String {
+    dom::absolute(&dom::meta("layerlab-data").unwrap_or_else(|| MANIFEST_URL.into()))
+}
 
 /// The running worker, if any; cloned handles share it.
 #[derive(Clone, Default)]
@@ -25,12 +30,15 @@ impl PartialEq for EngineSlot {
 }
 
 impl EngineSlot {
-    /// Starts a worker (dropping the old one); its messages become actions, and a finished
-    /// run is saved at once.
-    pub fn spawn(&self, dispatch: Callback<Action>) -> Result<(), RuntimeError> {
+    /// Starts the `kind` worker (dropping the old one); its messages become actions, and a
+    /// finished run is saved at once. Its script is the content-hashed loader the page names in
+    /// `<meta name="layerlab-worker…">`, else trunk's unhashed one.
+    pub fn spawn(&self, kind: EngineKind, dispatch: Callback<Action>) -> Result<(), RuntimeError> {
+        let name = kind.worker_name();
+        let url = dom::meta(name).unwrap_or_else(|| format!("./{name}_loader.js"));
         let lost = dispatch.clone();
         let worker = EngineWorker::spawn(
-            WORKER_URL,
+            &url,
             move |message| match message {
                 Ok(message) => {
                     if let FromWorker::Finished(result) = &message {
@@ -67,7 +75,7 @@ impl EngineSlot {
         let message = ToWorker::Run {
             config,
             backend: state.backend,
-            data_url: dom::absolute("data/"),
+            manifest_url: manifest_url(),
         };
         if self.0.borrow().is_some() {
             dispatch.emit(Action::RunRequested);
@@ -84,7 +92,7 @@ impl EngineSlot {
             dispatch.emit(Action::ResumeRequested);
             self.post(&ToWorker::Resume {
                 backend: state.backend,
-                data_url: dom::absolute("data/"),
+                manifest_url: manifest_url(),
             });
         }
     }

@@ -19,4 +19,6 @@ pub mod engine;
 #[cfg(all(target_arch = "wasm32", feature = "ui"))]
 pub mod hooks;
 #[cfg(all(target_arch = "wasm32", feature = "ui"))]
+pub mod offline;
+#[cfg(all(target_arch = "wasm32", feature = "ui"))]
 pub mod storage;

@@ -3,7 +3,8 @@
 // `trunk build --release`:  node tests/e2e/e2e.mjs
 //
 // Environment: LAYERLAB_DIST (default dist/), CHROMIUM (default /usr/bin/chromium),
-// LAYERLAB_CLI (the native binary, for the CPU-equals-CLI check), LAYERLAB_MNIST_DIR.
+// LAYERLAB_CLI (the native binary, for the CPU-equals-CLI check), LAYERLAB_STAGE (the build's
+// staging step, default beside the CLI), LAYERLAB_MNIST_DIR.
 // Screenshots and exported files go to tests/e2e/output/.
 
 import { chromium } from 'playwright-core';
@@ -21,6 +22,8 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const OUT = path.join(here, 'output');
 const targetDir = process.env.CARGO_TARGET_DIR || path.join(repo, 'target');
 const CLI = process.env.LAYERLAB_CLI || path.join(targetDir, 'release', 'layerlab');
+// The build's staging step (content hashes, service worker), rerun on a copy by the update test.
+const STAGE = process.env.LAYERLAB_STAGE || path.join(path.dirname(CLI), 'layerlab-stage');
 const MNIST = process.env.LAYERLAB_MNIST_DIR || path.join(repo, 'data', 'mnist');
 const only = process.argv[2];
 
@@ -642,6 +645,70 @@ const tests = {
       await page.screenshot({ path: path.join(OUT, 'quick-preset.png'), fullPage: true });
     } finally {
       await browser.close();
+    }
+  },
+
+  async offline_after_one_visit_and_updates() {
+    // A copy of the build, served from a folder the test can change (a redeploy).
+    const site = fs.mkdtempSync(path.join(OUT, 'site-'));
+    fs.cpSync(DIST, site, { recursive: true });
+    const hosted = await serve(site);
+    const names = (dir) => fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+    const hashed = /-[0-9a-f]{16}(_bg|_loader)?\.[a-z.]+$/;
+    const browser = await launch({ webgpu: false });
+    try {
+      const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+      const page = await context.newPage();
+      const errors = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      const requested = new Set();
+      context.on('request', (r) => requested.add(new URL(r.url()).pathname));
+      const quick = async (label) => {
+        await page.waitForSelector('[data-testid=run]:not([disabled])', { timeout: 60_000 });
+        await page.click('[data-testid=preset-quick]');
+        await page.click('[data-testid=run]');
+        await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 120_000 });
+        console.log(`    ${label}: the quick preset's heat maps are shown`);
+      };
+      // The first visit: the service worker installs; a quick run caches its data.
+      await page.goto(hosted.url);
+      await quick('online');
+      await page.waitForFunction(() => navigator.serviceWorker && navigator.serviceWorker.controller !== null, null, { timeout: 30_000 });
+      // Every file the page fetched, and every file of the build, but index.html is hashed.
+      const fetched = [...requested].map((p) => path.basename(p)).filter((n) => n && n !== 'index.html');
+      const unhashed = [...new Set([...fetched, ...names(site).filter((n) => n !== 'index.html')])].filter((n) => !hashed.test(n));
+      assert(unhashed.length === 0, `assets without a content hash: ${unhashed.join(', ')}`);
+      assert(fetched.some((n) => n.startsWith('layerlab-worker-cpu-')), `the CPU worker is fetched by its hashed name: ${fetched.join(', ')}`);
+      assert(!fetched.some((n) => /^layerlab-worker-[0-9a-f]{16}/.test(n)), 'the WebGPU worker is not downloaded on the CPU path');
+      console.log(`    ${fetched.length} files fetched, all content-hashed but index.html`);
+
+      // Offline: the page reloads from the service worker and a quick run finishes.
+      await context.setOffline(true);
+      await page.reload();
+      await quick('offline');
+      await context.setOffline(false);
+
+      // A second build with a changed worker: the page still shows the first, offers the update,
+      // and runs the new worker after the reload.
+      const worker = names(site).find((n) => /^layerlab-worker-cpu-[0-9a-f]{16}\.js$/.test(n));
+      fs.appendFileSync(path.join(site, worker), '\n// a second build\n');
+      execFileSync(STAGE, ['--dist', site], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const loader = names(site).find((n) => n.startsWith('layerlab-worker-cpu-') && n.endsWith('_loader.js'));
+      assert(!loader.includes(worker.replace('.js', '')), 'the changed worker has a new name');
+      await page.reload();
+      await page.waitForSelector('[data-testid=update-banner]', { timeout: 30_000 });
+      const before = await page.getAttribute('meta[name=layerlab-worker-cpu]', 'content');
+      assert(!before.endsWith(loader), 'the page still runs the first build until the reload');
+      await Promise.all([page.waitForNavigation(), page.click('[data-testid=update-reload]')]);
+      await page.waitForFunction((l) => document.querySelector('meta[name=layerlab-worker-cpu]')?.content.endsWith(l), loader, { timeout: 30_000 });
+      await quick('after the update');
+      assert(await page.$('[data-testid=update-banner]') === null, 'no update notice once updated');
+      assert(errors.length === 0, `page errors: ${errors.join(' | ')}`);
+      await context.close();
+    } finally {
+      await browser.close();
+      await hosted.close();
+      fs.rmSync(site, { recursive: true, force: true });
     }
   },
 

@@ -143,13 +143,36 @@ fn split_within(source: &str, files: &[(String, &[u8])], budget: &Budget) -> Res
             Problem::MissingMember("data_batch_*.bin".into()),
         ));
     }
-    let class_names = match files.iter().find(|(p, _)| base_name(p) == "batches.meta.txt") {
-        Some((p, b)) => parse_class_names(p, b)?,
+    let class_names = files
+        .iter()
+        .find(|(p, _)| base_name(p) == "batches.meta.txt")
+        .map(|(p, b)| (p.as_str(), *b));
+    split_from_chunks_within(&train, &[(test.0.as_str(), test.1)], class_names, budget)
+}
+
+/// Builds the split from batch files that each hold consecutive records (the page's data
+/// chunks, each a valid batch file), concatenated in the order given.
+pub fn split_from_chunks(
+    train: &[(&str, &[u8])],
+    test: &[(&str, &[u8])],
+    class_names: Option<(&str, &[u8])>,
+) -> Result<DataSplit, DataError> {
+    split_from_chunks_within(train, test, class_names, &Budget::standard())
+}
+
+fn split_from_chunks_within(
+    train: &[(&str, &[u8])],
+    test: &[(&str, &[u8])],
+    class_names: Option<(&str, &[u8])>,
+    budget: &Budget,
+) -> Result<DataSplit, DataError> {
+    let class_names = match class_names {
+        Some((file, bytes)) => parse_class_names(file, bytes)?,
         None => DatasetKind::Cifar10.default_class_names(),
     };
     Ok(DataSplit {
-        train: dataset_from_batches(&train, class_names.clone(), budget)?,
-        test: dataset_from_batches(&[(test.0.as_str(), test.1)], class_names, budget)?,
+        train: dataset_from_batches(train, class_names.clone(), budget)?,
+        test: dataset_from_batches(test, class_names, budget)?,
     })
 }
 

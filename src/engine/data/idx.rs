@@ -140,15 +140,32 @@ pub fn mnist_split(
     test_images: (&str, &[u8]),
     test_labels: (&str, &[u8]),
 ) -> Result<super::DataSplit, DataError> {
-    // One decompression budget for the four files together.
+    mnist_split_chunks(&[train_images], &[train_labels], &[test_images], &[test_labels])
+}
+
+/// Builds an MNIST split from files that each hold consecutive examples (the page's data
+/// chunks, each a valid IDX file), concatenated in the order given.
+pub fn mnist_split_chunks(
+    train_images: &[(&str, &[u8])],
+    train_labels: &[(&str, &[u8])],
+    test_images: &[(&str, &[u8])],
+    test_labels: &[(&str, &[u8])],
+) -> Result<super::DataSplit, DataError> {
+    // One decompression budget for all the files together.
     let budget = super::gz::Budget::standard();
-    let set = |images: (&str, &[u8]), labels: (&str, &[u8])| -> Result<super::Dataset, DataError> {
-        let pixels = images_within(images.0, images.1, 28, 28, &budget)?;
-        let labels_vec = labels_within(labels.0, labels.1, 10, &budget)?;
+    let set = |images: &[(&str, &[u8])], labels: &[(&str, &[u8])]| -> Result<super::Dataset, DataError> {
+        let mut pixels = Vec::new();
+        for (file, bytes) in images {
+            pixels.extend(images_within(file, bytes, 28, 28, &budget)?);
+        }
+        let mut labels_vec = Vec::new();
+        for (file, bytes) in labels {
+            labels_vec.extend(labels_within(file, bytes, 10, &budget)?);
+        }
         let count = pixels.len() / (28 * 28);
         if count != labels_vec.len() {
             return Err(DataError::invalid(
-                labels.0,
+                labels.first().map_or("labels", |l| l.0),
                 Problem::CountMismatch {
                     images: count,
                     labels: labels_vec.len(),

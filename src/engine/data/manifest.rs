@@ -1,6 +1,8 @@
 //! The data manifest: which files of which data set the page hosts (`data/manifest.json`), with
-//! each file's size and role. Written at build time by `layerlab-manifest` (src/bin), read by the
-//! worker; both use these types, so neither side guesses at the other's spelling.
+//! each file's size, role and example count. Written at build time by `layerlab-stage`
+//! (src/bin), read by the worker; both use these types, so neither side guesses at the other's
+//! spelling. The data sets are hosted in chunks, each a valid file of its format, so a run
+//! downloads only the examples it uses.
 
 use crate::engine::data::DatasetKind;
 use serde::{Deserialize, Serialize};
@@ -38,33 +40,6 @@ impl FileRole {
             FileRole::Archive => "archive",
         }
     }
-
-    /// The role of a file by its name in the official distributions, if it has one.
-    pub fn of_file_name(kind: DatasetKind, name: &str) -> Option<Self> {
-        let stem = name.strip_suffix(".gz").unwrap_or(name);
-        match kind {
-            DatasetKind::Mnist => match stem {
-                "train-images-idx3-ubyte" => Some(FileRole::TrainImages),
-                "train-labels-idx1-ubyte" => Some(FileRole::TrainLabels),
-                "t10k-images-idx3-ubyte" => Some(FileRole::TestImages),
-                "t10k-labels-idx1-ubyte" => Some(FileRole::TestLabels),
-                _ => None,
-            },
-            DatasetKind::Cifar10 => {
-                if stem == "batches.meta.txt" {
-                    Some(FileRole::ClassNames)
-                } else if stem == "test_batch.bin" {
-                    Some(FileRole::TestBatch)
-                } else if stem.starts_with("data_batch_") && stem.ends_with(".bin") {
-                    Some(FileRole::TrainBatch)
-                } else if name.ends_with(".tar.gz") || name.ends_with(".tgz") || name.ends_with(".tar") {
-                    Some(FileRole::Archive)
-                } else {
-                    None
-                }
-            }
-        }
-    }
 }
 
 /// One hosted file, relative to its data set's folder.
@@ -74,9 +49,13 @@ pub struct ManifestFile {
     pub name: String,
     pub bytes: u64,
     pub role: FileRole,
+    /// Examples in the file, for a chunk of images, labels or records: a run that needs the
+    /// first `n` examples fetches only the chunks that hold them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub examples: Option<usize>,
 }
 
-/// One data set's files.
+/// One data set's files; chunks of one role are listed in data order.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestSet {
@@ -87,6 +66,23 @@ impl ManifestSet {
     /// The first file with `role`.
     pub fn file(&self, role: FileRole) -> Option<&ManifestFile> {
         self.files.iter().find(|f| f.role == role)
+    }
+
+    /// The files of `role` that hold the first `need` examples (all of them when `need` is
+    /// `None`, or when a file does not say how many it holds).
+    pub fn files_for(&self, role: FileRole, need: Option<usize>) -> Vec<&ManifestFile> {
+        let mut picked = Vec::new();
+        let mut held = 0usize;
+        for file in self.files.iter().filter(|f| f.role == role) {
+            if let (Some(need), Some(_)) = (need, file.examples)
+                && held >= need
+            {
+                break;
+            }
+            held = held.saturating_add(file.examples.unwrap_or(usize::MAX));
+            picked.push(file);
+        }
+        picked
     }
 }
 
@@ -106,72 +102,66 @@ impl Manifest {
     pub fn from_json(text: &str) -> Result<Self, String> {
         serde_json::from_str(text).map_err(|e| e.to_string())
     }
-
-    /// The manifest of the data under `root` (`root/mnist/…`, `root/cifar10/…`): every file
-    /// whose name has a role, in name order.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn of_folder(root: &std::path::Path) -> std::io::Result<Self> {
-        let mut manifest = Manifest::default();
-        for kind in [DatasetKind::Mnist, DatasetKind::Cifar10] {
-            let dir = root.join(kind.name());
-            if !dir.is_dir() {
-                continue;
-            }
-            let mut files = Vec::new();
-            for entry in std::fs::read_dir(&dir)? {
-                let entry = entry?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if let Some(role) = FileRole::of_file_name(kind, &name) {
-                    files.push(ManifestFile {
-                        name,
-                        bytes: entry.metadata()?.len(),
-                        role,
-                    });
-                }
-            }
-            files.sort_by(|a, b| a.name.cmp(&b.name));
-            if !files.is_empty() {
-                manifest.datasets.insert(kind, ManifestSet { files });
-            }
-        }
-        Ok(manifest)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_staged_folder_round_trips_with_roles() {
-        let root = std::env::temp_dir().join(format!("layerlab-manifest-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(root.join("mnist")).unwrap();
-        std::fs::create_dir_all(root.join("cifar10")).unwrap();
-        for (dir, name, len) in [
-            ("mnist", "t10k-images-idx3-ubyte.gz", 7),
-            ("mnist", "train-labels-idx1-ubyte.gz", 3),
-            ("mnist", "README", 1),
-            ("cifar10", "data_batch_1.bin.gz", 5),
-            ("cifar10", "test_batch.bin", 4),
-            ("cifar10", "batches.meta.txt", 2),
-        ] {
-            std::fs::write(root.join(dir).join(name), vec![0u8; len]).unwrap();
+    fn chunk(name: &str, role: FileRole, examples: usize) -> ManifestFile {
+        ManifestFile {
+            name: name.into(),
+            bytes: 10,
+            role,
+            examples: Some(examples),
         }
-        let manifest = Manifest::of_folder(&root).unwrap();
-        let mnist = &manifest.datasets[&DatasetKind::Mnist];
-        assert_eq!(mnist.files.len(), 2, "README has no role");
-        assert_eq!(mnist.file(FileRole::TestImages).unwrap().bytes, 7);
-        let cifar = &manifest.datasets[&DatasetKind::Cifar10];
+    }
+
+    #[test]
+    fn a_run_fetches_only_the_chunks_it_needs() {
+        let set = ManifestSet {
+            files: vec![
+                chunk("train.00", FileRole::TrainImages, 5000),
+                chunk("test.00", FileRole::TestImages, 5000),
+                chunk("train.01", FileRole::TrainImages, 5000),
+                chunk("train.02", FileRole::TrainImages, 5000),
+                chunk("test.01", FileRole::TestImages, 5000),
+            ],
+        };
+        let names = |files: Vec<&ManifestFile>| files.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
         assert_eq!(
-            cifar.file(FileRole::TrainBatch).unwrap().name,
-            "data_batch_1.bin.gz"
+            names(set.files_for(FileRole::TrainImages, Some(10_000))),
+            ["train.00", "train.01"]
         );
-        assert_eq!(cifar.file(FileRole::ClassNames).unwrap().bytes, 2);
-        assert_eq!(Manifest::from_json(&manifest.to_json()).unwrap(), manifest);
+        assert_eq!(names(set.files_for(FileRole::TrainImages, Some(10_001))).len(), 3);
+        assert_eq!(names(set.files_for(FileRole::TestImages, Some(1))), ["test.00"]);
+        assert_eq!(names(set.files_for(FileRole::TestImages, None)).len(), 2);
+        assert_eq!(
+            names(set.files_for(FileRole::TrainImages, Some(1_000_000))).len(),
+            3
+        );
+        let whole = ManifestSet {
+            files: vec![ManifestFile {
+                examples: None,
+                ..chunk("all", FileRole::TrainImages, 0)
+            }],
+        };
+        assert_eq!(whole.files_for(FileRole::TrainImages, Some(5)).len(), 1);
+    }
+
+    #[test]
+    fn manifests_round_trip_and_refuse_strangers() {
+        let mut manifest = Manifest::default();
+        manifest.datasets.insert(
+            DatasetKind::Mnist,
+            ManifestSet {
+                files: vec![chunk("t", FileRole::TestLabels, 3)],
+            },
+        );
         let json = manifest.to_json();
-        assert!(json.contains(r#""role": "class-names""#), "{json}");
+        assert!(json.contains(r#""role": "test-labels""#), "{json}");
+        assert_eq!(Manifest::from_json(&json).unwrap(), manifest);
         assert!(Manifest::from_json(r#"{"datasets":{"mnist":{"files":[{"name":"x","bytes":1}]}}}"#).is_err());
-        let _ = std::fs::remove_dir_all(&root);
+        assert!(Manifest::from_json(r#"{"datasets":{"svhn":{"files":[]}}}"#).is_err());
     }
 }

@@ -130,6 +130,23 @@ pub fn confirm_run(props: &ConfirmProps) -> Html {
 }
 
 #[derive(Properties, PartialEq)]
+pub struct UpdateProps {
+    pub on_reload: Callback<()>,
+}
+
+/// A newer build is deployed; this page still runs the one it was opened with.
+#[function_component(UpdateBanner)]
+pub fn update_banner(props: &UpdateProps) -> Html {
+    html! {
+        <div class="update" role="status" data-testid="update-banner">
+            { "A new version of LayerLab is available. " }
+            <button type="button" class="primary" data-testid="update-reload"
+                onclick={props.on_reload.reform(|_: MouseEvent| ())}>{ "Reload to update" }</button>
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
 pub struct GuideProps {
     pub on_close: Callback<()>,
 }

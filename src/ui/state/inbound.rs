@@ -11,6 +11,7 @@ use std::rc::Rc;
 impl AppState {
     pub(super) fn load_fragment(&mut self, fragment: Fragment) {
         self.backend = fragment.backend;
+        self.pick_engine();
         if let Some(payload) = &fragment.shared {
             match link::decode(payload) {
                 Ok(result) => {

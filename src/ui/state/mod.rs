@@ -20,7 +20,7 @@ pub use saved::{RunSource, RunSummary, SavedRuns};
 
 use crate::engine::link;
 use crate::engine::result::ResultFile;
-use crate::runtime::protocol::{BackendChoice, DeviceReport, FromWorker, JournalHeader};
+use crate::runtime::protocol::{BackendChoice, DeviceReport, EngineKind, FromWorker, JournalHeader};
 use crate::ui::url::Fragment;
 use std::rc::Rc;
 
@@ -116,6 +116,10 @@ impl std::fmt::Display for ShareLink {
 pub struct AppState {
     pub form: Form,
     pub backend: BackendChoice,
+    /// Whether the browser offers a hardware WebGPU adapter (`None` until asked).
+    pub hardware_gpu: Option<bool>,
+    /// The engine worker the page loads for `backend` (`None` until the adapter is known).
+    pub engine: Option<EngineKind>,
     pub worker: WorkerStatus,
     pub device: Option<DeviceReport>,
     pub run: Option<LiveRun>,
@@ -154,6 +158,8 @@ pub struct AppState {
     /// The experiment form is shown on narrow screens even though a result is (phones show the
     /// result first, the form behind a button).
     pub settings_open: bool,
+    /// A newer build of the page is deployed (the service worker saw it): offer to reload.
+    pub update_available: bool,
 }
 
 /// Everything that can happen to the page.
@@ -209,6 +215,10 @@ pub enum Action {
     PresentKey(PresentKey),
     /// Show or hide the form on narrow screens.
     ToggleSettings,
+    /// The service worker found a newer build of the page.
+    UpdateAvailable,
+    /// The browser was asked for a WebGPU adapter: whether it has a hardware one.
+    GpuProbed(bool),
 }
 
 impl Default for AppState {
@@ -216,6 +226,8 @@ impl Default for AppState {
         Self {
             form: Form::preset("quick").expect("the quick preset is valid"),
             backend: BackendChoice::Auto,
+            hardware_gpu: None,
+            engine: None,
             worker: WorkerStatus::Loading,
             device: None,
             run: None,
@@ -238,6 +250,7 @@ impl Default for AppState {
             presenting: false,
             present_view: 0,
             settings_open: false,
+            update_available: false,
         }
     }
 }
@@ -254,6 +267,21 @@ impl AppState {
     /// Whether the Run button can start a run now.
     pub fn can_run(&self) -> bool {
         self.form.config.is_ok() && self.worker == WorkerStatus::Ready && !self.running()
+    }
+
+    /// Loads the engine worker the backend choice needs, when it is not the one loaded (never
+    /// during a run: the form's backend is locked then).
+    pub(super) fn pick_engine(&mut self) {
+        let Some(hardware) = self.hardware_gpu else {
+            return;
+        };
+        let kind = EngineKind::for_choice(self.backend, hardware);
+        if self.engine != Some(kind) && !self.running() {
+            self.engine = Some(kind);
+            self.worker = WorkerStatus::Loading;
+            self.device = None;
+            self.worker_generation += 1;
+        }
     }
 
     fn error(&mut self, text: impl Into<String>) {
@@ -287,7 +315,14 @@ impl AppState {
                 Ok(form) => self.form = form,
                 Err(e) => self.error(e.to_string()),
             },
-            Action::SetBackend(b) => self.backend = b,
+            Action::SetBackend(b) => {
+                self.backend = b;
+                self.pick_engine();
+            }
+            Action::GpuProbed(hardware) => {
+                self.hardware_gpu = Some(hardware);
+                self.pick_engine();
+            }
             Action::LoadFragment(fragment) => self.load_fragment(fragment),
             Action::WorkerReady => self.worker = WorkerStatus::Ready,
             Action::WorkerLost(message) => {
@@ -334,6 +369,7 @@ impl AppState {
             }
             Action::PresentKey(key) => self.present_key(key),
             Action::ToggleSettings => self.settings_open = !self.settings_open,
+            Action::UpdateAvailable => self.update_available = true,
             Action::ConfirmRun(start) => {
                 self.confirm_run = None;
                 self.autorun = start;

@@ -155,3 +155,25 @@ fn fragment_with_bad_config_is_reported_not_run() {
     assert!(!s.autorun);
     assert!(s.notices[0].text.contains("lr"));
 }
+
+#[test]
+fn the_engine_loaded_follows_the_backend_and_the_adapter() {
+    use crate::runtime::protocol::EngineKind;
+    let s = AppState::default();
+    assert_eq!(s.engine, None, "nothing loads before the adapter is known");
+    let s = s.apply(Action::GpuProbed(false));
+    assert_eq!((s.engine, s.worker_generation), (Some(EngineKind::Cpu), 1));
+    let s = s.apply(Action::SetBackend(BackendChoice::Webgpu));
+    assert_eq!((s.engine, s.worker_generation), (Some(EngineKind::Webgpu), 2));
+    assert_eq!(s.worker, WorkerStatus::Loading);
+    let s = s.apply(Action::SetBackend(BackendChoice::Webgpu));
+    assert_eq!(s.worker_generation, 2, "the same engine is not reloaded");
+    let s = s.apply(Action::SetBackend(BackendChoice::Auto));
+    assert_eq!(
+        s.engine,
+        Some(EngineKind::Cpu),
+        "auto trains on the CPU without a hardware adapter"
+    );
+    let hardware = AppState::default().apply(Action::GpuProbed(true));
+    assert_eq!(hardware.engine, Some(EngineKind::Webgpu));
+}
