@@ -330,6 +330,38 @@ const tests = {
     }
   },
 
+  async joint_resets_are_shown_and_shared() {
+    const browser = await launch({ webgpu: false });
+    try {
+      const config = { ...SMALL, depth: '2', joint: 'layer1,layer2;layer2,layer3' };
+      const { page, errors } = await openPage(browser, server.url + fragment(config, { run: 1, backend: 'cpu' }));
+      await page.waitForSelector('[data-testid=heatmap-joint][data-state=done]', { timeout: 600_000 });
+      const result = await exportJson(page, 'joint-result.json');
+      const cells = await heatmapCells(page, 'joint');
+      const sets = ['layer1+layer2', 'layer2+layer3'];
+      assert(cells.length === sets.length * (1 + result.checkpoints.length), `joint map has ${cells.length} cells`);
+      for (const c of cells) {
+        const units = c.row.split('+');
+        const same = (j) => JSON.stringify(j.units) === JSON.stringify(units);
+        const expected = c.col === 'ReRnd'
+          ? result.robustness.joint_rerandomized.find(same).test_error
+          : result.robustness.joint.find((j) => same(j) && j.checkpoint === Number(c.col)).test_error;
+        assert(c.value === expected, `joint cell ${c.row}/${c.col} shows ${c.value}, the file has ${expected}`);
+      }
+      // Both layers of an FCN back at their random start: the pair breaks what each alone may not.
+      const both = cells.find((c) => c.row === 'layer1+layer2' && c.col === '0').value;
+      console.log(`    layer1+layer2 at checkpoint 0: ${(both * 100).toFixed(1)}% error (trained ${(result.final_test_error * 100).toFixed(1)}%)`);
+      await page.click('[data-testid=share]');
+      const link = await page.inputValue('[data-testid=share-url]');
+      const other = await openPage(browser, link);
+      await other.page.waitForSelector('[data-testid=heatmap-joint][data-state=done]', { timeout: 60_000 });
+      assert(JSON.stringify(await heatmapCells(other.page, 'joint')) === JSON.stringify(cells), 'the link carries the joint map');
+      assert(errors.length === 0 && other.errors.length === 0, `console errors: ${[...errors, ...other.errors].join(' | ')}`);
+    } finally {
+      await browser.close();
+    }
+  },
+
   async cnn_on_webgpu_and_cifar_archive_drop() {
     const browser = await launch({ webgpu: true });
     try {

@@ -17,6 +17,11 @@ pub fn explanation(topic: &str) -> &'static str {
              relative to the size of the initial weights. Layers can move a lot and still be robust: distance \
              alone does not tell which layers matter."
         }
+        "joint" => {
+            "Each row is a set of layers reset together (the joint sets in the experiment's settings, e.g. \
+             layer2,layer3), every other layer trained. Two layers that are each robust alone can be critical \
+             together: this map shows whether they are."
+        }
         "linf" => {
             "The largest change of any single weight of the layer since the start (ℓ∞ distance). Like the ℓ2 \
              map, it shows movement, not importance."

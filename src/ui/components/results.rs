@@ -107,6 +107,7 @@ pub fn results(props: &ResultsProps) -> Html {
     let transpose = (*transposed).unwrap_or(result.units.len() > 8);
     let error = view::error_map(result);
     let [l2, linf] = view::distance_maps(result);
+    let joint = view::joint_map(result);
     let orient = |m: HeatmapData| if transpose { m.transposed() } else { m };
     let on_select = {
         let cb = props.on_select.clone();
@@ -141,7 +142,7 @@ pub fn results(props: &ResultsProps) -> Html {
         let on_error = props.on_error.clone();
         Callback::from(move |_: MouseEvent| export(&result, &on_error))
     };
-    let csv_buttons = [error.clone(), l2.clone(), linf.clone()].into_iter().map(|map| {
+    let csv_buttons = [error.clone(), l2.clone(), linf.clone()].into_iter().chain(joint.clone()).map(|map| {
         let on_error = props.on_error.clone();
         let id = map.id;
         html! {
@@ -180,6 +181,9 @@ pub fn results(props: &ResultsProps) -> Html {
                 <Heatmap data={orient(error)} selected={selected} on_select={Some(on_select)} />
                 <Heatmap data={orient(l2)} />
                 <Heatmap data={orient(linf)} />
+                if let Some(joint) = joint {
+                    <Heatmap data={joint} />
+                }
             </div>
             <DetailPanel detail={detail} />
             <div class="exports">

@@ -191,3 +191,53 @@ pub fn plan_index(units: usize, checkpoints: usize, cell: Cell) -> usize {
         Cell::Joint { .. } | Cell::JointRerandomized { .. } => usize::MAX,
     }
 }
+
+/// The joint sets' map (`--joint`): one row per set (its units joined by `+`), ReRnd then each
+/// checkpoint, each cell the test error with all of the set's units reset together and every
+/// other unit trained. `None` when the run had no joint sets.
+pub fn joint_map(result: &ResultFile) -> Option<HeatmapData> {
+    let r = &result.robustness;
+    let mut sets: Vec<&Vec<String>> = Vec::new();
+    for units in r
+        .joint_rerandomized
+        .iter()
+        .map(|j| &j.units)
+        .chain(r.joint.iter().map(|j| &j.units))
+    {
+        if !sets.contains(&units) {
+            sets.push(units);
+        }
+    }
+    if sets.is_empty() {
+        return None;
+    }
+    // A stopped sweep leaves its joint cells not computed (NaN in the file): shown as pending.
+    let shown = |value: f64| (!(result.sweep_cells_done.is_some() && value.is_nan())).then_some(value);
+    let values = sets
+        .iter()
+        .map(|&set| {
+            let rerandomized = r
+                .joint_rerandomized
+                .iter()
+                .find(|j| &j.units == set)
+                .and_then(|j| shown(j.test_error));
+            let at_checkpoints = result.checkpoints.iter().map(|&epoch| {
+                r.joint
+                    .iter()
+                    .find(|j| &j.units == set && j.checkpoint == epoch)
+                    .and_then(|j| shown(j.test_error))
+            });
+            std::iter::once(rerandomized).chain(at_checkpoints).collect()
+        })
+        .collect();
+    Some(HeatmapData {
+        id: "joint",
+        title: "Test error, units reset together".into(),
+        rows: sets.iter().map(|s| s.join("+")).collect(),
+        columns: columns(&result.checkpoints),
+        values,
+        palette: Palette::Reds,
+        format: Format::Percent,
+        units_as_columns: false,
+    })
+}

@@ -11,7 +11,7 @@ mod tests;
 
 pub use chart::{Series, ticks};
 pub use detail::{Detail, detail};
-pub use maps::{columns, difference_map, distance_maps, error_map, partial_error_map, plan_index};
+pub use maps::{columns, difference_map, distance_maps, error_map, joint_map, partial_error_map, plan_index};
 
 /// Which colour map a heat map uses: red for test error (the paper's), blue for distances.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -117,3 +117,31 @@ fn transposition_and_csv() {
     assert_eq!(csv_text("layer1"), "layer1");
     assert_eq!(map.domain(), (0.0, 1.0));
 }
+
+#[test]
+fn joint_sets_get_their_own_map() {
+    let mut result: crate::engine::ResultFile = serde_json::from_value(serde_json::json!({
+        "format": "layerlab-result", "version": 1,
+        "config": crate::engine::ExperimentConfig::from_pairs([("depth", "1"), ("epochs", "1"), ("checkpoints", "0,1"), ("joint", "layer1,layer2")]).unwrap(),
+        "units": ["layer1", "layer2"], "checkpoints": [0, 1], "final_test_error": 0.1, "history": [],
+        "robustness": {"rerandomized": [0.9, 0.8], "reinitialized": [[0.5, 0.1], [0.12, 0.1]], "full_model": [0.9, 0.1],
+            "joint": [{"units": ["layer1", "layer2"], "checkpoint": 0, "test_error": 0.88}, {"units": ["layer1", "layer2"], "checkpoint": 1, "test_error": 0.1}],
+            "joint_rerandomized": [{"units": ["layer1", "layer2"], "test_error": 0.9}]},
+        "distance": {"l2_relative": [[0.0, 0.1], [0.0, 0.1]], "linf": [[0.0, 0.1], [0.0, 0.1]], "rerandomized_l2_relative": [1.0, 1.0], "rerandomized_linf": [1.0, 1.0]},
+        "timing": {"train_seconds": 1.0, "sweep_seconds": 1.0, "samples_per_second": 1.0, "backend": "cpu"},
+        "class_names": ["a", "b"], "per_class": {"trained": [], "rerandomized": [], "reinitialized": [], "full_model": []},
+        "trained_epochs": 1.0, "stopped_early": false, "train_examples": 10, "test_examples": 10, "parameter_count": 1
+    }))
+    .unwrap();
+    let map = joint_map(&result).expect("a joint set gives a map");
+    assert_eq!(map.rows, ["layer1+layer2"]);
+    assert_eq!(map.columns, ["ReRnd", "0", "1"]);
+    assert_eq!(map.values, [[Some(0.9), Some(0.88), Some(0.1)]]);
+    // A sweep stopped before the joint cells: they are pending, not "not finite".
+    result.robustness.joint[1].test_error = f64::NAN;
+    result.sweep_cells_done = Some(7);
+    assert_eq!(joint_map(&result).unwrap().values[0][2], None);
+    result.robustness.joint.clear();
+    result.robustness.joint_rerandomized.clear();
+    assert!(joint_map(&result).is_none(), "no joint sets, no map");
+}
