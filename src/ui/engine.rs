@@ -54,13 +54,9 @@ impl EngineSlot {
         Ok(())
     }
 
-    fn post(&self, message: &ToWorker) -> bool {
-        match self.0.borrow().as_ref() {
-            Some(worker) => {
-                worker.post(message);
-                true
-            }
-            None => false,
+    fn post(&self, message: &ToWorker) {
+        if let Some(worker) = self.0.borrow().as_ref() {
+            worker.post(message);
         }
     }
 

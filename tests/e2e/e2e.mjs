@@ -13,7 +13,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import { serve } from './serve.mjs';
+import { HASHED, serve } from './serve.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -686,7 +686,6 @@ const tests = {
     fs.cpSync(DIST, site, { recursive: true });
     const hosted = await serve(site);
     const names = (dir) => fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
-    const hashed = /-[0-9a-f]{16}(_bg|_loader)?\.[a-z.]+$/;
     const browser = await launch({ webgpu: false });
     try {
       const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
@@ -708,7 +707,7 @@ const tests = {
       await page.waitForFunction(() => navigator.serviceWorker && navigator.serviceWorker.controller !== null, null, { timeout: 30_000 });
       // Every file the page fetched, and every file of the build, but index.html is hashed.
       const fetched = [...requested].map((p) => path.basename(p)).filter((n) => n && n !== 'index.html');
-      const unhashed = [...new Set([...fetched, ...names(site).filter((n) => n !== 'index.html')])].filter((n) => !hashed.test(n));
+      const unhashed = [...new Set([...fetched, ...names(site).filter((n) => n !== 'index.html')])].filter((n) => !HASHED.test(n));
       assert(unhashed.length === 0, `assets without a content hash: ${unhashed.join(', ')}`);
       assert(fetched.some((n) => n.startsWith('layerlab-worker-cpu-')), `the CPU worker is fetched by its hashed name: ${fetched.join(', ')}`);
       assert(!fetched.some((n) => /^layerlab-worker-[0-9a-f]{16}/.test(n)), 'the WebGPU worker is not downloaded on the CPU path');

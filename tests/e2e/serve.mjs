@@ -8,7 +8,8 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 
 const COMPRESSIBLE = new Set(['.html', '.js', '.mjs', '.wasm', '.css', '.svg', '.json', '.txt']);
-const HASHED = /-[0-9a-f]{16}(_bg|_loader)?\.[a-z.]+$/;
+/** A content-hashed file name (trunk's and layerlab-stage's 16 hex digits). */
+export const HASHED = /-[0-9a-f]{16}(_bg|_loader)?\.[a-z.]+$/;
 /** Gzipped bodies by path and modification time. */
 const gzipped = new Map();
 

@@ -19,15 +19,17 @@ pub(crate) fn content_hash(parts: &[&[u8]]) -> String {
     format!("{:08x}{:08x}", a.finalize(), b.finalize())
 }
 
+/// Whether `s` is a [`content_hash`].
+fn is_hash(s: &str) -> bool {
+    s.len() == 16 && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 /// The file in `dir` whose name is `stem` + an optional `-<hash>` + `suffix`.
 fn find_hashed(dir: &Path, stem: &str, suffix: &str) -> io::Result<Option<PathBuf>> {
     for entry in fs::read_dir(dir)? {
         let name = entry?.file_name().to_string_lossy().into_owned();
         if let Some(middle) = name.strip_prefix(stem).and_then(|r| r.strip_suffix(suffix))
-            && (middle.is_empty()
-                || middle
-                    .strip_prefix('-')
-                    .is_some_and(|h| h.len() == 16 && h.chars().all(|c| c.is_ascii_hexdigit())))
+            && (middle.is_empty() || middle.strip_prefix('-').is_some_and(is_hash))
         {
             return Ok(Some(dir.join(name)));
         }
@@ -145,7 +147,7 @@ pub(crate) fn write_service_worker(dist: &Path) -> io::Result<String> {
     }
     let webgpu_worker = |n: &str| {
         n.strip_prefix("layerlab-worker-")
-            .is_some_and(|rest| rest.len() >= 16 && rest[..16].chars().all(|c| c.is_ascii_hexdigit()))
+            .is_some_and(|rest| rest.get(..16).is_some_and(is_hash))
     };
     let precache: Vec<String> = std::iter::once("./".to_string())
         .chain(

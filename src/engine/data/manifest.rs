@@ -63,11 +63,6 @@ pub struct ManifestSet {
 }
 
 impl ManifestSet {
-    /// The first file with `role`.
-    pub fn file(&self, role: FileRole) -> Option<&ManifestFile> {
-        self.files.iter().find(|f| f.role == role)
-    }
-
     /// The files of `role` that hold the first `need` examples (all of them when `need` is
     /// `None`, or when a file does not say how many it holds).
     pub fn files_for(&self, role: FileRole, need: Option<usize>) -> Vec<&ManifestFile> {
