@@ -3,9 +3,7 @@
 use crate::engine::result::ResultFile;
 use std::fmt::Write;
 
-/// Default robustness threshold: a reset that raises test error by more than this much (in
-/// absolute terms, 0.05 = five percentage points) makes the unit critical.
-pub const DEFAULT_THRESHOLD: f64 = 0.05;
+pub use crate::engine::result::DEFAULT_THRESHOLD;
 
 fn pct(v: f64) -> String {
     if v.is_nan() {
@@ -13,6 +11,24 @@ fn pct(v: f64) -> String {
         "n/c".into()
     } else {
         format!("{:.1}%", v * 100.0)
+    }
+}
+
+/// "critical", or "critical in 4 of 5 seeds" for a multi-seed run.
+pub fn verdict_text(result: &ResultFile, unit: usize, threshold: f64) -> String {
+    let verdict = result.verdict(unit, threshold).name();
+    match result.critical_in_seeds(unit, threshold) {
+        Some((critical, judged)) => format!("{verdict} (critical in {critical} of {judged} seeds)"),
+        None => verdict.into(),
+    }
+}
+
+/// A unit's interpolation criticality: its α, or why there is none.
+pub fn criticality_text(alpha: f64) -> String {
+    if alpha.is_nan() {
+        "not within ε".into()
+    } else {
+        format!("α = {alpha}")
     }
 }
 
@@ -54,7 +70,7 @@ pub fn render(result: &ResultFile, threshold: f64) -> String {
         .map(|(u, name)| {
             let mut row = vec![name.clone(), pct(r.rerandomized[u])];
             row.extend(r.reinitialized[u].iter().map(|&e| pct(e)));
-            row.push(result.verdict(u, threshold).name().into());
+            row.push(verdict_text(result, u, threshold));
             row
         })
         .collect();
@@ -62,17 +78,77 @@ pub fn render(result: &ResultFile, threshold: f64) -> String {
     full.extend(r.full_model.iter().map(|&e| pct(e)));
     full.push(String::new());
     rows.push(full);
+    if let Some(summary) = &result.seed_summary {
+        let _ = writeln!(
+            out,
+            "Mean of {} seeds ({}): every map value is the mean over the seeds, ± its sample standard \
+             deviation in the spread table below.",
+            result.seed_runs.len(),
+            result
+                .seed_runs
+                .iter()
+                .map(|s| s.seed.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let _ = writeln!(
+            out,
+            "Trained model: {} ± {} test error.",
+            pct(result.final_test_error),
+            pct(summary.std.final_test_error)
+        );
+    } else {
+        let _ = writeln!(out, "Trained model: {} test error.", pct(result.final_test_error));
+    }
     let _ = writeln!(
         out,
-        "Trained model: {} test error. A unit is critical when re-initializing it to checkpoint {} \
-         adds more than {:.1} points.",
-        pct(result.final_test_error),
+        "A unit is critical when re-initializing it to checkpoint {} adds more than {:.1} points.",
         result.checkpoints[0],
         threshold * 100.0
     );
     out.push('\n');
     out.push_str(&table(&header, &rows));
 
+    if let Some(summary) = &result.seed_summary {
+        let spread = &summary.std.robustness;
+        let mut header = vec!["std over seeds".to_string(), "ReRnd".to_string()];
+        header.extend(result.checkpoints.iter().map(|c| c.to_string()));
+        let rows: Vec<Vec<String>> = result
+            .units
+            .iter()
+            .enumerate()
+            .map(|(u, name)| {
+                let mut row = vec![name.clone(), pct(spread.rerandomized[u])];
+                row.extend(spread.reinitialized[u].iter().map(|&e| pct(e)));
+                row
+            })
+            .collect();
+        out.push('\n');
+        out.push_str(&table(&header, &rows));
+    }
+    if let Some(i) = &result.interpolation {
+        let mut header = vec!["interpolation α".to_string()];
+        header.extend(i.alphas.iter().map(|a| a.to_string()));
+        header.push("criticality".into());
+        let rows: Vec<Vec<String>> = result
+            .units
+            .iter()
+            .enumerate()
+            .map(|(u, name)| {
+                let mut row = vec![name.clone()];
+                row.extend(i.test_error[u].iter().map(|&e| pct(e)));
+                row.push(criticality_text(i.criticality[u]));
+                row
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "\nTest error with one unit at (1-α)·initial + α·trained; criticality: the smallest α from \
+             which on the error stays within {:.1} points of the trained model.",
+            i.epsilon * 100.0
+        );
+        out.push_str(&table(&header, &rows));
+    }
     for (title, grid, fresh) in [
         ("l2 relative", &d.l2_relative, &d.rerandomized_l2_relative),
         ("l-inf", &d.linf, &d.rerandomized_linf),

@@ -112,7 +112,7 @@ fn run_writes_a_result_that_show_reads() {
     assert_eq!(result.checkpoints, vec![0, 1]);
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(json["format"], "layerlab-result");
-    assert_eq!(json["version"], 1);
+    assert_eq!(json["version"], 2);
     assert_eq!(json["config"]["batch-size"], 128);
     let (code, shown, _) = layerlab(&["show", out.to_str().unwrap()]);
     assert_eq!(code, 0);

@@ -3,6 +3,7 @@
 mod common;
 
 use burn::tensor::Device;
+use layerlab::engine::ResultFile;
 use layerlab::engine::config::ExperimentConfig;
 use layerlab::engine::data::files;
 use layerlab::engine::metrics::read_floats;
@@ -417,6 +418,8 @@ struct Keeper {
     trained: Option<Vec<Vec<f32>>>,
     summary: Option<layerlab::engine::train::TrainingSummary>,
     cells: Vec<(usize, layerlab::engine::metrics::Evaluation)>,
+    /// Finished seeds of a multi-seed run.
+    seeds: Vec<ResultFile>,
 }
 
 async fn host(weights: &Weights) -> Vec<Vec<f32>> {
@@ -442,6 +445,14 @@ impl Driver for Keeper {
                 self.summary = Some(summary.clone());
             }
             Persist::Cell { index, evaluation } => self.cells.push((index, evaluation.clone())),
+            // As the page does: the seed's result replaces what was kept for it.
+            Persist::Seed { result, .. } => {
+                self.seeds.push(result.clone());
+                self.checkpoints.clear();
+                self.trained = None;
+                self.summary = None;
+                self.cells.clear();
+            }
         }
     }
 }
@@ -473,6 +484,7 @@ fn a_stored_run_resumes_to_the_same_result_and_a_damaged_one_is_refused() {
         trained: keeper.trained.clone(),
         summary: keeper.summary.clone().unwrap(),
         cells: keeper.cells[..5].to_vec(),
+        seeds: Vec::new(),
     };
     let resumed = pollster::block_on(resume_experiment(
         &c,
@@ -531,4 +543,233 @@ fn a_stored_run_resumes_to_the_same_result_and_a_damaged_one_is_refused() {
         .unwrap_err();
         assert!(matches!(err, EngineError::Stored(_)), "{err}");
     }
+}
+
+/// A small FCN run that the multi-seed and interpolation tests share.
+fn small_fcn(extra: &[(&str, &str)]) -> ExperimentConfig {
+    let mut pairs = vec![
+        ("model", "fcn"),
+        ("depth", "2"),
+        ("width", "32"),
+        ("epochs", "2"),
+        ("checkpoints", "0,1,2"),
+        ("train-limit", "1500"),
+        ("test-limit", "400"),
+        ("lr", "0.05"),
+    ];
+    pairs.extend_from_slice(extra);
+    config(&pairs)
+}
+
+#[test]
+fn interpolation_runs_along_the_path_and_its_ends_are_the_known_models() {
+    let data = files::load_mnist(&common::mnist_dir()).unwrap();
+    let c = small_fcn(&[("interpolation", "1,0,0.5")]);
+    assert_eq!(c.interpolation, vec![0.0, 0.5, 1.0], "sorted on the way in");
+    let r = pollster::block_on(run_experiment(
+        &c,
+        &data,
+        &Device::flex(),
+        "test",
+        &mut Quiet::default(),
+    ))
+    .unwrap();
+    let i = r.interpolation.as_ref().expect("the run has an interpolation");
+    assert_eq!(i.alphas, vec![0.0, 0.5, 1.0]);
+    assert_eq!(i.epsilon, layerlab::engine::result::DEFAULT_THRESHOLD);
+    for unit in 0..r.units.len() {
+        // α = 0 is the unit at its initial weights: the checkpoint-0 reset, bit for bit.
+        assert_eq!(
+            i.test_error[unit][0], r.robustness.reinitialized[unit][0],
+            "unit {unit}"
+        );
+        // α = 1 is the trained model.
+        assert_eq!(i.test_error[unit][2], r.final_test_error, "unit {unit}");
+        let expected = layerlab::engine::result::Interpolation::criticality_of(
+            &i.alphas,
+            &i.test_error[unit],
+            r.final_test_error,
+            i.epsilon,
+        );
+        assert_eq!(i.criticality[unit].to_bits(), expected.to_bits());
+        assert!(i.criticality[unit] <= 1.0, "α = 1 is always within ε");
+    }
+    // The file and a link keep it.
+    let back = ResultFile::from_json(&r.to_json()).unwrap();
+    assert_eq!(back.to_json(), r.to_json());
+    let linked = layerlab::engine::link::decode(&layerlab::engine::link::encode(&r)).unwrap();
+    assert_eq!(linked.interpolation, r.interpolation);
+}
+
+#[test]
+fn criticality_is_the_smallest_alpha_from_which_the_error_stays_within_epsilon() {
+    use layerlab::engine::result::Interpolation;
+    let alphas = [0.0, 0.25, 0.5, 0.75, 1.0];
+    let at = |errors: &[f64]| Interpolation::criticality_of(&alphas, errors, 0.10, 0.05);
+    assert_eq!(at(&[0.9, 0.6, 0.14, 0.12, 0.10]), 0.5);
+    // Within at 0.25, out again at 0.5: "stays within" starts at 0.75.
+    assert_eq!(at(&[0.9, 0.12, 0.3, 0.12, 0.10]), 0.75);
+    assert_eq!(at(&[0.1, 0.1, 0.1, 0.1, 0.1]), 0.0);
+    assert!(at(&[0.9, 0.9, 0.9, 0.9, 0.9]).is_nan(), "never within ε");
+    assert_eq!(
+        at(&[f64::NAN, 0.9, 0.1, 0.1, 0.1]),
+        0.5,
+        "a gap below the break does not matter"
+    );
+    assert!(
+        at(&[0.9, f64::NAN, 0.1, 0.1, 0.1]).is_nan(),
+        "a gap just below the answer does"
+    );
+    assert!(
+        at(&[0.1, 0.1, 0.1, f64::NAN, 0.1]).is_nan(),
+        "a gap above it does"
+    );
+}
+
+#[test]
+fn a_multi_seed_run_is_the_mean_of_its_single_seed_runs_bit_for_bit() {
+    let data = files::load_mnist(&common::mnist_dir()).unwrap();
+    let device = Device::flex();
+    let multi_config = small_fcn(&[("seeds", "3-5"), ("interpolation", "0,0.5,1")]);
+    let mut quiet = Quiet::default();
+    let multi =
+        pollster::block_on(run_experiment(&multi_config, &data, &device, "test", &mut quiet)).unwrap();
+    let seed_events: Vec<u64> = quiet
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Seed { seed, .. } => Some(*seed),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seed_events, vec![3, 4, 5]);
+    let singles: Vec<ResultFile> = [3, 4, 5]
+        .iter()
+        .map(|&seed| {
+            let c = multi_config.for_seed(seed);
+            pollster::block_on(run_experiment(&c, &data, &device, "test", &mut Quiet::default())).unwrap()
+        })
+        .collect();
+    assert_eq!(multi.seed_runs.len(), 3);
+    for (run, single) in multi.seed_runs.iter().zip(&singles) {
+        assert_eq!(run.seed, single.config.seed);
+        assert_eq!(run.robustness, single.robustness);
+        assert_eq!(run.distance, single.distance);
+        assert_eq!(run.interpolation, single.interpolation);
+    }
+    // The mean map, in seed order, is the plain mean of the three single runs.
+    let summary = multi.seed_summary.as_ref().unwrap();
+    for unit in 0..multi.units.len() {
+        for c in 0..multi.checkpoints.len() {
+            let values: Vec<f64> = singles
+                .iter()
+                .map(|s| s.robustness.reinitialized[unit][c])
+                .collect();
+            let mean = values.iter().sum::<f64>() / 3.0;
+            assert_eq!(multi.robustness.reinitialized[unit][c].to_bits(), mean.to_bits());
+            assert_eq!(
+                summary.mean.robustness.reinitialized[unit][c].to_bits(),
+                mean.to_bits()
+            );
+            let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            assert_eq!(summary.min.robustness.reinitialized[unit][c], min);
+            assert_eq!(summary.max.robustness.reinitialized[unit][c], max);
+            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 2.0;
+            assert_eq!(summary.std.robustness.reinitialized[unit][c], var.sqrt());
+        }
+    }
+    let mean_final = singles.iter().map(|s| s.final_test_error).sum::<f64>() / 3.0;
+    assert_eq!(multi.final_test_error, mean_final);
+    let (critical, judged) = multi.critical_in_seeds(0, 0.05).unwrap();
+    assert_eq!(judged, 3);
+    let expected = singles
+        .iter()
+        .filter(|s| s.verdict(0, 0.05).name() == "critical")
+        .count();
+    assert_eq!(critical, expected);
+    // Through the file, a link and back.
+    let back = ResultFile::from_json(&multi.to_json()).unwrap();
+    assert_eq!(back.to_json(), multi.to_json());
+    let linked = layerlab::engine::link::decode(&layerlab::engine::link::encode(&multi)).unwrap();
+    assert_eq!(linked.to_json(), multi.to_json());
+}
+
+#[test]
+fn a_multi_seed_run_resumes_after_its_first_seed_and_a_foreign_seed_is_refused() {
+    use layerlab::engine::train::{EngineError, StoredRun, resume_experiment};
+    let data = files::load_mnist(&common::mnist_dir()).unwrap();
+    let device = Device::flex();
+    let c = small_fcn(&[("seeds", "0,7")]);
+    let mut keeper = Keeper::default();
+    let full = pollster::block_on(run_experiment(&c, &data, &device, "test", &mut keeper)).unwrap();
+    assert_eq!(keeper.seeds.len(), 2, "each finished seed was offered");
+    // Seed 0 done, seed 7 trained and 4 of its cells swept.
+    let seed0 = pollster::block_on(run_experiment(
+        &c.for_seed(0),
+        &data,
+        &device,
+        "test",
+        &mut Quiet::default(),
+    ))
+    .unwrap();
+    let mut second = Keeper::default();
+    let _ = pollster::block_on(run_experiment(
+        &c.for_seed(7),
+        &data,
+        &device,
+        "test",
+        &mut second,
+    ))
+    .unwrap();
+    let stored = StoredRun {
+        checkpoints: second.checkpoints.clone(),
+        trained: second.trained.clone(),
+        summary: second.summary.clone().unwrap(),
+        cells: second.cells[..4].to_vec(),
+        seeds: vec![seed0],
+    };
+    let resumed = pollster::block_on(resume_experiment(
+        &c,
+        &data,
+        &device,
+        "test",
+        stored.clone(),
+        &mut Quiet::default(),
+    ))
+    .unwrap();
+    assert_eq!(resumed.robustness, full.robustness);
+    assert_eq!(resumed.seed_summary, full.seed_summary);
+    assert_eq!(resumed.seed_runs, full.seed_runs);
+    // Between seeds (nothing stored of the second yet): it runs the second seed.
+    let between = StoredRun {
+        checkpoints: Vec::new(),
+        trained: None,
+        cells: Vec::new(),
+        ..stored.clone()
+    };
+    let resumed = pollster::block_on(resume_experiment(
+        &c,
+        &data,
+        &device,
+        "test",
+        between,
+        &mut Quiet::default(),
+    ))
+    .unwrap();
+    assert_eq!(resumed.seed_runs, full.seed_runs);
+    // A finished seed from another config is refused.
+    let mut foreign = stored;
+    foreign.seeds[0].config.lr = 0.5;
+    assert!(matches!(
+        pollster::block_on(resume_experiment(
+            &c,
+            &data,
+            &device,
+            "test",
+            foreign,
+            &mut Quiet::default()
+        )),
+        Err(EngineError::Stored(_))
+    ));
 }

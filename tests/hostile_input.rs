@@ -10,8 +10,19 @@ use layerlab::engine::rng::Rng;
 
 /// A real result: the FCN quick preset, trained natively.
 fn quick_result() -> ResultFile {
+    preset_result(&[])
+}
+
+/// The quick preset with two seeds and an interpolation: every version-2 field filled.
+fn multi_seed_result() -> ResultFile {
+    preset_result(&[("seeds", "0,1"), ("interpolation", "0,0.5,1"), ("train-limit", "4000")])
+}
+
+fn preset_result(extra: &[(&str, &str)]) -> ResultFile {
     let data = layerlab::engine::data::files::load_mnist(&common::mnist_dir()).unwrap();
-    let c = presets::preset("quick").unwrap().config().unwrap();
+    let preset = presets::preset("quick").unwrap();
+    let pairs = preset.pairs.iter().copied().chain(extra.iter().copied());
+    let c = layerlab::engine::ExperimentConfig::from_pairs(pairs).unwrap();
     pollster::block_on(layerlab::engine::run_experiment(
         &c,
         &data,
@@ -56,10 +67,18 @@ fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>, alphabet: &[u8]) {
 
 #[test]
 fn hostile_links_and_files_never_panic() {
-    let result = quick_result();
+    hostile_links_and_files(quick_result());
+}
+
+#[test]
+fn hostile_multi_seed_links_and_files_never_panic() {
+    hostile_links_and_files(multi_seed_result());
+}
+
+fn hostile_links_and_files(result: ResultFile) {
     let link = link::encode(&result);
     println!(
-        "share link of the FCN quick preset's result: {} characters (#r= payload)",
+        "share link of a quick-preset result: {} characters (#r= payload)",
         link.len()
     );
     assert!(
@@ -147,8 +166,16 @@ fn hostile_links_and_files_never_panic() {
 /// caps hold (no accepted variant exceeds them).
 #[test]
 fn structure_aware_variants_of_a_result_file() {
+    structure_aware_variants(quick_result());
+}
+
+#[test]
+fn structure_aware_variants_of_a_multi_seed_result_file() {
+    structure_aware_variants(multi_seed_result());
+}
+
+fn structure_aware_variants(result: ResultFile) {
     use serde_json::Value;
-    let result = quick_result();
     let original: Value = serde_json::from_str(&result.to_json()).unwrap();
 
     // Paths to every node, so each can be replaced in turn.

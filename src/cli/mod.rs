@@ -191,6 +191,10 @@ impl Driver for CliDriver {
             return;
         }
         match event {
+            Event::Seed { index, count, seed } => {
+                self.finish_line();
+                eprintln!("seed {seed} ({} of {count})", index + 1);
+            }
             Event::Started {
                 parameter_count,
                 train_examples,

@@ -237,7 +237,14 @@ impl Estimate {
         let eval_batch = (config.eval_batch_size as f64).min(test_examples);
         let units = unit_count(config);
         let checkpoints = config.checkpoints.len();
-        let cells = crate::engine::events::plan_len(units, checkpoints, config.joint.len()) as f64;
+        let cells = crate::engine::events::plan_len(crate::engine::events::PlanShape {
+            units,
+            checkpoints,
+            joint_sets: config.joint.len(),
+            alphas: config.interpolation.len(),
+        }) as f64;
+        // A multi-seed run trains and sweeps once per seed.
+        let runs = config.seeds.len().max(1) as f64;
         Self {
             trainable_parameters: t.trainable,
             stored_values: stored,
@@ -254,8 +261,8 @@ impl Estimate {
             activation_bytes: 4.0 * (2.0 * t.activations * batch).max(3.0 * t.largest * eval_batch)
                 + 4.0 * example_len * batch.max(eval_batch),
             test_set_bytes: 4.0 * test_examples * (example_len + 11.0),
-            train_flops: 6.0 * t.macs * train_examples * config.epochs as f64,
-            sweep_flops: 2.0 * t.macs * test_examples * (cells + config.epochs as f64 + 1.0),
+            train_flops: runs * 6.0 * t.macs * train_examples * config.epochs as f64,
+            sweep_flops: runs * 2.0 * t.macs * test_examples * (cells + config.epochs as f64 + 1.0),
         }
     }
 

@@ -8,6 +8,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
+    /// A multi-seed run starts seed number `index` of `count` (each seed then reports like a
+    /// single run, from `Started` on).
+    Seed {
+        index: usize,
+        count: usize,
+        seed: u64,
+    },
     Started {
         units: Vec<String>,
         parameter_count: usize,
@@ -52,16 +59,52 @@ pub enum Event {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Cell {
-    Rerandomized { unit: usize },
-    Reinitialized { unit: usize, checkpoint: usize },
-    FullModel { checkpoint: usize },
-    Joint { set: usize, checkpoint: usize },
-    JointRerandomized { set: usize },
+    Rerandomized {
+        unit: usize,
+    },
+    Reinitialized {
+        unit: usize,
+        checkpoint: usize,
+    },
+    FullModel {
+        checkpoint: usize,
+    },
+    Joint {
+        set: usize,
+        checkpoint: usize,
+    },
+    JointRerandomized {
+        set: usize,
+    },
+    /// Unit `unit` at `(1 − α)·θ⁰ + α·θ`, `alpha` indexing the config's `interpolation` list.
+    Interpolated {
+        unit: usize,
+        alpha: usize,
+    },
+}
+
+/// How many of each kind of cell a sweep has: the shape of its [`plan`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlanShape {
+    pub units: usize,
+    /// Saved checkpoints.
+    pub checkpoints: usize,
+    pub joint_sets: usize,
+    /// α values of the interpolation.
+    pub alphas: usize,
 }
 
 /// All cells, row by row as the heat map is drawn (ReRnd first, then each checkpoint), then the
-/// full-model row, then joint sets. `checkpoint` fields index into the saved checkpoints.
-pub fn plan(units: usize, checkpoints: usize, joint_sets: usize) -> Vec<Cell> {
+/// full-model row, then joint sets, then the interpolation (unit by unit, α by α). `checkpoint`
+/// fields index into the saved checkpoints. Later kinds come after earlier ones, so a run
+/// journal written before a kind existed is still a prefix of the plan.
+pub fn plan(shape: PlanShape) -> Vec<Cell> {
+    let PlanShape {
+        units,
+        checkpoints,
+        joint_sets,
+        alphas,
+    } = shape;
     let mut cells = Vec::new();
     for unit in 0..units {
         cells.push(Cell::Rerandomized { unit });
@@ -78,6 +121,11 @@ pub fn plan(units: usize, checkpoints: usize, joint_sets: usize) -> Vec<Cell> {
             cells.push(Cell::Joint { set, checkpoint });
         }
     }
+    for unit in 0..units {
+        for alpha in 0..alphas {
+            cells.push(Cell::Interpolated { unit, alpha });
+        }
+    }
     cells
 }
 
@@ -90,10 +138,11 @@ pub fn loss_window(total_steps: usize) -> usize {
 }
 
 /// How many cells [`plan`] lists, without listing them.
-pub fn plan_len(units: usize, checkpoints: usize, joint_sets: usize) -> usize {
-    (units + joint_sets)
-        .saturating_mul(checkpoints + 1)
-        .saturating_add(checkpoints)
+pub fn plan_len(shape: PlanShape) -> usize {
+    (shape.units + shape.joint_sets)
+        .saturating_mul(shape.checkpoints + 1)
+        .saturating_add(shape.checkpoints)
+        .saturating_add(shape.units.saturating_mul(shape.alphas))
 }
 
 /// A duration as `m:ss` or `h:mm:ss`, for ETAs in the page and the CLI.

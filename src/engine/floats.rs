@@ -116,6 +116,19 @@ impl<T: Lossless> Lossless for Vec<T> {
     }
 }
 
+/// `null` is `None` (so an `Option<f64>` cannot hold a NaN written as `null` by old files).
+impl<T: Lossless> Lossless for Option<T> {
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Some(v) => s.serialize_some(&Out(v)),
+            None => s.serialize_none(),
+        }
+    }
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Option::<In<T>>::deserialize(d)?.map(|v| v.0))
+    }
+}
+
 impl<A: Lossless, B: Lossless> Lossless for (A, B) {
     fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         (Out(&self.0), Out(&self.1)).serialize(s)

@@ -2,7 +2,7 @@
 //! its checkpoint (or re-randomized), evaluated on the test set with no retraining; plus the full
 //! model at each checkpoint and any joint sets.
 
-pub use crate::engine::events::{Cell, plan};
+pub use crate::engine::events::{Cell, PlanShape, plan, plan_len};
 use crate::engine::metrics::{self, TestSet, distance_from_terms, unit_distance_terms};
 use crate::engine::models::Model;
 use crate::engine::result::{Distance, JointRecord, JointRerandomized, PerClass, Robustness};
@@ -19,6 +19,8 @@ pub struct SweepInputs<'a> {
     pub checkpoints: &'a [(usize, Weights)],
     /// Unit indices of each joint set.
     pub joint_sets: &'a [Vec<usize>],
+    /// α values of the interpolation (module criticality), in increasing order.
+    pub alphas: &'a [f64],
     pub test: &'a TestSet,
     pub seed: u64,
     pub device: &'a Device,
@@ -27,11 +29,25 @@ pub struct SweepInputs<'a> {
     pub done: &'a [(usize, metrics::Evaluation)],
 }
 
+impl SweepInputs<'_> {
+    /// The shape of this sweep's plan.
+    pub fn shape(&self) -> PlanShape {
+        PlanShape {
+            units: self.model.units.len(),
+            checkpoints: self.checkpoints.len(),
+            joint_sets: self.joint_sets.len(),
+            alphas: self.alphas.len(),
+        }
+    }
+}
+
 /// What the sweep produces, in the result file's shapes.
 pub struct SweepOutcome {
     pub robustness: Robustness,
     pub per_class: PerClass,
     pub distance: Distance,
+    /// Test error with each unit interpolated, `[unit][alpha]` (empty without α values).
+    pub interpolated: Vec<Vec<f64>>,
     /// `Some(k)`: the sweep was stopped after `k` cells.
     pub cells_done: Option<usize>,
 }
@@ -80,6 +96,8 @@ impl Finiteness {
             Cell::Joint { set, checkpoint } => {
                 trained_outside(&joint_sets[set]) && checkpoint_inside(&joint_sets[set], checkpoint)
             }
+            // The line runs to the trained weights, so all of them must be finite.
+            Cell::Interpolated { .. } => self.trained.iter().all(|&ok| ok),
         }
     }
 }
@@ -100,7 +118,7 @@ pub async fn run<D: Driver>(inputs: &SweepInputs<'_>, driver: &mut D) -> Result<
         .collect();
     let finite = Finiteness::of(inputs).await?;
 
-    let cells = plan(units, ckpts, inputs.joint_sets.len());
+    let cells = plan(inputs.shape());
     let total = cells.len();
     driver.event(Event::SweepStarted { cells: total });
 
@@ -139,6 +157,7 @@ pub async fn run<D: Driver>(inputs: &SweepInputs<'_>, driver: &mut D) -> Result<
         full_model: vec![nan_row.clone(); ckpts],
     };
 
+    let mut interpolated = vec![vec![f64::NAN; inputs.alphas.len()]; units];
     let mut cells_done = None;
     // The trained model's activations at the input of the unit whose cells are under way: a
     // unit's cells (ReRnd and every checkpoint) run only the layers from that unit on.
@@ -180,9 +199,21 @@ pub async fn run<D: Driver>(inputs: &SweepInputs<'_>, driver: &mut D) -> Result<
                         .collect();
                     units::with_replacements(inputs.trained, &replacements)
                 }
+                Cell::Interpolated { unit, alpha } => units::with_replacements(
+                    inputs.trained,
+                    &units::interpolated_unit(
+                        model,
+                        *unit,
+                        inputs.initial,
+                        inputs.trained,
+                        inputs.alphas[*alpha],
+                    ),
+                ),
             };
             let reset_unit = match *cell {
-                Cell::Rerandomized { unit } | Cell::Reinitialized { unit, .. } => Some(unit),
+                Cell::Rerandomized { unit }
+                | Cell::Reinitialized { unit, .. }
+                | Cell::Interpolated { unit, .. } => Some(unit),
                 _ => None,
             };
             if let Some(unit) = reset_unit
@@ -225,6 +256,7 @@ pub async fn run<D: Driver>(inputs: &SweepInputs<'_>, driver: &mut D) -> Result<
             Cell::JointRerandomized { set } => {
                 robustness.joint_rerandomized[set].test_error = evaluation.error
             }
+            Cell::Interpolated { unit, alpha } => interpolated[unit][alpha] = evaluation.error,
         }
         driver.event(Event::SweepCell {
             done: done + 1,
@@ -270,6 +302,7 @@ pub async fn run<D: Driver>(inputs: &SweepInputs<'_>, driver: &mut D) -> Result<
         robustness,
         per_class,
         distance,
+        interpolated,
         cells_done,
     })
 }

@@ -46,6 +46,26 @@ pub fn rerandomized_unit(model: &Model, unit: usize, seed: u64, device: &Device)
         .collect()
 }
 
+/// `unit` moved along the straight line from its initial weights to its trained ones:
+/// `(1 − α)·θ⁰ + α·θ` for each of its tensors (exactly θ⁰ at α = 0 and θ at α = 1). Returns
+/// `(tensor index, value)` pairs.
+pub fn interpolated_unit(
+    model: &Model,
+    unit: usize,
+    initial: &Weights,
+    trained: &Weights,
+    alpha: f64,
+) -> Vec<(usize, Tensor<1>)> {
+    model.units[unit]
+        .tensors
+        .iter()
+        .map(|&t| {
+            let start = initial[t].clone().mul_scalar(1.0 - alpha);
+            (t, start.add(trained[t].clone().mul_scalar(alpha)))
+        })
+        .collect()
+}
+
 /// `base` with the tensors of `units` taken from `source`.
 pub fn with_units_from(model: &Model, base: &Weights, units: &[usize], source: &Weights) -> Weights {
     let mut out = base.clone();

@@ -86,6 +86,11 @@ pub fn cell_key(index: usize) -> String {
     format!("cell:{index}")
 }
 
+/// Key of a finished seed's result (`index` in the config's seed order).
+pub fn seed_key(index: usize) -> String {
+    format!("seed:{index}")
+}
+
 /// Forgets the stored run.
 pub async fn clear() -> Result<(), RuntimeError> {
     let db = open().await?;

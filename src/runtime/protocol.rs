@@ -85,6 +85,10 @@ pub struct JournalHeader {
     pub cells_done: usize,
     /// Cells of the sweep, once it started (0 before).
     pub cells_total: usize,
+    /// A multi-seed run: seeds finished (their results are stored); the fields above are the
+    /// next seed's.
+    #[serde(default)]
+    pub seeds_done: usize,
 }
 
 impl JournalHeader {
@@ -104,11 +108,21 @@ impl JournalHeader {
                 if self.checkpoints.len() == 1 { "" } else { "s" }
             )
         };
-        format!(
-            "{} · seed {}, interrupted {stage}",
-            self.config.label(),
-            self.config.seed
-        )
+        if self.config.seeds.is_empty() {
+            format!(
+                "{} · seed {}, interrupted {stage}",
+                self.config.label(),
+                self.config.seed
+            )
+        } else {
+            format!(
+                "{} · {} ({} of {} done), interrupted {stage}",
+                self.config.label(),
+                self.config.seed_label(),
+                self.seeds_done,
+                self.config.seeds.len()
+            )
+        }
     }
 }
 
@@ -119,7 +133,8 @@ pub enum ToWorker {
     /// Train and sweep. `manifest_url` is the data manifest's address (on the page's own
     /// origin); the data files sit beside it.
     Run {
-        config: ExperimentConfig,
+        /// Boxed: a config is far larger than the other messages.
+        config: Box<ExperimentConfig>,
         backend: BackendChoice,
         manifest_url: String,
     },
@@ -265,7 +280,7 @@ mod tests {
     #[test]
     fn messages_round_trip() {
         let run = ToWorker::Run {
-            config: ExperimentConfig::default(),
+            config: Box::default(),
             backend: BackendChoice::Cpu,
             manifest_url: "data/manifest.json".into(),
         };

@@ -4,7 +4,7 @@
 
 use crate::engine::metrics::{self, Evaluation};
 use crate::engine::models::Model;
-use crate::engine::train::{Persist, StoredRun};
+use crate::engine::train::{Persist, StoredRun, TrainingSummary};
 use crate::engine::units::Weights;
 use crate::runtime::error::RuntimeError;
 use crate::runtime::journal;
@@ -45,6 +45,16 @@ pub async fn keep(header: &mut JournalHeader, point: Persist<'_>) -> Result<(), 
             // always the first `cells_done` of the plan.
             journal::put_json(&journal::cell_key(index), evaluation).await?;
             header.cells_done = index + 1;
+        }
+        Persist::Seed { index, result } => {
+            // The seed's result replaces its checkpoints and cells: the header stops counting
+            // them, and the next seed writes over their keys.
+            journal::put_json(&journal::seed_key(index), result).await?;
+            header.seeds_done = index + 1;
+            header.checkpoints.clear();
+            header.training_ended = false;
+            header.cells_done = 0;
+            header.cells_total = 0;
         }
     }
     journal::put_header(header).await
@@ -90,9 +100,26 @@ pub async fn read(header: &JournalHeader, classes: usize) -> Result<StoredRun, R
     } else {
         None
     };
-    let summary = journal::get_json("summary")
-        .await?
-        .ok_or_else(|| missing("the stored run has no training summary".into()))?;
+    let mut seeds = Vec::new();
+    for index in 0..header.seeds_done.min(crate::engine::result::caps::SEEDS) {
+        let result = journal::get_json(&journal::seed_key(index))
+            .await?
+            .ok_or_else(|| {
+                missing(format!(
+                    "the result of seed {} is missing from the stored run",
+                    index + 1
+                ))
+            })?;
+        seeds.push(result);
+    }
+    let summary = if header.checkpoints.is_empty() && !seeds.is_empty() {
+        // Between two seeds: nothing of the next one is stored yet.
+        TrainingSummary::so_far(&[], &[], &[], 0.0, 0, 0.0, f64::NAN)
+    } else {
+        journal::get_json("summary")
+            .await?
+            .ok_or_else(|| missing("the stored run has no training summary".into()))?
+    };
     // A damaged count stops at the first missing cell (no allocation up front).
     let mut cells: Vec<(usize, Evaluation)> = Vec::new();
     for index in 0..header.cells_done {
@@ -106,5 +133,6 @@ pub async fn read(header: &JournalHeader, classes: usize) -> Result<StoredRun, R
         trained,
         summary,
         cells,
+        seeds,
     })
 }

@@ -73,6 +73,8 @@ impl WorkerDriver {
 impl Driver for WorkerDriver {
     fn event(&mut self, event: Event) {
         match &event {
+            // The next seed of a multi-seed run trains again after the last one's sweep.
+            Event::Seed { index, .. } if *index > 0 => enter(Phase::Training),
             Event::SweepStarted { cells } => {
                 self.journal.cells_total = *cells;
                 enter(Phase::Sweeping);
@@ -177,6 +179,7 @@ async fn run(job: Job, backend: BackendChoice, manifest_url: String) {
                     training_ended: false,
                     cells_done: 0,
                     cells_total: 0,
+                    seeds_done: 0,
                 };
                 let mut driver = WorkerDriver::new(header);
                 run_experiment(&config, &data, &device, &label, &mut driver).await
@@ -255,7 +258,7 @@ fn on_message(event: web_sys::MessageEvent) {
             manifest_url,
         } => {
             if claim() {
-                wasm_bindgen_futures::spawn_local(run(Job::Fresh(config), backend, manifest_url));
+                wasm_bindgen_futures::spawn_local(run(Job::Fresh(*config), backend, manifest_url));
             }
         }
         ToWorker::Resume {

@@ -31,7 +31,7 @@ pub fn save(result: ResultFile, name: String, source: RunSource, dispatch: Callb
 
 /// Saves a run the worker just finished.
 pub fn save_finished(result: &ResultFile, dispatch: Callback<Action>) {
-    let name = format!("{} · seed {}", result.config.label(), result.config.seed);
+    let name = format!("{} · {}", result.config.label(), result.config.seed_label());
     save(result.clone(), name, RunSource::Run, dispatch);
 }
 
@@ -49,7 +49,7 @@ pub fn list_saved(dispatch: Callback<Action>) {
 pub fn offer_resume(dispatch: Callback<Action>) {
     spawn_local(async move {
         match journal::header().await {
-            Ok(Some(header)) => dispatch.emit(Action::ResumeOffered(header)),
+            Ok(Some(header)) => dispatch.emit(Action::ResumeOffered(Box::new(header))),
             Ok(None) => {}
             Err(e) => error(
                 &dispatch,

@@ -69,7 +69,7 @@ impl EngineSlot {
             return;
         }
         let message = ToWorker::Run {
-            config,
+            config: Box::new(config),
             backend: state.backend,
             manifest_url: manifest_url(),
         };

@@ -85,7 +85,7 @@ function resultValue(result, row, col) {
 
 async function checkFinishedPage(page, errors, label, expectBackend) {
   const result = await exportJson(page, `${label}-result.json`);
-  assert(result.format === 'layerlab-result' && result.version === 1, 'exported file is a LayerLab result');
+  assert(result.format === 'layerlab-result' && result.version === 2, 'exported file is a LayerLab result');
   const units = result.units.length;
   const ckpts = result.checkpoints.length;
   const cells = await heatmapCells(page);
@@ -362,6 +362,55 @@ const tests = {
     }
   },
 
+  async seeds_and_interpolation_in_the_page() {
+    const browser = await launch({ webgpu: false });
+    try {
+      const config = { ...SMALL, depth: '2', seeds: '0-2', interpolation: '0,0.5,1' };
+      const { page, errors } = await openPage(browser, server.url + fragment(config, { run: 1, backend: 'cpu' }));
+      await page.waitForSelector('[data-testid=heatmap-interpolation][data-state=done]', { timeout: 600_000 });
+      const result = await checkFinishedPage(page, errors, 'seeds-interpolation', 'cpu');
+      assert(result.seed_runs.length === 3 && result.seed_runs.map((s) => s.seed).join() === '0,1,2', 'three seed runs');
+      assert(result.seed_summary && result.seed_summary.std.robustness.reinitialized.length === result.units.length, 'a seed summary');
+      // The mean map: identical, value for value, to the CLI's run of the same seeds.
+      const cli = runCli(Object.entries(config).flatMap(([k, v]) => [`--${k}`, v]), path.join(OUT, 'cli-seeds.json'));
+      console.log(`    page vs CLI (3 seeds, interpolation): all ${compareResults(result, cli)} values identical`);
+      // Each mean cell's tooltip gives its spread over the seeds.
+      const tip = await page.textContent('[data-testid=heatmap-error] [data-testid=heatmap-cell][data-row=layer1][data-col="0"] title');
+      assert(/over 3 seeds/.test(tip) && /±/.test(tip), `tooltip: ${tip}`);
+      // Verdicts count the seeds, from the file's own seed runs.
+      const seedVerdicts = await page.$$eval('[data-testid=verdict]', (els) => els.map((e) => [e.dataset.unit, e.querySelector('[data-testid=verdict-seeds]')?.textContent]));
+      for (const [unit, text] of seedVerdicts) {
+        const u = result.units.indexOf(unit);
+        const critical = result.seed_runs.filter((s) => s.robustness.reinitialized[u][0] - s.final_test_error > 0.05).length;
+        assert(text === `critical in ${critical} of 3 seeds`, `${unit}: "${text}", the file says ${critical} of 3`);
+      }
+      // The interpolation map and each unit's α* (the default threshold is the file's ε).
+      const path_ = await heatmapCells(page, 'interpolation');
+      assert(path_.length === result.units.length * 3, `interpolation map has ${path_.length} cells`);
+      for (const c of path_) {
+        const a = result.interpolation.alphas.map((x) => `α=${x}`).indexOf(c.col);
+        assert(c.value === result.interpolation.test_error[result.units.indexOf(c.row)][a], `interpolation ${c.row}/${c.col}`);
+      }
+      const alphas = await page.$$eval('[data-testid=criticality]', (els) => els.map((e) => e.dataset.alpha));
+      assert(JSON.stringify(alphas.map(Number)) === JSON.stringify(result.interpolation.criticality), `α* ${alphas} vs ${result.interpolation.criticality}`);
+      // Clicking a cell: the detail panel gives the spread and the seed count.
+      await page.click('[data-testid=heatmap-error] [data-testid=heatmap-cell][data-row=layer1][data-col="0"]');
+      await page.waitForSelector('[data-testid=detail-spread]');
+      assert(/Critical in \d of 3 seeds/.test(await page.textContent('[data-testid=detail-seeds]')), 'detail names the seeds');
+      // A share link carries the mean maps, their spread and the interpolation.
+      await page.click('[data-testid=share]');
+      const link = await page.inputValue('[data-testid=share-url]');
+      const other = await openPage(browser, link);
+      await other.page.waitForSelector('[data-testid=heatmap-interpolation][data-state=done]', { timeout: 60_000 });
+      assert(JSON.stringify(await heatmapCells(other.page, 'interpolation')) === JSON.stringify(path_), 'the link carries the interpolation');
+      assert(JSON.stringify(await heatmapCells(other.page, 'error')) === JSON.stringify(await heatmapCells(page, 'error')), 'the link carries the mean map');
+      assert(/Mean of 3 seeds/.test(await other.page.textContent('[data-testid=seeds-summary]')), 'the link is a multi-seed result');
+      assert(errors.length === 0 && other.errors.length === 0, `console errors: ${[...errors, ...other.errors].join(' | ')}`);
+    } finally {
+      await browser.close();
+    }
+  },
+
   async cnn_on_webgpu_and_cifar_archive_drop() {
     const browser = await launch({ webgpu: true });
     try {
@@ -495,6 +544,39 @@ const tests = {
       await page.goto(server.url);
       await page.waitForSelector('[data-testid=saved-run]', { timeout: 30_000 });
       assert(await page.$('[data-testid=resume-offer]') === null, 'the finished run is still offered');
+      const real = errors.filter((e) => !/favicon/.test(e));
+      assert(real.length === 0, `console errors: ${real.join(' | ')}`);
+    } finally {
+      await browser.close();
+    }
+  },
+
+  async reload_during_a_multi_seed_run_keeps_its_finished_seeds() {
+    const browser = await launch({ webgpu: false });
+    try {
+      const cfg = {
+        model: 'fcn', depth: '3', width: '256', epochs: '2', 'batch-size': '128', lr: '0.01', momentum: '0.9', checkpoints: '0,1,2',
+        seeds: '4,9', 'train-limit': '2000', 'test-limit': '10000', 'eval-batch-size': '1000',
+      };
+      const { page, errors } = await openPage(browser, server.url + fragment(cfg, { run: 1, backend: 'cpu' }));
+      page.on('dialog', (d) => d.accept());
+      // Reloaded in the second seed's sweep: the first seed is done and stored.
+      await page.waitForFunction(() => /seed 9 \(2 of 2\) · reset sweep: ([3-9]|1\d) of/.test(document.querySelector('[data-testid=progress-detail]')?.textContent || ''), null, { timeout: 300_000 });
+      await page.reload();
+      await page.waitForSelector('[data-testid=resume-offer]', { timeout: 30_000 });
+      const offer = await page.textContent('[data-testid=resume-offer]');
+      assert(/seeds 4,9 \(1 of 2 done\), interrupted in the reset sweep/.test(offer), `offer: ${offer}`);
+      await page.waitForSelector('[data-testid=resume]:not([disabled])', { timeout: 30_000 });
+      await page.click('[data-testid=resume]');
+      await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 300_000 });
+      const resumed = await exportJson(page, 'resumed-seeds.json');
+      assert(resumed.seed_runs.map((r) => r.seed).join() === '4,9', 'both seeds are in the result');
+      assert(resumed.notes.some((n) => /seed 9: finished after the page was reloaded/.test(n)), `notes: ${resumed.notes}`);
+      // The same numbers as a run that was never interrupted.
+      const cli = runCli(Object.entries(cfg).flatMap(([k, v]) => [`--${k}`, v]), path.join(OUT, 'cli-resumed-seeds.json'));
+      const { notes: _a, ...page_ } = resumed;
+      const { notes: _b, ...cli_ } = cli;
+      console.log(`    resumed multi-seed page run vs CLI: all ${compareResults(page_, cli_)} values identical`);
       const real = errors.filter((e) => !/favicon/.test(e));
       assert(real.length === 0, `console errors: ${real.join(' | ')}`);
     } finally {

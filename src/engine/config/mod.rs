@@ -197,6 +197,13 @@ experiment_keys! {
     /// Sets of units reset together in the sweep.
     joint: Vec<Vec<String>> = Vec::new();
         key "joint", All, "units reset together, e.g. layer2,layer3; several sets separated by ';'";
+    /// Module criticality (Chatterji et al.): each unit moved along the line from its initial to
+    /// its trained weights, `(1 − α)·θ⁰ + α·θ`, at each of these α.
+    interpolation: Vec<f64> = Vec::new();
+        key "interpolation", All, "α values for module criticality, unit set to (1-α)·initial + α·trained, e.g. 0,0.25,0.5,0.75,1 (default none)";
+    /// Several seeds, each trained and swept as its own run; maps show their mean.
+    seeds: Vec<u64> = Vec::new();
+        key "seeds", All, "train and sweep several seeds, maps show the mean, e.g. 0-4 or 0,3,7 (default: only seed)";
     /// Examples per forward pass when evaluating.
     eval_batch_size: usize = 1000;
         key "eval-batch-size", All, "examples per evaluation pass (default 1000)";
@@ -253,6 +260,12 @@ impl ExperimentConfig {
         c.checkpoints.dedup();
         c.lr_milestones.sort_unstable();
         c.lr_milestones.dedup();
+        // -0 is 0 (the same α, printed without its sign).
+        c.interpolation.iter_mut().for_each(|a| *a += 0.0);
+        c.interpolation.sort_unstable_by(f64::total_cmp);
+        c.interpolation.dedup();
+        c.seeds.sort_unstable();
+        c.seeds.dedup();
         c.validate()?;
         Ok(c)
     }
@@ -285,6 +298,15 @@ impl ExperimentConfig {
             (key.reset)(&mut self);
         }
         self
+    }
+
+    /// The single-seed run of seed `seed` within this (multi-seed) config.
+    pub fn for_seed(&self, seed: u64) -> Self {
+        Self {
+            seed,
+            seeds: Vec::new(),
+            ..self.clone()
+        }
     }
 
     /// The architecture this config describes.
@@ -337,6 +359,14 @@ impl ExperimentConfig {
             format!("fcn {}x{}", self.depth, self.width)
         };
         format!("{model} · {} · {} epochs", self.dataset.name(), self.epochs)
+    }
+
+    /// "seed 3", or "seeds 0-4" for a multi-seed run.
+    pub fn seed_label(&self) -> String {
+        match Value::format(&self.seeds) {
+            Some(seeds) => format!("seeds {seeds}"),
+            None => format!("seed {}", self.seed),
+        }
     }
 }
 

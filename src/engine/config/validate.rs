@@ -88,12 +88,38 @@ impl ExperimentConfig {
                 caps::JOINT_SETS
             ));
         }
+        if self.interpolation.len() > caps::ALPHAS {
+            return invalid(format!(
+                "{} interpolation values is more than the limit of {}",
+                self.interpolation.len(),
+                caps::ALPHAS
+            ));
+        }
+        if let Some(a) = self.interpolation.iter().find(|a| !(0.0..=1.0).contains(*a)) {
+            return invalid(format!("interpolation: α must be between 0 and 1, not {a}"));
+        }
+        if units.saturating_mul(self.interpolation.len()) > caps::MAP_CELLS {
+            return invalid(format!(
+                "{units} units × {} α values is more than the {} cells a heat map can show",
+                self.interpolation.len(),
+                caps::MAP_CELLS
+            ));
+        }
+        if self.seeds.len() > caps::SEEDS {
+            return invalid(format!(
+                "{} seeds is more than the limit of {}",
+                self.seeds.len(),
+                caps::SEEDS
+            ));
+        }
         // A config read from a file must be one that `from_pairs` could have built, so that it
         // travels through links and fragments unchanged.
         if !self.checkpoints.windows(2).all(|w| w[0] < w[1])
             || !self.lr_milestones.windows(2).all(|w| w[0] < w[1])
+            || !self.interpolation.windows(2).all(|w| w[0] < w[1])
+            || !self.seeds.windows(2).all(|w| w[0] < w[1])
         {
-            return invalid("checkpoints and lr-milestones must be increasing".into());
+            return invalid("checkpoints, lr-milestones, interpolation and seeds must be increasing".into());
         }
         for set in &self.joint {
             if set.iter().any(|u| u.is_empty()) {

@@ -137,6 +137,63 @@ impl Value for Vec<usize> {
     }
 }
 
+/// A comma-separated list of numbers (`0,0.5,1`); empty text is the empty list.
+impl Value for Vec<f64> {
+    const EXPECTED: &'static str = "a comma-separated list of numbers";
+    fn parse(text: &str) -> Option<Self> {
+        if text.trim().is_empty() {
+            return Some(Vec::new());
+        }
+        text.split(',').map(f64::parse).collect()
+    }
+    fn format(&self) -> Option<String> {
+        (!self.is_empty()).then(|| self.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","))
+    }
+}
+
+/// Seeds: a list of whole numbers and inclusive ranges (`0-4`, `0,3,7`, `1-3,9`); empty text is
+/// the empty list. Printed back with runs of three or more as ranges.
+impl Value for Vec<u64> {
+    const EXPECTED: &'static str = "seeds as a list or range, e.g. 0-4 or 0,3,7";
+    fn parse(text: &str) -> Option<Self> {
+        let mut seeds = Vec::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part.split_once('-') {
+                Some((from, to)) => {
+                    let (from, to) = (u64::parse(from)?, u64::parse(to)?);
+                    // Bounded here so a typo (`0-9999999`) is an error, not a long loop.
+                    if to < from || to - from >= 1024 {
+                        return None;
+                    }
+                    seeds.extend(from..=to);
+                }
+                None => seeds.push(u64::parse(part)?),
+            }
+        }
+        Some(seeds)
+    }
+    fn format(&self) -> Option<String> {
+        if self.is_empty() {
+            return None;
+        }
+        let mut parts = Vec::new();
+        let mut at = 0;
+        while at < self.len() {
+            let mut end = at;
+            while end + 1 < self.len() && self[end + 1] == self[end].wrapping_add(1) {
+                end += 1;
+            }
+            if end - at >= 2 {
+                parts.push(format!("{}-{}", self[at], self[end]));
+            } else {
+                parts.extend(self[at..=end].iter().map(u64::to_string));
+            }
+            at = end + 1;
+        }
+        Some(parts.join(","))
+    }
+}
+
 /// Joint sets: units separated by ',', sets by ';' (`layer2,layer3;layer1,layer4`).
 impl Value for Vec<Vec<String>> {
     const EXPECTED: &'static str = "sets of unit names";

@@ -14,15 +14,17 @@ mod wire;
 
 use crate::engine::config::ExperimentConfig;
 use crate::engine::result::{
-    self, Distance, Divergence, PerClass, ResultError, ResultFile, Robustness, Timing, caps,
+    self, Distance, Divergence, Interpolation, PerClass, ResultError, ResultFile, Robustness, SeedRun,
+    SeedSummary, Timing, caps,
 };
 use base64::Engine;
 use std::io::{Read as _, Write};
 use wire::{Frame, Read, Reader, Wire, Writer, corrupt};
 
 /// Version of the binary layout (independent of the JSON result version). Version 2 added the
-/// divergence point and the stopped sweep's cell count; version 1 links still open.
-pub const LINK_VERSION: u8 = 2;
+/// divergence point and the stopped sweep's cell count, version 3 the interpolation and the
+/// seeds of a multi-seed run; older links still open.
+pub const LINK_VERSION: u8 = 3;
 /// Links longer than this are not offered; the page offers the result file instead.
 pub const MAX_LINK_CHARS: usize = 16_000;
 /// Cap on the inflated payload (a real result is a few kilobytes; the largest a result's caps
@@ -46,8 +48,9 @@ pub enum LinkError {
     Invalid(ResultError),
 }
 
-/// The binary form of a result (before compression).
-fn to_bytes(r: &ResultFile) -> Vec<u8> {
+/// The binary form of a result (before compression); a multi-seed run's per-seed maps only
+/// `with_seed_runs` (its summary always).
+fn to_bytes(r: &ResultFile, with_seed_runs: bool) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(2048));
     w.0.extend_from_slice(MAGIC);
     w.byte(LINK_VERSION);
@@ -67,6 +70,7 @@ fn to_bytes(r: &ResultFile) -> Vec<u8> {
         checkpoints: r.checkpoints.len(),
         class_counts: &r.class_counts,
         classes: r.class_names.len(),
+        alphas: r.config.interpolation.len(),
     };
     let n = r.test_examples;
     w.f64(r.trained_epochs);
@@ -90,12 +94,25 @@ fn to_bytes(r: &ResultFile) -> Vec<u8> {
     });
     w.option(r.sweep_cells_done.as_ref(), |w, &done| w.varint(done as u64));
     w.option(r.initial_test_error.as_ref(), |w, &e| w.fraction(e, n));
+    // Version 3.
+    w.option(r.interpolation.as_ref(), |w, i| i.write(w, &frame));
+    w.option(r.seed_summary.as_ref(), |w, s| s.write(w, &frame));
+    w.list(if with_seed_runs { &r.seed_runs } else { &[] }, &frame);
     w.0
 }
 
-/// The link payload for a result (what follows `#r=`).
+/// Room left in a link for the page's own address before `#r=`.
+const ADDRESS_ROOM: usize = 512;
+
+/// The link payload for a result (what follows `#r=`). A multi-seed run's per-seed maps travel
+/// when they fit; otherwise the link holds the mean maps and their spread only.
 pub fn encode(result: &ResultFile) -> String {
-    pack(&to_bytes(result))
+    let full = pack(&to_bytes(result, true));
+    if result.seed_runs.is_empty() || full.len() + ADDRESS_ROOM <= MAX_LINK_CHARS {
+        full
+    } else {
+        pack(&to_bytes(result, false))
+    }
 }
 
 /// Deflates and base64url-encodes a binary record.
@@ -146,6 +163,7 @@ fn from_bytes(bytes: &[u8]) -> Read<ResultFile> {
         checkpoints: c,
         class_counts: &class_counts,
         classes,
+        alphas: config.interpolation.len(),
     };
     let trained_epochs = r.f64()?;
     let stopped_early = r.byte()? != 0;
@@ -172,6 +190,29 @@ fn from_bytes(bytes: &[u8]) -> Read<ResultFile> {
         )
     } else {
         (None, None, None)
+    };
+    // The α values are the config's, and each criticality is computed again from its errors.
+    let path = |i: Interpolation, baseline: f64| {
+        Interpolation::new(config.interpolation.clone(), i.test_error, baseline, i.epsilon)
+    };
+    let (interpolation, seed_summary, seed_runs) = if frame.version >= 3 {
+        let interpolation = r.option(|r| Interpolation::read(r, &frame))?;
+        let seed_summary = r.option(|r| SeedSummary::read(r, &frame))?;
+        let seed_runs: Vec<SeedRun> = r.list(caps::SEEDS, &frame)?;
+        let seed_runs = seed_runs
+            .into_iter()
+            .map(|s| SeedRun {
+                interpolation: s.interpolation.map(|i| path(i, s.final_test_error)),
+                ..s
+            })
+            .collect();
+        (
+            interpolation.map(|i| path(i, final_test_error)),
+            seed_summary,
+            seed_runs,
+        )
+    } else {
+        (None, None, Vec::new())
     };
     if r.left() != 0 {
         return Err(corrupt("it has extra bytes at the end"));
@@ -200,6 +241,9 @@ fn from_bytes(bytes: &[u8]) -> Read<ResultFile> {
         diverged,
         sweep_cells_done,
         initial_test_error,
+        interpolation,
+        seed_runs,
+        seed_summary,
     };
     result.check_shape().map_err(LinkError::Invalid)?;
     Ok(result)

@@ -3,7 +3,8 @@
 
 use super::wire::{Frame, Read, Reader, Wire, Writer};
 use crate::engine::result::{
-    Distance, EpochRecord, JointRecord, JointRerandomized, PerClass, Robustness, Timing, caps,
+    Distance, EpochRecord, Interpolation, JointRecord, JointRerandomized, PerClass, Robustness, SeedRun,
+    SeedStat, SeedSummary, Timing, caps,
 };
 
 impl Wire for EpochRecord {
@@ -165,6 +166,103 @@ impl Wire for Timing {
             backend: r.string()?,
             first_step_seconds: r.f64()?,
             steady_samples_per_second: r.f64()?,
+        })
+    }
+}
+
+/// An interpolation's errors, `units × α` from the frame (the α values are the config's, and
+/// the criticality is computed again from the errors by the reader).
+fn write_interpolated(w: &mut Writer, f: &Frame, errors: &[Vec<f64>]) {
+    for row in errors {
+        w.fractions(row, f.test_examples);
+    }
+}
+
+fn read_interpolated(r: &mut Reader, f: &Frame) -> Read<Vec<Vec<f64>>> {
+    r.repeat(f.units.len(), |r| r.fractions(f.alphas, f.test_examples))
+}
+
+impl Wire for Interpolation {
+    fn write(&self, w: &mut Writer, f: &Frame) {
+        w.f64(self.epsilon);
+        write_interpolated(w, f, &self.test_error);
+    }
+    /// The criticality needs the trained model's error, which the caller has:
+    /// [`Interpolation::new`] rebuilds it from these fields.
+    fn read(r: &mut Reader, f: &Frame) -> Read<Self> {
+        let epsilon = r.f64()?;
+        let test_error = read_interpolated(r, f)?;
+        Ok(Interpolation {
+            alphas: Vec::new(),
+            criticality: Vec::new(),
+            epsilon,
+            test_error,
+        })
+    }
+}
+
+impl Wire for SeedStat {
+    fn write(&self, w: &mut Writer, f: &Frame) {
+        w.fraction(self.final_test_error, f.test_examples);
+        self.robustness.write(w, f);
+        self.distance.write(w, f);
+        if let Some(errors) = &self.interpolation {
+            write_interpolated(w, f, errors);
+        }
+    }
+    fn read(r: &mut Reader, f: &Frame) -> Read<Self> {
+        Ok(SeedStat {
+            final_test_error: r.fraction(f.test_examples)?,
+            robustness: Robustness::read(r, f)?,
+            distance: Distance::read(r, f)?,
+            interpolation: if f.alphas > 0 {
+                Some(read_interpolated(r, f)?)
+            } else {
+                None
+            },
+        })
+    }
+}
+
+impl Wire for SeedSummary {
+    fn write(&self, w: &mut Writer, f: &Frame) {
+        for stat in [&self.mean, &self.std, &self.min, &self.max] {
+            stat.write(w, f);
+        }
+    }
+    fn read(r: &mut Reader, f: &Frame) -> Read<Self> {
+        Ok(SeedSummary {
+            mean: SeedStat::read(r, f)?,
+            std: SeedStat::read(r, f)?,
+            min: SeedStat::read(r, f)?,
+            max: SeedStat::read(r, f)?,
+        })
+    }
+}
+
+/// A seed's maps; its interpolation (present when the run has α values) travels as errors and
+/// gets its α values and criticality back from the reader.
+impl Wire for SeedRun {
+    fn write(&self, w: &mut Writer, f: &Frame) {
+        w.varint(self.seed);
+        w.fraction(self.final_test_error, f.test_examples);
+        self.robustness.write(w, f);
+        self.distance.write(w, f);
+        if let Some(i) = &self.interpolation {
+            i.write(w, f);
+        }
+    }
+    fn read(r: &mut Reader, f: &Frame) -> Read<Self> {
+        Ok(SeedRun {
+            seed: r.varint()?,
+            final_test_error: r.fraction(f.test_examples)?,
+            robustness: Robustness::read(r, f)?,
+            distance: Distance::read(r, f)?,
+            interpolation: if f.alphas > 0 {
+                Some(Interpolation::read(r, f)?)
+            } else {
+                None
+            },
         })
     }
 }

@@ -82,6 +82,9 @@ pub fn sample() -> ResultFile {
         diverged: None,
         sweep_cells_done: None,
         initial_test_error: Some(frac(901)),
+        interpolation: None,
+        seed_runs: Vec::new(),
+        seed_summary: None,
     }
 }
 
@@ -95,10 +98,15 @@ fn round_trip_is_exact() {
 }
 
 #[test]
-fn version_1_links_still_open() {
+fn version_1_and_2_links_still_open() {
     let r = sample();
-    let mut bytes = to_bytes(&r);
-    assert_eq!(bytes[2], 2);
+    let mut bytes = to_bytes(&r, true);
+    assert_eq!(bytes[2], 3);
+    // A version-2 record is the version-3 one without its interpolation, seed summary and
+    // seed runs (no interpolation, no summary, no runs: three zero bytes here).
+    assert_eq!(bytes.split_off(bytes.len() - 3), [0, 0, 0]);
+    bytes[2] = 2;
+    assert_eq!(decode(&pack(&bytes)).unwrap(), r);
     // A version-1 record is the version-2 one without its three trailing fields.
     bytes[2] = 1;
     let mut tail = Writer(vec![0, 0, 1]);
@@ -175,7 +183,7 @@ fn crafted_lengths_are_refused_before_anything_is_built() {
 fn every_byte_set_to_hostile_values_is_an_error_or_a_valid_result() {
     let mut r = sample();
     r.robustness.full_model[0] = f64::NAN;
-    let bytes = to_bytes(&r);
+    let bytes = to_bytes(&r, true);
     let mut valid = 0;
     for at in 0..bytes.len() {
         for value in [0x00, 0x01, 0x02, 0x7f, 0x80, 0xff] {

@@ -24,6 +24,8 @@ pub struct Frame<'a> {
     /// Test examples per class: the denominators of per-class errors.
     pub class_counts: &'a [usize],
     pub classes: usize,
+    /// α values of the interpolation (the config's).
+    pub alphas: usize,
 }
 
 /// A part of a result that travels in a link.

@@ -14,13 +14,15 @@ impl ResultFile {
             None => return Err(ResultError::Foreign("missing".into())),
         }
         match value.get("version").and_then(|v| v.as_u64()) {
-            Some(v) if v as u32 == VERSION => {}
+            Some(v) if (1..=VERSION as u64).contains(&v) => {}
             Some(v) => return Err(ResultError::Version(v.min(u32::MAX as u64) as u32)),
             None => return Err(ResultError::Shape("missing version".into())),
         }
         let mut result: ResultFile =
             serde_json::from_value(value).map_err(|e| ResultError::Shape(e.to_string()))?;
         result.config = result.config.canonical();
+        // Read as this version: later fields a version 1 file lacks are absent (their default).
+        result.version = VERSION;
         result.check_shape()?;
         Ok(result)
     }
@@ -181,7 +183,13 @@ impl ResultFile {
             }
         }
         if let Some(done) = self.sweep_cells_done
-            && done > crate::engine::events::plan_len(units, ckpts, r.joint_rerandomized.len())
+            && done
+                > crate::engine::events::plan_len(crate::engine::events::PlanShape {
+                    units,
+                    checkpoints: ckpts,
+                    joint_sets: r.joint_rerandomized.len(),
+                    alphas: self.config.interpolation.len(),
+                })
         {
             return bad(format!("{done} sweep cells done, more than the sweep has"));
         }
@@ -190,6 +198,124 @@ impl ResultFile {
         {
             return bad(format!("diverged in epoch {}, outside the run", d.epoch));
         }
+        if let Some(i) = &self.interpolation {
+            check_interpolation(i, units, &self.config.interpolation, self.final_test_error)?;
+        }
+        if self.seed_runs.len() > caps::SEEDS {
+            return bad(format!(
+                "{} seeds (at most {})",
+                self.seed_runs.len(),
+                caps::SEEDS
+            ));
+        }
+        if !self.seed_runs.is_empty() {
+            self.check_seeds()?;
+        }
         Ok(())
     }
+
+    /// Every seed run has this result's shape and a seed its config names, and the summary
+    /// (when there is one) has it too.
+    fn check_seeds(&self) -> Result<(), ResultError> {
+        let bad = |m: String| Err(ResultError::Shape(m));
+        if self.seed_summary.is_none() {
+            return bad("seed runs without their summary".into());
+        }
+        // This result without its seeds and per-class errors (which seed runs do not have).
+        let template = ResultFile {
+            seed_runs: Vec::new(),
+            seed_summary: None,
+            per_class: PerClass::default(),
+            ..self.clone()
+        };
+        let shaped_like_this = |final_test_error: f64,
+                                robustness: &Robustness,
+                                distance: &Distance,
+                                interpolation: Option<&Vec<Vec<f64>>>| {
+            let mut copy = template.clone();
+            copy.final_test_error = final_test_error;
+            copy.robustness = robustness.clone();
+            copy.distance = distance.clone();
+            copy.interpolation = match (&self.interpolation, interpolation) {
+                (Some(i), Some(errors)) => Some(Interpolation::new(
+                    i.alphas.clone(),
+                    errors.clone(),
+                    final_test_error,
+                    i.epsilon,
+                )),
+                (None, None) => None,
+                _ => return false,
+            };
+            copy.check_shape().is_ok()
+        };
+        for run in &self.seed_runs {
+            if !self.config.seeds.contains(&run.seed) {
+                return bad(format!("seed {} is not one of the config's seeds", run.seed));
+            }
+            if let Some(i) = &run.interpolation
+                && check_interpolation(i, self.units.len(), &self.config.interpolation, run.final_test_error).is_err()
+            {
+                return bad(format!("seed {}'s interpolation does not fit", run.seed));
+            }
+            if !shaped_like_this(
+                run.final_test_error,
+                &run.robustness,
+                &run.distance,
+                run.interpolation.as_ref().map(|i| &i.test_error),
+            ) {
+                return bad(format!(
+                    "seed {}'s maps do not match the result's shape",
+                    run.seed
+                ));
+            }
+        }
+        if !self.seed_runs.windows(2).all(|w| w[0].seed < w[1].seed) {
+            return bad("seed runs are not in increasing seed order".into());
+        }
+        let summary = self.seed_summary.as_ref().expect("checked above");
+        // A sample standard deviation of fractions is itself in [0, 1], so every statistic
+        // passes the same checks as a map.
+        for stat in [&summary.mean, &summary.std, &summary.min, &summary.max] {
+            if !shaped_like_this(
+                stat.final_test_error,
+                &stat.robustness,
+                &stat.distance,
+                stat.interpolation.as_ref(),
+            ) {
+                return bad("the seed summary does not match the result's shape".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An interpolation record fits `units` and the config's α values, holds errors, and its
+/// criticality is the one its errors give over `baseline` (so a link, which carries only the
+/// errors, gives back the same record).
+fn check_interpolation(i: &Interpolation, units: usize, alphas: &[f64], baseline: f64) -> Result<(), ResultError> {
+    let bad = |m: &str| Err(ResultError::Shape(m.into()));
+    if i.alphas.as_slice() != alphas {
+        return bad("the interpolation's α values are not the config's");
+    }
+    if i.test_error.len() != units
+        || i.test_error.iter().any(|row| row.len() != alphas.len())
+        || i.criticality.len() != units
+    {
+        return bad("interpolation lists do not match units × α values");
+    }
+    let in_range = i.test_error.iter().flatten().all(|e| is_error_value(*e))
+        && i.criticality
+            .iter()
+            .all(|a| a.is_nan() || (0.0..=1.0).contains(a))
+        && (0.0..=1.0).contains(&i.epsilon);
+    if !in_range {
+        return bad("interpolation values outside [0, 1]");
+    }
+    let consistent = i.test_error.iter().zip(&i.criticality).all(|(row, &given)| {
+        Interpolation::criticality_of(alphas, row, baseline, i.epsilon).to_bits() == given.to_bits()
+    });
+    if !consistent {
+        return bad("the interpolation's criticality does not follow from its errors");
+    }
+    Ok(())
 }

@@ -8,9 +8,18 @@ use crate::engine::config::ExperimentConfig;
 use serde::{Deserialize, Serialize};
 
 mod check;
+mod seeds;
+
+pub use seeds::{SeedRun, SeedStat, SeedSummary, combine_seeds};
 
 pub const FORMAT: &str = "layerlab-result";
-pub const VERSION: u32 = 1;
+/// Version 2 added `interpolation`, `seed_runs` and `seed_summary`; version 1 files still open.
+pub const VERSION: u32 = 2;
+
+/// Default robustness threshold: a reset that raises test error by more than this much (in
+/// absolute terms, 0.05 = five percentage points) makes the unit critical. Also the ε of the
+/// interpolation's criticality.
+pub const DEFAULT_THRESHOLD: f64 = 0.05;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResultFile {
@@ -57,6 +66,68 @@ pub struct ResultFile {
     /// Test error of the initial weights, before any training (the curves' epoch 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_test_error: Option<f64>,
+    /// Module criticality: each unit along the line from its initial to its trained weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpolation: Option<Interpolation>,
+    /// A multi-seed run: each seed's own result (the maps above are their mean).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seed_runs: Vec<SeedRun>,
+    /// A multi-seed run: mean, standard deviation, minimum and maximum of every map value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed_summary: Option<SeedSummary>,
+}
+
+/// Test error with one unit at `θ_α = (1 − α)·θ⁰ + α·θ` (θ⁰ its initial weights, θ its trained
+/// ones) and every other unit trained: the straight path of Chatterji et al. (ICLR 2020).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Interpolation {
+    /// Increasing, in [0, 1].
+    #[serde(with = "crate::engine::floats")]
+    pub alphas: Vec<f64>,
+    /// `[unit][alpha]`; NaN: not computed.
+    #[serde(with = "crate::engine::floats")]
+    pub test_error: Vec<Vec<f64>>,
+    /// The ε of `criticality`: how far above the trained model's error counts as "within".
+    #[serde(with = "crate::engine::floats")]
+    pub epsilon: f64,
+    /// Per unit: the smallest α of the grid from which on the error stays within ε of the
+    /// trained model's (see [`Interpolation::criticality_of`]). NaN: no such α, or not computed.
+    #[serde(with = "crate::engine::floats")]
+    pub criticality: Vec<f64>,
+}
+
+impl Interpolation {
+    /// Builds the record, with each unit's criticality at `epsilon` over `baseline`.
+    pub fn new(alphas: Vec<f64>, test_error: Vec<Vec<f64>>, baseline: f64, epsilon: f64) -> Self {
+        let criticality = test_error
+            .iter()
+            .map(|row| Self::criticality_of(&alphas, row, baseline, epsilon))
+            .collect();
+        Self {
+            alphas,
+            test_error,
+            epsilon,
+            criticality,
+        }
+    }
+
+    /// The smallest α of the grid such that the error at it and at every larger α is at most
+    /// `baseline + epsilon`: how far along the path a unit must travel before the network is
+    /// good again. NaN when even the largest α is not within ε, or a value needed was not
+    /// computed.
+    pub fn criticality_of(alphas: &[f64], errors: &[f64], baseline: f64, epsilon: f64) -> f64 {
+        let mut smallest = f64::NAN;
+        for (&alpha, &error) in alphas.iter().zip(errors).rev() {
+            if error.is_nan() || baseline.is_nan() {
+                return f64::NAN;
+            }
+            if error - baseline > epsilon {
+                break;
+            }
+            smallest = alpha;
+        }
+        smallest
+    }
 }
 
 /// What training leaves for the sweep and the result file: what a host keeps so an interrupted
@@ -289,4 +360,8 @@ pub mod caps {
     pub const EPOCHS: usize = 10_000;
     pub const CURVE_POINTS: usize = 20_000;
     pub const JOINT_SETS: usize = 64;
+    /// α values of an interpolation (0, 0.01, …, 1 fits).
+    pub const ALPHAS: usize = 101;
+    /// Seeds of a multi-seed run.
+    pub const SEEDS: usize = 32;
 }

@@ -34,6 +34,7 @@ pub(super) async fn finish<D: Driver>(f: Finish<'_>, driver: &mut D) -> Result<R
             initial: f.initial,
             checkpoints: f.checkpoints,
             joint_sets: f.joint_sets,
+            alphas: &f.config.interpolation,
             test: f.test,
             seed: f.config.seed,
             device: f.device,
@@ -47,9 +48,17 @@ pub(super) async fn finish<D: Driver>(f: Finish<'_>, driver: &mut D) -> Result<R
     if let Some(done) = outcome.cells_done {
         summary.notes.push(format!(
             "the sweep was stopped after {done} of {} cells; the others are not computed",
-            sweep::plan(f.model.units.len(), f.checkpoints.len(), f.joint_sets.len()).len()
+            sweep::plan_len(shape(f.config, f.model, f.checkpoints.len(), f.joint_sets.len()))
         ));
     }
+    let interpolation = (!f.config.interpolation.is_empty()).then(|| {
+        result::Interpolation::new(
+            f.config.interpolation.clone(),
+            outcome.interpolated,
+            baseline.error,
+            result::DEFAULT_THRESHOLD,
+        )
+    });
     let mut per_class = outcome.per_class;
     per_class.trained = baseline.per_class;
 
@@ -84,6 +93,9 @@ pub(super) async fn finish<D: Driver>(f: Finish<'_>, driver: &mut D) -> Result<R
         sweep_cells_done: outcome.cells_done,
         diverged: summary.diverged,
         initial_test_error: summary.initial_test_error,
+        interpolation,
+        seed_runs: Vec::new(),
+        seed_summary: None,
     })
 }
 
@@ -98,13 +110,53 @@ pub struct StoredRun {
     pub summary: TrainingSummary,
     /// Sweep cells already evaluated: `(plan index, evaluation)`.
     pub cells: Vec<(usize, Evaluation)>,
+    /// A multi-seed run: the results of the seeds already finished, in order; the rest of
+    /// the store is the seed after them (no checkpoint: it had not started).
+    pub seeds: Vec<ResultFile>,
 }
 
 /// Finishes a run from what was stored: the sweep resumes where it stopped (cells already
 /// evaluated are not evaluated again). When training had not ended, the sweep uses the last
 /// stored checkpoint as the trained model, as a stopped run does. Stored values are checked
-/// against the model's layout first: a damaged store is an error, not a panic.
+/// against the model's layout first: a damaged store is an error, not a panic. A multi-seed
+/// run keeps its finished seeds, finishes the one in progress and runs the rest.
 pub async fn resume_experiment<D: Driver>(
+    config: &ExperimentConfig,
+    data: &DataSplit,
+    device: &Device,
+    backend: &str,
+    mut stored: StoredRun,
+    driver: &mut D,
+) -> Result<ResultFile, EngineError> {
+    if config.seeds.is_empty() {
+        if !stored.seeds.is_empty() {
+            return Err(EngineError::Stored("it holds seeds of a multi-seed run".into()));
+        }
+        return resume_one(config, data, device, backend, stored, driver).await;
+    }
+    let finished = std::mem::take(&mut stored.seeds);
+    if finished.len() > config.seeds.len() {
+        return Err(EngineError::Stored("it holds more seeds than the run has".into()));
+    }
+    for (result, &seed) in finished.iter().zip(&config.seeds) {
+        let fits = result.config.clone().canonical() == config.for_seed(seed).canonical()
+            && result.check_shape().is_ok()
+            && result.seed_runs.is_empty();
+        if !fits {
+            return Err(EngineError::Stored(format!(
+                "its result for seed {seed} is not this run's"
+            )));
+        }
+    }
+    let in_progress = (!stored.checkpoints.is_empty()).then_some(stored);
+    if in_progress.is_some() && finished.len() == config.seeds.len() {
+        return Err(EngineError::Stored("it holds a seed after the last one".into()));
+    }
+    super::run_seeds(config, data, device, backend, finished, in_progress, driver).await
+}
+
+/// [`resume_experiment`] for one seed.
+pub(super) async fn resume_one<D: Driver>(
     config: &ExperimentConfig,
     data: &DataSplit,
     device: &Device,
@@ -136,7 +188,7 @@ pub async fn resume_experiment<D: Driver>(
     if stored.checkpoints.is_empty() || !stored.checkpoints.windows(2).all(|w| w[0].0 < w[1].0) {
         return Err(bad("it holds no checkpoint, or they are out of order".into()));
     }
-    let plan_len = sweep::plan(model.units.len(), stored.checkpoints.len(), joint_sets.len()).len();
+    let plan_len = sweep::plan_len(shape(config, &model, stored.checkpoints.len(), joint_sets.len()));
     let cell_fits = |(i, e): &(usize, Evaluation)| {
         *i < plan_len
             && e.per_class.len() == data.test.num_classes()

@@ -22,7 +22,7 @@ use web_time::Instant;
 mod finish;
 mod loss;
 
-use finish::{Finish, finish};
+use finish::{Finish, finish, resume_one};
 pub use finish::{StoredRun, resume_experiment};
 use loss::batch_loss;
 
@@ -61,6 +61,9 @@ pub enum Persist<'a> {
         index: usize,
         evaluation: &'a Evaluation,
     },
+    /// A multi-seed run finished seed number `index` (0-based, in the config's order): what
+    /// was stored for that seed's training and sweep is no longer needed, this result is.
+    Seed { index: usize, result: &'a ResultFile },
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -97,6 +100,21 @@ fn resolve_joint(config: &ExperimentConfig, model: &Model) -> Result<Vec<Vec<usi
         .collect()
 }
 
+/// The shape of a run's sweep plan.
+fn shape(
+    config: &ExperimentConfig,
+    model: &Model,
+    checkpoints: usize,
+    joint_sets: usize,
+) -> sweep::PlanShape {
+    sweep::PlanShape {
+        units: model.units.len(),
+        checkpoints,
+        joint_sets,
+        alphas: config.interpolation.len(),
+    }
+}
+
 /// The config is valid and the data is the set it names.
 fn check_inputs(config: &ExperimentConfig, data: &DataSplit) -> Result<(), EngineError> {
     config.validate()?;
@@ -109,8 +127,62 @@ fn check_inputs(config: &ExperimentConfig, data: &DataSplit) -> Result<(), Engin
     Ok(())
 }
 
-/// Trains, checkpoints, sweeps, and returns the result file.
+/// Trains, checkpoints, sweeps, and returns the result file; a config with `seeds` does so for
+/// each seed and returns their combined result.
 pub async fn run_experiment<D: Driver>(
+    config: &ExperimentConfig,
+    data: &DataSplit,
+    device: &Device,
+    backend: &str,
+    driver: &mut D,
+) -> Result<ResultFile, EngineError> {
+    if config.seeds.is_empty() {
+        run_one(config, data, device, backend, driver).await
+    } else {
+        run_seeds(config, data, device, backend, Vec::new(), None, driver).await
+    }
+}
+
+/// A multi-seed run from seed number `finished.len()` on: the seed in progress (when `resume`
+/// holds it) is finished from what was stored, the others run from the start. A seed that was
+/// stopped (not one that diverged) ends the run; the result holds the seeds done.
+async fn run_seeds<D: Driver>(
+    config: &ExperimentConfig,
+    data: &DataSplit,
+    device: &Device,
+    backend: &str,
+    mut finished: Vec<ResultFile>,
+    mut resume: Option<StoredRun>,
+    driver: &mut D,
+) -> Result<ResultFile, EngineError> {
+    check_inputs(config, data)?;
+    let count = config.seeds.len();
+    for index in finished.len()..count {
+        let seed = config.seeds[index];
+        let single = config.for_seed(seed);
+        driver.event(Event::Seed { index, count, seed });
+        let result = match resume.take() {
+            Some(stored) => resume_one(&single, data, device, backend, stored, driver).await?,
+            None => run_one(&single, data, device, backend, driver).await?,
+        };
+        driver
+            .persist(Persist::Seed {
+                index,
+                result: &result,
+            })
+            .await;
+        let stopped =
+            (result.stopped_early && result.diverged.is_none()) || result.sweep_cells_done.is_some();
+        finished.push(result);
+        if stopped {
+            break;
+        }
+    }
+    Ok(result::combine_seeds(config, finished))
+}
+
+/// One seed's run: trains, checkpoints, sweeps, and returns its result file.
+async fn run_one<D: Driver>(
     config: &ExperimentConfig,
     data: &DataSplit,
     device: &Device,
@@ -403,7 +475,7 @@ pub async fn run_experiment<D: Driver>(
     let trained: Weights = params.iter().map(|p| p.clone().inner()).collect();
     drop(params);
     let evaluated: Vec<(usize, Evaluation)> = match checkpoints.first() {
-        Some((0, _)) => sweep::plan(model.units.len(), checkpoints.len(), joint_sets.len())
+        Some((0, _)) => sweep::plan(shape(config, &model, checkpoints.len(), joint_sets.len()))
             .iter()
             .position(|c| *c == sweep::Cell::FullModel { checkpoint: 0 })
             .map(|index| (index, initial_evaluation))

@@ -40,6 +40,12 @@ pub fn detail_panel(props: &DetailProps) -> Html {
                 { format!("Test error {:.2}% (trained model {:.2}%, ", d.error * 100.0, d.baseline * 100.0) }
                 <strong>{ format!("{:+.2} points", (d.error - d.baseline) * 100.0) }</strong>{ ")" }
             </p>
+            if let Some(spread) = d.spread {
+                <p data-testid="detail-spread">{ format!("Mean of the seeds; {}.", spread.text(crate::ui::view::Format::Percent)) }</p>
+            }
+            if let Some((critical, judged)) = d.critical_in {
+                <p data-testid="detail-seeds">{ format!("Critical in {critical} of {judged} seeds at the current threshold.") }</p>
+            }
             if let Some((l2, linf)) = d.distance {
                 <p>{ format!("Distance of these weights from the unit's initial ones: ℓ2 relative {l2:.4}, ℓ∞ {linf:.4}") }</p>
             }

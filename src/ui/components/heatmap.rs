@@ -30,7 +30,7 @@ const HEADER_H: f64 = 30.0;
 
 /// The "?" of the page's own maps (not of a comparison's difference map).
 fn help_for(id: &'static str) -> Html {
-    if matches!(id, "error" | "l2" | "linf" | "joint") {
+    if matches!(id, "error" | "l2" | "linf" | "joint" | "interpolation") {
         html! { <HelpButton topic={id} /> }
     } else {
         html! {}
@@ -59,7 +59,7 @@ fn hover_text(data: &HeatmapData, hovered: Option<(usize, usize)>) -> Option<Str
         "{} · {}: {}",
         data.rows[r],
         data.columns[c],
-        data.format.exact(*v)
+        data.exact_text(r, c, *v)
     ))
 }
 
@@ -236,7 +236,7 @@ fn svg_heatmap(props: &HeatmapProps) -> Html {
                         <g class={classes!("hm-cell", selected.then_some("selected"))} data-testid="heatmap-cell"
                            data-row={unit_attr} data-col={column_attr} data-value={v.to_string()}
                            onclick={on_click} onmouseenter={enter}>
-                            <title>{ format!("{row_name} · {col_name}: {}", data.format.exact(*v)) }</title>
+                            <title>{ format!("{row_name} · {col_name}: {}", data.exact_text(r, c, *v)) }</title>
                             <rect x={x.to_string()} y={y.to_string()} width={CELL_W.to_string()} height={CELL_H.to_string()}
                                   fill={colour(data.palette, t)} stroke={if selected { "#000" } else { "#ffffff" }} stroke-width={if selected { "3" } else { "1" }}/>
                             <text x={(x + CELL_W / 2.0).to_string()} y={(y + CELL_H / 2.0 + 5.0).to_string()} text-anchor="middle" fill={text_colour(t)}>{ data.format.show(*v) }</text>

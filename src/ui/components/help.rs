@@ -22,6 +22,18 @@ pub fn explanation(topic: &str) -> &'static str {
              layer2,layer3), every other layer trained. Two layers that are each robust alone can be critical \
              together: this map shows whether they are."
         }
+        "interpolation" => {
+            "Each row moves one layer along the straight line from its random start (α = 0) to its trained \
+             weights (α = 1), every other layer trained. The α* beside a layer's verdict is the smallest α from \
+             which on the error stays within the threshold of the trained model: how far a layer must travel \
+             before the network works again (“module criticality”, Chatterji, Neyshabur & Sedghi). Critical \
+             layers need a large α*, robust ones a small one."
+        }
+        "seeds" => {
+            "This result is the mean of several training runs that differ only in their seed (the random \
+             start, the order of the examples, the fresh draws of ReRnd). Hover a cell for its spread over the \
+             seeds; each verdict says in how many seeds the layer is critical."
+        }
         "linf" => {
             "The largest change of any single weight of the layer since the start (ℓ∞ distance). Like the ℓ2 \
              map, it shows movement, not importance."

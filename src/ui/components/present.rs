@@ -44,7 +44,7 @@ pub fn presentation(props: &PresentProps) -> Html {
     let detail = props
         .selected
         .filter(|_| index == 0)
-        .and_then(|(r, c)| view::detail(result, r, c));
+        .and_then(|(r, c)| view::detail(result, r, c, props.threshold));
     let verdicts = result.units.iter().enumerate().map(|(u, name)| {
         let verdict = result.verdict(u, props.threshold).name();
         html! { <li class={verdict} data-testid="present-verdict"><span class="unit">{ name.clone() }</span><span class="tag">{ verdict }</span></li> }

@@ -59,6 +59,13 @@ pub fn progress(props: &ProgressProps) -> Html {
         Phase::Done => (1.0, "finished".into()),
         Phase::Failed => (1.0, "the run did not finish".into()),
     };
+    // A multi-seed run: the seed under way leads the line.
+    let detail = match run.seed {
+        Some((index, count, seed)) if run.phase.is_active() => {
+            format!("seed {seed} ({} of {count}) · {detail}", index + 1)
+        }
+        _ => detail,
+    };
     let percent = (fraction.clamp(0.0, 1.0) * 100.0).round();
     html! {
         <section class="progress" data-testid="progress" data-phase={run.phase.label()}>

@@ -2,10 +2,11 @@
 //! the export buttons.
 
 use crate::engine::events::loss_window;
-use crate::engine::result::ResultFile;
+use crate::engine::result::{Interpolation, ResultFile};
 use crate::ui::components::chart::LineChart;
 use crate::ui::components::detail::DetailPanel;
 use crate::ui::components::heatmap::Heatmap;
+use crate::ui::components::help::HelpButton;
 use crate::ui::dom;
 use crate::ui::state::{LiveRun, Phase};
 use crate::ui::view::{self, HeatmapData, Series};
@@ -108,6 +109,7 @@ pub fn results(props: &ResultsProps) -> Html {
     let error = view::error_map(result);
     let [l2, linf] = view::distance_maps(result);
     let joint = view::joint_map(result);
+    let interpolation = view::interpolation_map(result);
     let orient = |m: HeatmapData| if transpose { m.transposed() } else { m };
     let on_select = {
         let cb = props.on_select.clone();
@@ -116,15 +118,31 @@ pub fn results(props: &ResultsProps) -> Html {
     let selected = props
         .selected
         .map(|(r, c)| if transpose { (c, r) } else { (r, c) });
-    let detail = props.selected.and_then(|(r, c)| view::detail(result, r, c));
+    let detail = props
+        .selected
+        .and_then(|(r, c)| view::detail(result, r, c, props.threshold));
     let verdicts = result.units.iter().enumerate().map(|(u, name)| {
         let verdict = result.verdict(u, props.threshold).name();
         let delta = result.robustness.reinitialized[u][0] - result.final_test_error;
+        let seeds = result.critical_in_seeds(u, props.threshold);
+        // The interpolation's criticality at the verdicts' threshold (the slider moves both).
+        let criticality = result.interpolation.as_ref().map(|i| {
+            Interpolation::criticality_of(&i.alphas, &i.test_error[u], result.final_test_error, props.threshold)
+        });
         html! {
             <li class={verdict} data-testid="verdict" data-unit={name.clone()} data-verdict={verdict}>
                 <span class="unit">{ name.clone() }</span>
                 <span class="tag">{ verdict }</span>
                 <span class="delta">{ if delta.is_nan() { "not computed".to_string() } else { format!("{:+.1} pts", delta * 100.0) } }</span>
+                if let Some((critical, judged)) = seeds {
+                    <span class="seeds" data-testid="verdict-seeds" title="seeds in which this unit is critical at the threshold">
+                        { format!("critical in {critical} of {judged} seeds") }</span>
+                }
+                if let Some(alpha) = criticality {
+                    <span class="criticality" data-testid="criticality" data-alpha={alpha.to_string()}
+                          title="the smallest α from which on the unit's error stays within the threshold of the trained model's">
+                        { if alpha.is_nan() { "α*: not within".to_string() } else { format!("α* = {alpha}") } }</span>
+                }
             </li>
         }
     });
@@ -142,7 +160,10 @@ pub fn results(props: &ResultsProps) -> Html {
         let on_error = props.on_error.clone();
         Callback::from(move |_: MouseEvent| export(&result, &on_error))
     };
-    let csv_buttons = [error.clone(), l2.clone(), linf.clone()].into_iter().chain(joint.clone()).map(|map| {
+    let csv_buttons = [error.clone(), l2.clone(), linf.clone()]
+        .into_iter()
+        .chain(joint.clone())
+        .chain(interpolation.clone()).map(|map| {
         let on_error = props.on_error.clone();
         let id = map.id;
         html! {
@@ -158,6 +179,12 @@ pub fn results(props: &ResultsProps) -> Html {
         let transposed = transposed.clone();
         Callback::from(move |_: MouseEvent| transposed.set(Some(!transpose)))
     };
+    // A link too long for every seed's maps carries only their summary: the config names them.
+    let seeds: Vec<u64> = if result.seed_runs.is_empty() {
+        result.config.seeds.clone()
+    } else {
+        result.seed_runs.iter().map(|s| s.seed).collect()
+    };
     let summary = format!(
         "{} · trained test error {:.2}% · {} · {:.0} examples/s",
         result.config.label(),
@@ -168,6 +195,18 @@ pub fn results(props: &ResultsProps) -> Html {
     html! {
         <section class="results" data-testid="results">
             <p class="summary" data-testid="summary">{ summary }</p>
+            if let Some(spread) = &result.seed_summary {
+                <p class="seeds-summary" data-testid="seeds-summary">
+                    { format!(
+                        "Mean of {} seeds ({}): trained test error {:.2}% ± {:.2} points. Hover a cell for its spread.",
+                        seeds.len(),
+                        seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+                        result.final_test_error * 100.0,
+                        spread.std.final_test_error * 100.0
+                    ) }
+                    <HelpButton topic="seeds" />
+                </p>
+            }
             { for result.notes.iter().map(|n| html! { <p class="note">{ n.clone() }</p> }) }
             <div class="verdicts">
                 <label class="threshold">
@@ -183,6 +222,9 @@ pub fn results(props: &ResultsProps) -> Html {
                 <Heatmap data={orient(linf)} />
                 if let Some(joint) = joint {
                     <Heatmap data={joint} />
+                }
+                if let Some(interpolation) = interpolation {
+                    <Heatmap data={interpolation} />
                 }
             </div>
             <DetailPanel detail={detail} />

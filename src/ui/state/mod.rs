@@ -143,7 +143,8 @@ pub enum Action {
     /// Saving the displayed run in IndexedDB failed (a full quota, private mode).
     SaveFailed(String),
     /// The journal holds an interrupted run (read at start-up).
-    ResumeOffered(JournalHeader),
+    /// Boxed: a header holds a whole config.
+    ResumeOffered(Box<JournalHeader>),
     /// Finish the interrupted run (the app posts the request to the worker).
     ResumeRequested,
     /// Forget the interrupted run.
@@ -291,7 +292,7 @@ impl AppState {
             }
             Action::ResumeOffered(header) => {
                 if !self.running() {
-                    self.resumable = Some(header);
+                    self.resumable = Some(*header);
                 }
             }
             Action::ResumeRequested => {

@@ -28,6 +28,8 @@ pub struct LiveRun {
     pub sweep_total: usize,
     /// Sweep cells known so far.
     pub sweep_cells: HashMap<Cell, f64>,
+    /// A multi-seed run: `(seed number from 0, seeds, seed)` of the seed under way.
+    pub seed: Option<(usize, usize, u64)>,
 }
 
 impl LiveRun {
@@ -50,6 +52,7 @@ impl LiveRun {
             sweep_done: 0,
             sweep_total: 0,
             sweep_cells: HashMap::new(),
+            seed: None,
         }
     }
 
@@ -93,6 +96,15 @@ impl LiveRun {
     /// What an engine event adds (progress, curves, cells; never the phase).
     pub fn record(&mut self, event: Event) {
         match event {
+            // Each seed reports like a run of its own: its curves and cells start afresh.
+            Event::Seed { index, count, seed } => {
+                *self = Self {
+                    phase: self.phase,
+                    data: self.data,
+                    seed: Some((index, count, seed)),
+                    ..Self::new(self.config.clone())
+                };
+            }
             Event::Started {
                 units,
                 parameter_count,

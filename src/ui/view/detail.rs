@@ -13,10 +13,16 @@ pub struct Detail {
     pub per_class: Vec<(String, f64, f64)>,
     /// `(ℓ2 relative, ℓ∞)` of the unit at this column, when the row is a unit.
     pub distance: Option<(f64, f64)>,
+    /// A multi-seed run: how the error scatters over the seeds.
+    pub spread: Option<super::Spread>,
+    /// A multi-seed run: `(seeds in which this reset is critical, seeds judged)` at the verdict
+    /// threshold; only for a unit's checkpoint-0 cell, the one verdicts read.
+    pub critical_in: Option<(usize, usize)>,
 }
 
-/// The detail of `(row, column)` of [`error_map`], if that cell has a value.
-pub fn detail(result: &ResultFile, row: usize, column: usize) -> Option<Detail> {
+/// The detail of `(row, column)` of [`error_map`], if that cell has a value; `threshold` is the
+/// verdicts' (for a multi-seed run's "critical in k of n seeds").
+pub fn detail(result: &ResultFile, row: usize, column: usize, threshold: f64) -> Option<Detail> {
     let units = result.units.len();
     let r = &result.robustness;
     let pc = &result.per_class;
@@ -74,11 +80,17 @@ pub fn detail(result: &ResultFile, row: usize, column: usize) -> Option<Detail> 
             )
         })
         .collect();
+    let spread = super::error_map(result).spread_at(row, column);
+    let critical_in = (row < units && column == 1)
+        .then(|| result.critical_in_seeds(row, threshold))
+        .flatten();
     Some(Detail {
         title,
         error,
         baseline: result.final_test_error,
         per_class,
         distance,
+        spread,
+        critical_in,
     })
 }

@@ -1,9 +1,9 @@
 //! The heat maps of a result: test error (with the sweep in progress), distances, and the
 //! difference of two results.
 
-use super::{Format, HeatmapData, Palette};
+use super::{Format, HeatmapData, Palette, Spread};
 use crate::engine::events::Cell;
-use crate::engine::result::ResultFile;
+use crate::engine::result::{ResultFile, Robustness, SeedStat};
 use std::collections::HashMap;
 
 /// Column labels: `ReRnd`, then each checkpoint.
@@ -13,25 +13,14 @@ pub fn columns(checkpoints: &[usize]) -> Vec<String> {
         .collect()
 }
 
-/// The test-error map of a finished result: units plus `fullmodel` × ReRnd plus checkpoints.
-pub fn error_map(result: &ResultFile) -> HeatmapData {
-    let r = &result.robustness;
-    // Cells a stopped sweep never reached are unknown (None), unlike NaN ones (not finite).
-    let computed = |cell: Cell, value: f64| -> Option<f64> {
-        let index = plan_index(result.units.len(), result.checkpoints.len(), cell);
-        match result.sweep_cells_done {
-            Some(done) if index >= done => None,
-            _ => Some(value),
-        }
-    };
-    let mut values: Vec<Vec<Option<f64>>> = result
-        .units
-        .iter()
-        .enumerate()
-        .map(|(u, _)| {
-            std::iter::once(computed(Cell::Rerandomized { unit: u }, r.rerandomized[u]))
+/// A unit's and the full model's errors as map rows: units × (ReRnd, checkpoints), then
+/// `fullmodel` (no ReRnd). `shown` filters each value by its cell.
+fn error_rows(r: &Robustness, shown: impl Fn(Cell, f64) -> Option<f64>) -> Vec<Vec<Option<f64>>> {
+    let mut values: Vec<Vec<Option<f64>>> = (0..r.rerandomized.len())
+        .map(|u| {
+            std::iter::once(shown(Cell::Rerandomized { unit: u }, r.rerandomized[u]))
                 .chain(r.reinitialized[u].iter().enumerate().map(|(c, &e)| {
-                    computed(
+                    shown(
                         Cell::Reinitialized {
                             unit: u,
                             checkpoint: c,
@@ -48,22 +37,112 @@ pub fn error_map(result: &ResultFile) -> HeatmapData {
                 r.full_model
                     .iter()
                     .enumerate()
-                    .map(|(c, &e)| computed(Cell::FullModel { checkpoint: c }, e)),
+                    .map(|(c, &e)| shown(Cell::FullModel { checkpoint: c }, e)),
             )
             .collect(),
     );
+    values
+}
+
+/// A multi-seed run's spread of a map, from the same map built of the summary's standard
+/// deviations, minima and maxima. Empty for a single-seed result.
+fn seed_spread(
+    result: &ResultFile,
+    grid: impl Fn(&SeedStat) -> Vec<Vec<Option<f64>>>,
+) -> Vec<Vec<Option<Spread>>> {
+    let Some(summary) = &result.seed_summary else {
+        return Vec::new();
+    };
+    let seeds = if result.seed_runs.is_empty() {
+        result.config.seeds.len()
+    } else {
+        result.seed_runs.len()
+    };
+    let (std, min, max) = (grid(&summary.std), grid(&summary.min), grid(&summary.max));
+    std.iter()
+        .zip(&min)
+        .zip(&max)
+        .map(|((std, min), max)| {
+            std.iter()
+                .zip(min)
+                .zip(max)
+                .map(|((std, min), max)| {
+                    Some(Spread {
+                        std: (*std)?,
+                        min: (*min)?,
+                        max: (*max)?,
+                        seeds,
+                    })
+                    .filter(|s| !s.std.is_nan())
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The test-error map of a finished result: units plus `fullmodel` × ReRnd plus checkpoints.
+pub fn error_map(result: &ResultFile) -> HeatmapData {
+    // Cells a stopped sweep never reached are unknown (None), unlike NaN ones (not finite).
+    let computed = |cell: Cell, value: f64| -> Option<f64> {
+        let index = plan_index(result.units.len(), result.checkpoints.len(), cell);
+        match result.sweep_cells_done {
+            Some(done) if index >= done => None,
+            _ => Some(value),
+        }
+    };
     let mut rows = result.units.clone();
     rows.push("fullmodel".into());
     HeatmapData {
         id: "error",
-        title: "Test error after resetting a unit".into(),
+        title: if result.seed_summary.is_some() {
+            "Test error after resetting a unit (mean over seeds)".into()
+        } else {
+            "Test error after resetting a unit".into()
+        },
         rows,
         columns: columns(&result.checkpoints),
+        values: error_rows(&result.robustness, computed),
+        palette: Palette::Reds,
+        format: Format::Percent,
+        units_as_columns: false,
+        spread: seed_spread(result, |s| error_rows(&s.robustness, |_, v| Some(v))),
+    }
+}
+
+/// Module criticality's map (`interpolation`): units × α, each cell the test error with the
+/// unit at `(1 − α)·θ⁰ + α·θ` and every other unit trained. `None` without α values.
+pub fn interpolation_map(result: &ResultFile) -> Option<HeatmapData> {
+    let i = result.interpolation.as_ref()?;
+    let rows = |errors: &[Vec<f64>]| -> Vec<Vec<Option<f64>>> {
+        errors
+            .iter()
+            .map(|row| row.iter().map(|&e| Some(e)).collect())
+            .collect()
+    };
+    // A stopped sweep leaves cells not computed (NaN): shown as pending.
+    let stopped = result.sweep_cells_done.is_some();
+    let values = i
+        .test_error
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|&e| (!(stopped && e.is_nan())).then_some(e))
+                .collect()
+        })
+        .collect();
+    Some(HeatmapData {
+        id: "interpolation",
+        title: "Test error along the path from initial to trained weights".into(),
+        rows: result.units.clone(),
+        columns: i.alphas.iter().map(|a| format!("α={a}")).collect(),
         values,
         palette: Palette::Reds,
         format: Format::Percent,
         units_as_columns: false,
-    }
+        spread: seed_spread(result, |s| {
+            s.interpolation.as_deref().map(rows).unwrap_or_default()
+        }),
+    })
 }
 
 /// The ℓ2-relative and ℓ∞ distance maps (units × ReRnd plus checkpoints).
@@ -90,6 +169,9 @@ pub fn distance_maps(result: &ResultFile) -> [HeatmapData; 2] {
             palette: Palette::Blues,
             format: Format::Decimal,
             units_as_columns: false,
+            spread: seed_spread(result, |s| {
+                grid(&s.distance.rerandomized_l2_relative, &s.distance.l2_relative)
+            }),
         },
         HeatmapData {
             id: "linf",
@@ -100,6 +182,7 @@ pub fn distance_maps(result: &ResultFile) -> [HeatmapData; 2] {
             palette: Palette::Blues,
             format: Format::Decimal,
             units_as_columns: false,
+            spread: seed_spread(result, |s| grid(&s.distance.rerandomized_linf, &s.distance.linf)),
         },
     ]
 }
@@ -139,6 +222,7 @@ pub fn partial_error_map(units: &[String], checkpoints: &[usize], cells: &HashMa
         palette: Palette::Reds,
         format: Format::Percent,
         units_as_columns: false,
+        spread: Vec::new(),
     }
 }
 
@@ -179,6 +263,7 @@ pub fn difference_map(a: &ResultFile, b: &ResultFile) -> Option<HeatmapData> {
         palette: Palette::Diverging,
         format: Format::Points,
         units_as_columns: false,
+        spread: Vec::new(),
     })
 }
 
@@ -188,7 +273,7 @@ pub fn plan_index(units: usize, checkpoints: usize, cell: Cell) -> usize {
         Cell::Rerandomized { unit } => unit * (checkpoints + 1),
         Cell::Reinitialized { unit, checkpoint } => unit * (checkpoints + 1) + 1 + checkpoint,
         Cell::FullModel { checkpoint } => units * (checkpoints + 1) + checkpoint,
-        Cell::Joint { .. } | Cell::JointRerandomized { .. } => usize::MAX,
+        Cell::Joint { .. } | Cell::JointRerandomized { .. } | Cell::Interpolated { .. } => usize::MAX,
     }
 }
 
@@ -239,5 +324,6 @@ pub fn joint_map(result: &ResultFile) -> Option<HeatmapData> {
         palette: Palette::Reds,
         format: Format::Percent,
         units_as_columns: false,
+        spread: Vec::new(),
     })
 }

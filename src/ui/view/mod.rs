@@ -11,7 +11,10 @@ mod tests;
 
 pub use chart::{Series, ticks};
 pub use detail::{Detail, detail};
-pub use maps::{columns, difference_map, distance_maps, error_map, joint_map, partial_error_map, plan_index};
+pub use maps::{
+    columns, difference_map, distance_maps, error_map, interpolation_map, joint_map, partial_error_map,
+    plan_index,
+};
 
 /// Which colour map a heat map uses: red for test error (the paper's), blue for distances.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,9 +71,49 @@ pub struct HeatmapData {
     pub format: Format,
     /// Drawn with units as columns (after `transposed`); `rows` are then the checkpoints.
     pub units_as_columns: bool,
+    /// A multi-seed run's spread of each value, shaped like `values`; empty for one seed.
+    pub spread: Vec<Vec<Option<Spread>>>,
+}
+
+/// How a mean value of a multi-seed run scatters over its seeds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spread {
+    /// Sample standard deviation.
+    pub std: f64,
+    pub min: f64,
+    pub max: f64,
+    pub seeds: usize,
+}
+
+impl Spread {
+    /// "± 1.20 points (9.8% to 12.4%) over 5 seeds".
+    pub fn text(&self, format: Format) -> String {
+        let std = match format {
+            Format::Percent | Format::Points => format!("{:.2} points", self.std * 100.0),
+            Format::Decimal => Format::Decimal.show(self.std),
+        };
+        format!(
+            "± {std} ({} to {}) over {} seeds",
+            format.show(self.min),
+            format.show(self.max),
+            self.seeds
+        )
+    }
 }
 
 impl HeatmapData {
+    /// The spread of cell `(row, column)`, for a multi-seed run.
+    pub fn spread_at(&self, row: usize, column: usize) -> Option<Spread> {
+        *self.spread.get(row)?.get(column)?
+    }
+
+    /// The exact value of a cell for its tooltip, with its spread over the seeds.
+    pub fn exact_text(&self, row: usize, column: usize, value: f64) -> String {
+        match self.spread_at(row, column) {
+            Some(spread) => format!("mean {}, {}", self.format.exact(value), spread.text(self.format)),
+            None => self.format.exact(value),
+        }
+    }
     /// The colour scale's domain: the smallest and largest value shown (as in the paper).
     pub fn domain(&self) -> (f64, f64) {
         let mut lo = f64::INFINITY;
@@ -100,6 +143,16 @@ impl HeatmapData {
                 values[c][r] = *v;
             }
         }
+        let mut spread = if self.spread.is_empty() {
+            Vec::new()
+        } else {
+            vec![vec![None; self.rows.len()]; self.columns.len()]
+        };
+        for (r, row) in self.spread.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                spread[c][r] = *v;
+            }
+        }
         Self {
             id: self.id,
             title: self.title.clone(),
@@ -109,6 +162,7 @@ impl HeatmapData {
             palette: self.palette,
             format: self.format,
             units_as_columns: !self.units_as_columns,
+            spread,
         }
     }
 

@@ -103,6 +103,7 @@ fn transposition_and_csv() {
         palette: Palette::Reds,
         format: Format::Percent,
         units_as_columns: false,
+        spread: Vec::new(),
     };
     let t = map.transposed();
     assert_eq!(t.rows.len(), 3);
@@ -144,4 +145,91 @@ fn joint_sets_get_their_own_map() {
     result.robustness.joint.clear();
     result.robustness.joint_rerandomized.clear();
     assert!(joint_map(&result).is_none(), "no joint sets, no map");
+}
+
+/// A two-unit, one-checkpoint result with an interpolation at α = 0, 0.5, 1, for `seed`.
+fn path_result(seed: u64, layer1_at: [f64; 3], extra: &[(&str, &str)]) -> crate::engine::ResultFile {
+    let mut pairs = vec![
+        ("depth", "1"),
+        ("epochs", "1"),
+        ("checkpoints", "0"),
+        ("interpolation", "0,0.5,1"),
+    ];
+    pairs.extend_from_slice(extra);
+    let mut config = crate::engine::ExperimentConfig::from_pairs(pairs).unwrap();
+    config.seed = seed;
+    let mut result: crate::engine::ResultFile = serde_json::from_value(serde_json::json!({
+        "format": "layerlab-result", "version": 2, "config": config,
+        "units": ["layer1", "layer2"], "checkpoints": [0], "final_test_error": 0.1, "history": [],
+        "robustness": {"rerandomized": [0.9, 0.8], "reinitialized": [[layer1_at[0]], [0.12]], "full_model": [0.9], "joint": []},
+        "distance": {"l2_relative": [[0.0], [0.0]], "linf": [[0.0], [0.0]], "rerandomized_l2_relative": [1.0, 1.0], "rerandomized_linf": [1.0, 1.0]},
+        "timing": {"train_seconds": 1.0, "sweep_seconds": 1.0, "samples_per_second": 1.0, "backend": "cpu"},
+        "class_names": ["a", "b"], "per_class": {"trained": [], "rerandomized": [], "reinitialized": [], "full_model": []},
+        "trained_epochs": 1.0, "stopped_early": false, "train_examples": 10, "test_examples": 10, "parameter_count": 1
+    }))
+    .unwrap();
+    result.interpolation = Some(crate::engine::result::Interpolation::new(
+        vec![0.0, 0.5, 1.0],
+        vec![layer1_at.to_vec(), vec![0.12, 0.1, 0.1]],
+        0.1,
+        0.05,
+    ));
+    result.check_shape().unwrap();
+    result
+}
+
+#[test]
+fn the_interpolation_gets_its_own_map_with_alpha_columns() {
+    let result = path_result(0, [0.9, 0.4, 0.1], &[]);
+    let map = interpolation_map(&result).expect("α values give a map");
+    assert_eq!(map.rows, ["layer1", "layer2"]);
+    assert_eq!(map.columns, ["α=0", "α=0.5", "α=1"]);
+    assert_eq!(map.values[0], [Some(0.9), Some(0.4), Some(0.1)]);
+    assert!(map.spread.is_empty(), "one seed, no spread");
+    let i = result.interpolation.as_ref().unwrap();
+    assert_eq!(
+        i.criticality,
+        vec![1.0, 0.0],
+        "layer1 must travel all the way, layer2 not at all"
+    );
+    let mut without = result.clone();
+    without.interpolation = None;
+    assert!(interpolation_map(&without).is_none());
+}
+
+#[test]
+fn a_multi_seed_result_shows_the_mean_and_each_cells_spread() {
+    let extra = [("seeds", "0,1")];
+    let config = crate::engine::ExperimentConfig::from_pairs(
+        [
+            ("depth", "1"),
+            ("epochs", "1"),
+            ("checkpoints", "0"),
+            ("interpolation", "0,0.5,1"),
+        ]
+        .into_iter()
+        .chain(extra),
+    )
+    .unwrap();
+    let seeds = vec![
+        path_result(0, [0.5, 0.3, 0.1], &[]),
+        path_result(1, [0.7, 0.5, 0.1], &[]),
+    ];
+    let result = crate::engine::result::combine_seeds(&config, seeds);
+    result.check_shape().unwrap();
+    let error = error_map(&result);
+    assert_eq!(error.values[0][1], Some(0.6), "the mean of 0.5 and 0.7");
+    let spread = error.spread_at(0, 1).expect("each mean has its spread");
+    assert_eq!((spread.min, spread.max, spread.seeds), (0.5, 0.7, 2));
+    assert!((spread.std - 0.2f64.hypot(0.0) / 2f64.sqrt()).abs() < 1e-12);
+    assert!(error.exact_text(0, 1, 0.6).contains("over 2 seeds"));
+    // Transposed maps carry their spread along.
+    assert_eq!(error.transposed().spread_at(1, 0), Some(spread));
+    let path = interpolation_map(&result).unwrap();
+    assert_eq!(path.values[0][1], Some(0.4));
+    assert_eq!(path.spread_at(0, 1).map(|s| (s.min, s.max)), Some((0.3, 0.5)));
+    let d = detail(&result, 0, 1, 0.05).unwrap();
+    assert_eq!(d.spread, Some(spread));
+    assert_eq!(d.critical_in, Some((2, 2)), "layer1 is critical in both seeds");
+    assert_eq!(detail(&result, 1, 1, 0.05).unwrap().critical_in, Some((0, 2)));
 }
