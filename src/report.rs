@@ -188,3 +188,57 @@ pub fn render(result: &ResultFile, threshold: f64) -> String {
     }
     out
 }
+
+/// An architecture study: one row per run (its units' test error after resetting each to the
+/// first checkpoint, the trained error, and the units that are critical), then the first run's
+/// full maps are left to `show` of each run's result.
+pub fn render_study(result: &ResultFile, threshold: f64) -> String {
+    let mut out = String::new();
+    let Some(study) = &result.study else {
+        return render(result, threshold);
+    };
+    // Columns: every unit name in the order the runs first name it.
+    let mut columns: Vec<&str> = Vec::new();
+    for run in &study.runs {
+        for unit in &run.units {
+            if !columns.contains(&unit.as_str()) {
+                columns.push(unit);
+            }
+        }
+    }
+    let mut header = vec!["study run".to_string(), "trained".to_string()];
+    header.extend(columns.iter().map(|c| c.to_string()));
+    header.push("critical".into());
+    let rows: Vec<Vec<String>> = study
+        .runs
+        .iter()
+        .map(|run| {
+            let mut row = vec![run.label(&study.axes), pct(run.final_test_error)];
+            row.extend(
+                columns
+                    .iter()
+                    .map(|c| match run.units.iter().position(|u| u == c) {
+                        Some(u) => pct(run.reinitialized[u]),
+                        None => "-".into(),
+                    }),
+            );
+            let critical = run.critical_units(threshold);
+            row.push(if critical.is_empty() {
+                "none".into()
+            } else {
+                critical.join(", ")
+            });
+            row
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "Study of {} runs. Each cell: test error with that unit reset to the run's first checkpoint \
+         (0 = its initial weights), every other unit trained; critical: more than {:.1} points above \
+         the trained model.\n",
+        study.runs.len(),
+        threshold * 100.0
+    );
+    out.push_str(&table(&header, &rows));
+    out
+}

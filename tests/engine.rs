@@ -773,3 +773,78 @@ fn a_multi_seed_run_resumes_after_its_first_seed_and_a_foreign_seed_is_refused()
         Err(EngineError::Stored(_))
     ));
 }
+
+#[test]
+fn a_study_runs_its_grid_and_keeps_every_run() {
+    use layerlab::engine::study::{StudyPlan, run_study};
+    let data = files::load_mnist(&common::mnist_dir()).unwrap();
+    let base = [
+        ("epochs", "1"),
+        ("checkpoints", "0,1"),
+        ("train-limit", "1000"),
+        ("test-limit", "300"),
+        ("lr", "0.05"),
+        ("width", "64"),
+    ];
+    let plan = StudyPlan::new(&base, &[("depth", vec!["1", "3"]), ("width", vec!["16", "32"])]).unwrap();
+    assert_eq!(plan.configs.len(), 4);
+    assert_eq!(
+        plan.values(),
+        vec![vec!["1", "16"], vec!["1", "32"], vec!["3", "16"], vec!["3", "32"]]
+    );
+    assert_eq!(plan.configs[3].depth, 3);
+    assert_eq!(plan.configs[3].width, 32, "an axis overrides the shared pair");
+    let mut quiet = Quiet::default();
+    let result = pollster::block_on(run_study(&plan, &data, &Device::flex(), "test", &mut quiet)).unwrap();
+    let study = result.study.as_ref().unwrap();
+    assert_eq!(study.runs.len(), 4);
+    for (run, config) in study.runs.iter().zip(&plan.configs) {
+        let alone = pollster::block_on(run_experiment(
+            config,
+            &data,
+            &Device::flex(),
+            "test",
+            &mut Quiet::default(),
+        ))
+        .unwrap();
+        assert_eq!(run.units, alone.units);
+        assert_eq!(run.final_test_error, alone.final_test_error);
+        assert_eq!(
+            run.reinitialized,
+            alone
+                .robustness
+                .reinitialized
+                .iter()
+                .map(|r| r[0])
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(run.result.as_ref().unwrap().robustness, alone.robustness);
+    }
+    assert_eq!(
+        result.units, study.runs[0].units,
+        "the file's own maps are the first run's"
+    );
+    let back = ResultFile::from_json(&result.to_json()).unwrap();
+    assert_eq!(back.to_json(), result.to_json());
+    // A link carries every row, not the runs' whole results.
+    let linked = layerlab::engine::link::decode(&layerlab::engine::link::encode(&result)).unwrap();
+    assert_eq!(linked.study, Some(study.rows_only()));
+    // A row that does not match its run, or runs out of the grid's order, are refused.
+    let mut forged: serde_json::Value = serde_json::from_str(&result.to_json()).unwrap();
+    forged["study"]["runs"][1]["reinitialized"][0] = serde_json::json!(0.0);
+    assert!(ResultFile::from_json(&forged.to_string()).is_err());
+    let mut swapped: serde_json::Value = serde_json::from_str(&result.to_json()).unwrap();
+    swapped["study"]["runs"].as_array_mut().unwrap().swap(1, 2);
+    assert!(ResultFile::from_json(&swapped.to_string()).is_err());
+    // Bad plans are errors before anything trains.
+    assert!(StudyPlan::new(&base, &[("checkpoints", vec!["1", "2"])]).is_err());
+    assert!(StudyPlan::new(&base, &[("depth", vec!["2", "2"])]).is_err());
+    assert!(
+        StudyPlan::new(&base, &[("depth", vec!["2"])]).is_err(),
+        "one run is not a study"
+    );
+    assert!(
+        StudyPlan::new(&base, &[("model", vec!["fcn", "vgg11"])]).is_err(),
+        "one data set"
+    );
+}

@@ -10,6 +10,7 @@ use crate::engine::data::files;
 use crate::engine::events::clock;
 use crate::engine::presets::{self, PRESETS};
 use crate::engine::result::ResultFile;
+use crate::engine::study::{self, StudyPlan, run_study};
 use crate::engine::train::{Driver, Event, run_experiment};
 use crate::report;
 use burn::tensor::Device;
@@ -86,8 +87,68 @@ fn is_boolean(key: &str) -> bool {
     config::key(key).is_some_and(|k| k.flag) || CLI_OPTIONS.iter().any(|o| o.name == key && o.flag)
 }
 
+/// Options of one `study` invocation.
+#[derive(Debug)]
+pub struct StudyArgs {
+    pub plan: StudyPlan,
+    pub data: PathBuf,
+    pub out: Option<PathBuf>,
+    pub threshold: f64,
+    pub quiet: bool,
+}
+
+/// The flags of `run` and `study`, before they become a config.
+struct Flags {
+    /// The preset's pairs, then the flags' (later ones win).
+    pairs: Vec<(String, String)>,
+    data: PathBuf,
+    out: Option<PathBuf>,
+    threshold: f64,
+    quiet: bool,
+}
+
 /// Parses `run`'s arguments (everything after `run`).
 pub fn parse_run(args: &[String]) -> Result<RunArgs, CliError> {
+    let flags = parse_flags(args)?;
+    let config = ExperimentConfig::from_pairs(flags.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(|e| usage(e.to_string()))?;
+    Ok(RunArgs {
+        config,
+        data: flags.data,
+        out: flags.out,
+        threshold: flags.threshold,
+        quiet: flags.quiet,
+    })
+}
+
+/// Parses `study`'s arguments: a study key given a comma-separated list (`--depth 2,3,5,8`)
+/// is an axis of the grid; every other flag is shared by all runs.
+pub fn parse_study(args: &[String]) -> Result<StudyArgs, CliError> {
+    let flags = parse_flags(args)?;
+    let is_axis = |k: &str, v: &str| study::AXIS_KEYS.contains(&k) && v.contains(',');
+    let axes: Vec<(&str, Vec<&str>)> = flags
+        .pairs
+        .iter()
+        .filter(|(k, v)| is_axis(k, v))
+        .map(|(k, v)| (k.as_str(), v.split(',').map(str::trim).collect()))
+        .collect();
+    let base: Vec<(&str, &str)> = flags
+        .pairs
+        .iter()
+        .filter(|(k, v)| !is_axis(k, v))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let plan = StudyPlan::new(&base, &axes).map_err(|e| usage(e.to_string()))?;
+    Ok(StudyArgs {
+        plan,
+        data: flags.data,
+        out: flags.out,
+        threshold: flags.threshold,
+        quiet: flags.quiet,
+    })
+}
+
+fn parse_flags(args: &[String]) -> Result<Flags, CliError> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     let mut data = None;
     let mut out = None;
@@ -143,15 +204,14 @@ pub fn parse_run(args: &[String]) -> Result<RunArgs, CliError> {
             _ => return Err(usage(format!("unknown option '--{key}' (see layerlab --help)"))),
         }
     }
-    let all: Vec<(&str, &str)> = preset_pairs
+    let all: Vec<(String, String)> = preset_pairs
         .iter()
-        .copied()
-        .chain(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .chain(pairs)
         .collect();
-    let config = ExperimentConfig::from_pairs(all).map_err(|e| usage(e.to_string()))?;
     let data = data.ok_or_else(|| usage("missing --data DIR (the folder holding the data set's files)"))?;
-    Ok(RunArgs {
-        config,
+    Ok(Flags {
+        pairs: all,
         data,
         out,
         threshold,
@@ -194,6 +254,10 @@ impl Driver for CliDriver {
             Event::Seed { index, count, seed } => {
                 self.finish_line();
                 eprintln!("seed {seed} ({} of {count})", index + 1);
+            }
+            Event::StudyRun { index, count, label } => {
+                self.finish_line();
+                eprintln!("study run {} of {count}: {label}", index + 1);
             }
             Event::Started {
                 parameter_count,
@@ -294,6 +358,7 @@ fn help() -> String {
     let mut s = String::from(
         "layerlab: which layers of a network matter? (\"Are All Layers Created Equal?\")\n\n\
          Usage:\n  layerlab run --data DIR [--preset NAME] [--KEY VALUE]...   train, sweep, print, save\n  \
+         layerlab study --data DIR --KEY V1,V2,... [--KEY VALUE]...  a grid of runs, e.g. --depth 2,3,5,8\n  \
          layerlab show FILE [--threshold T]                       print a saved result\n  \
          layerlab link FILE                                       its share-link fragment (#r=…)\n  \
          layerlab presets                                         list presets\n\n\
@@ -314,6 +379,29 @@ fn help() -> String {
 /// Writes to stdout; a closed pipe (`layerlab show f | head`) is not an error worth a panic.
 fn out(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// A failure of the engine: the device's is a failure, anything else bad input.
+fn engine_failure(e: crate::engine::EngineError) -> CliError {
+    CliError {
+        code: match e {
+            crate::engine::EngineError::Device(_) => EXIT_FAILURE,
+            _ => EXIT_USAGE,
+        },
+        message: e.to_string(),
+    }
+}
+
+/// Writes the result file when `--out` asked for one.
+fn write_result(result: &ResultFile, path: Option<&PathBuf>) -> Result<(), CliError> {
+    if let Some(path) = path {
+        std::fs::write(path, result.to_json()).map_err(|e| CliError {
+            code: EXIT_FAILURE,
+            message: format!("{}: cannot be written: {e}", path.display()),
+        })?;
+        out(&format!("result written to {}\n", path.display()));
+    }
+    Ok(())
 }
 
 /// Runs the command line; returns the exit status.
@@ -350,7 +438,7 @@ pub fn main_with(args: &[String]) -> Result<(), CliError> {
             let text =
                 std::fs::read_to_string(path).map_err(|e| usage(format!("{path}: cannot be read: {e}")))?;
             let result = ResultFile::from_json(&text).map_err(|e| usage(format!("{path}: {e}")))?;
-            out(&report::render(&result, threshold));
+            out(&report::render_study(&result, threshold));
             Ok(())
         }
         Some("run") => {
@@ -376,29 +464,40 @@ pub fn main_with(args: &[String]) -> Result<(), CliError> {
                 "cpu (flex)",
                 &mut driver,
             ))
-            .map_err(|e| CliError {
-                code: match e {
-                    crate::engine::EngineError::Device(_) => EXIT_FAILURE,
-                    _ => EXIT_USAGE,
-                },
-                message: e.to_string(),
-            })?;
+            .map_err(engine_failure)?;
             out(&format!("{}\n", report::render(&result, run.threshold)));
             out(&format!(
                 "trained in {:.1} s ({:.0} examples/s), sweep in {:.1} s\n",
                 result.timing.train_seconds, result.timing.samples_per_second, result.timing.sweep_seconds
             ));
-            if let Some(out) = &run.out {
-                std::fs::write(out, result.to_json()).map_err(|e| CliError {
-                    code: EXIT_FAILURE,
-                    message: format!("{}: cannot be written: {e}", out.display()),
-                })?;
-                self::out(&format!("result written to {}\n", out.display()));
-            }
-            Ok(())
+            write_result(&result, run.out.as_ref())
+        }
+        Some("study") => {
+            let study = parse_study(&args[1..])?;
+            let first = &study.plan.configs[0];
+            let data = files::load(first.dataset, &study.data).map_err(|e| usage(e.to_string()))?;
+            let mut driver = CliDriver {
+                quiet: study.quiet,
+                terminal: std::io::stderr().is_terminal(),
+                started: Instant::now(),
+                last_draw: None,
+                steps_per_epoch: 1,
+                epochs: first.epochs,
+                loss: None,
+            };
+            let result = pollster::block_on(run_study(
+                &study.plan,
+                &data,
+                &Device::flex(),
+                "cpu (flex)",
+                &mut driver,
+            ))
+            .map_err(engine_failure)?;
+            out(&report::render_study(&result, study.threshold));
+            write_result(&result, study.out.as_ref())
         }
         Some(other) => Err(usage(format!(
-            "unknown command '{other}' (run, show, presets, help)"
+            "unknown command '{other}' (run, study, show, link, presets, help)"
         ))),
     }
 }

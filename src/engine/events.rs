@@ -15,6 +15,13 @@ pub enum Event {
         count: usize,
         seed: u64,
     },
+    /// An architecture study starts run number `index` of `count` (which then reports like a
+    /// run of its own).
+    StudyRun {
+        index: usize,
+        count: usize,
+        label: String,
+    },
     Started {
         units: Vec<String>,
         parameter_count: usize,

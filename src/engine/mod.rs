@@ -25,6 +25,8 @@ pub mod models;
 #[cfg(feature = "engine")]
 pub mod optim;
 #[cfg(feature = "engine")]
+pub mod study;
+#[cfg(feature = "engine")]
 pub mod sweep;
 #[cfg(feature = "engine")]
 pub mod train;

@@ -74,7 +74,7 @@ impl Driver for WorkerDriver {
     fn event(&mut self, event: Event) {
         match &event {
             // The next seed of a multi-seed run trains again after the last one's sweep.
-            Event::Seed { index, .. } if *index > 0 => enter(Phase::Training),
+            Event::Seed { index, .. } | Event::StudyRun { index, .. } if *index > 0 => enter(Phase::Training),
             Event::SweepStarted { cells } => {
                 self.journal.cells_total = *cells;
                 enter(Phase::Sweeping);

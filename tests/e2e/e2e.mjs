@@ -411,6 +411,58 @@ const tests = {
     }
   },
 
+  async a_study_file_opens_saves_and_shares() {
+    const browser = await launch({ webgpu: false });
+    try {
+      // A depth study written by the CLI.
+      const file = path.join(OUT, 'cli-study.json');
+      execFileSync(CLI, ['study', '--data', MNIST, '--out', file, '--quiet', '--depth', '1,2,3', '--width', '16', '--epochs', '1',
+        '--checkpoints', '0,1', '--lr', '0.05', '--train-limit', '600', '--test-limit', '300'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const study = JSON.parse(fs.readFileSync(file, 'utf8'));
+      assert(study.study.runs.length === 3, 'three runs in the file');
+      const { page, errors } = await openPage(browser, server.url);
+      await page.waitForSelector('[data-testid=import-file]');
+      await page.setInputFiles('[data-testid=import-file]', file);
+      await page.waitForSelector('[data-testid=heatmap-study][data-state=done]', { timeout: 30_000 });
+      const check = async (p) => {
+        const cells = await heatmapCells(p, 'study');
+        assert(cells.length === 1 * 2 + 3 + 4, `study map has ${cells.length} cells`);
+        for (const c of cells) {
+          const run = study.study.runs.find((r) => `depth=${r.values[0]}` === c.row);
+          assert(c.value === run.reinitialized[run.units.indexOf(c.col)], `study cell ${c.row}/${c.col}`);
+        }
+        const rows = await p.$$eval('[data-testid=study-row]', (els) => els.map((e) => [e.dataset.run, e.dataset.critical]));
+        for (const [label, critical] of rows) {
+          const run = study.study.runs.find((r) => `depth=${r.values[0]}` === label);
+          const expected = run.units.filter((u, i) => run.reinitialized[i] - run.final_test_error > 0.05).join(',');
+          assert(critical === expected, `${label}: critical "${critical}", the file says "${expected}"`);
+        }
+        return cells;
+      };
+      const cells = await check(page);
+      // Picking the depth-3 run shows its own maps.
+      await page.click('[data-testid=heatmap-study] [data-testid=heatmap-cell][data-row="depth=3"][data-col=layer1]');
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=heatmap-error] [data-testid=heatmap-cell]').length === 4 * 3 + 2);
+      const deep = study.study.runs[2].result;
+      for (const c of await heatmapCells(page)) assert(c.value === resultValue(deep, c.row, c.col), `depth-3 map ${c.row}/${c.col}`);
+      // Saved like any run, and its file exported whole.
+      await page.waitForSelector('[data-testid=saved-run]', { timeout: 10_000 });
+      const exported = await exportJson(page, 'study-exported.json');
+      assert(JSON.stringify(exported.study) === JSON.stringify(study.study), 'the exported file holds the whole study');
+      // A link carries every row and the first run's maps.
+      await page.click('[data-testid=share]');
+      const link = await page.inputValue('[data-testid=share-url]');
+      const other = await openPage(browser, link);
+      await other.page.waitForSelector('[data-testid=heatmap-study][data-state=done]', { timeout: 60_000 });
+      assert(JSON.stringify(await check(other.page)) === JSON.stringify(cells), 'the link carries the study map');
+      assert(/A link holds each run's row/.test(await other.page.textContent('[data-testid=study-shown]')), 'the link says what it holds');
+      const real = [...errors, ...other.errors].filter((e) => !/favicon/.test(e));
+      assert(real.length === 0, `console errors: ${real.join(' | ')}`);
+    } finally {
+      await browser.close();
+    }
+  },
+
   async cnn_on_webgpu_and_cifar_archive_drop() {
     const browser = await launch({ webgpu: true });
     try {

@@ -56,6 +56,14 @@ impl Key {
     pub fn value_of(&self, config: &ExperimentConfig) -> Option<String> {
         (self.get)(config)
     }
+
+    /// `text` as this key prints it once parsed (`0.010` → `0.01`); `None` when it is not a
+    /// value of this key. An absent value (an unset limit) is the empty text.
+    pub fn canonical(&self, text: &str) -> Option<String> {
+        let mut c = ExperimentConfig::default();
+        (self.set)(&mut c, text)?;
+        Some((self.get)(&c).unwrap_or_default())
+    }
 }
 
 impl std::fmt::Debug for Key {

@@ -15,7 +15,7 @@ mod wire;
 use crate::engine::config::ExperimentConfig;
 use crate::engine::result::{
     self, Distance, Divergence, Interpolation, PerClass, ResultError, ResultFile, Robustness, SeedRun,
-    SeedSummary, Timing, caps,
+    SeedSummary, Study, Timing, caps,
 };
 use base64::Engine;
 use std::io::{Read as _, Write};
@@ -98,6 +98,7 @@ fn to_bytes(r: &ResultFile, with_seed_runs: bool) -> Vec<u8> {
     w.option(r.interpolation.as_ref(), |w, i| i.write(w, &frame));
     w.option(r.seed_summary.as_ref(), |w, s| s.write(w, &frame));
     w.list(if with_seed_runs { &r.seed_runs } else { &[] }, &frame);
+    w.option(r.study.as_ref(), |w, s| s.rows_only().write(w, &frame));
     w.0
 }
 
@@ -195,7 +196,7 @@ fn from_bytes(bytes: &[u8]) -> Read<ResultFile> {
     let path = |i: Interpolation, baseline: f64| {
         Interpolation::new(config.interpolation.clone(), i.test_error, baseline, i.epsilon)
     };
-    let (interpolation, seed_summary, seed_runs) = if frame.version >= 3 {
+    let (interpolation, seed_summary, seed_runs, study) = if frame.version >= 3 {
         let interpolation = r.option(|r| Interpolation::read(r, &frame))?;
         let seed_summary = r.option(|r| SeedSummary::read(r, &frame))?;
         let seed_runs: Vec<SeedRun> = r.list(caps::SEEDS, &frame)?;
@@ -206,13 +207,15 @@ fn from_bytes(bytes: &[u8]) -> Read<ResultFile> {
                 ..s
             })
             .collect();
+        let study = r.option(|r| Study::read(r, &frame))?;
         (
             interpolation.map(|i| path(i, final_test_error)),
             seed_summary,
             seed_runs,
+            study,
         )
     } else {
-        (None, None, Vec::new())
+        (None, None, Vec::new(), None)
     };
     if r.left() != 0 {
         return Err(corrupt("it has extra bytes at the end"));
@@ -244,6 +247,7 @@ fn from_bytes(bytes: &[u8]) -> Read<ResultFile> {
         interpolation,
         seed_runs,
         seed_summary,
+        study,
     };
     result.check_shape().map_err(LinkError::Invalid)?;
     Ok(result)

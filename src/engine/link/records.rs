@@ -4,7 +4,7 @@
 use super::wire::{Frame, Read, Reader, Wire, Writer};
 use crate::engine::result::{
     Distance, EpochRecord, Interpolation, JointRecord, JointRerandomized, PerClass, Robustness, SeedRun,
-    SeedStat, SeedSummary, Timing, caps,
+    SeedStat, SeedSummary, Study, StudyAxis, StudyRun, Timing, caps,
 };
 
 impl Wire for EpochRecord {
@@ -264,5 +264,54 @@ impl Wire for SeedRun {
                 None
             },
         })
+    }
+}
+
+/// A study's rows (a link leaves out the runs' whole results): its axes, then per run its axis
+/// values, units and errors (fractions of this result's test set, exact or raw).
+impl Wire for Study {
+    fn write(&self, w: &mut Writer, f: &Frame) {
+        w.varint(self.axes.len() as u64);
+        for axis in &self.axes {
+            w.string(&axis.key);
+            w.strings(&axis.values);
+        }
+        w.varint(self.runs.len() as u64);
+        for run in &self.runs {
+            w.strings(&run.values);
+            w.strings(&run.units);
+            w.fraction(run.final_test_error, f.test_examples);
+            w.fractions(&run.rerandomized, f.test_examples);
+            w.fractions(&run.reinitialized, f.test_examples);
+            w.varint(run.first_checkpoint as u64);
+        }
+    }
+    fn read(r: &mut Reader, f: &Frame) -> Read<Self> {
+        let n = r.count(caps::STUDY_AXES)?;
+        let axes = r.repeat(n, |r| {
+            let key = r.string()?;
+            let n = r.count(caps::STUDY_RUNS)?;
+            Ok(StudyAxis {
+                key,
+                values: r.repeat(n, |r| r.string())?,
+            })
+        })?;
+        let n = r.count(caps::STUDY_RUNS)?;
+        let runs = r.repeat(n, |r| {
+            let n = r.count(caps::STUDY_AXES)?;
+            let values = r.repeat(n, |r| r.string())?;
+            let n = r.count(caps::UNITS)?;
+            let units = r.repeat(n, |r| r.string())?;
+            Ok(StudyRun {
+                values,
+                final_test_error: r.fraction(f.test_examples)?,
+                rerandomized: r.fractions(units.len(), f.test_examples)?,
+                reinitialized: r.fractions(units.len(), f.test_examples)?,
+                first_checkpoint: r.usize()?,
+                units,
+                result: None,
+            })
+        })?;
+        Ok(Study { axes, runs })
     }
 }

@@ -85,6 +85,7 @@ pub fn sample() -> ResultFile {
         interpolation: None,
         seed_runs: Vec::new(),
         seed_summary: None,
+        study: None,
     }
 }
 
@@ -102,9 +103,9 @@ fn version_1_and_2_links_still_open() {
     let r = sample();
     let mut bytes = to_bytes(&r, true);
     assert_eq!(bytes[2], 3);
-    // A version-2 record is the version-3 one without its interpolation, seed summary and
-    // seed runs (no interpolation, no summary, no runs: three zero bytes here).
-    assert_eq!(bytes.split_off(bytes.len() - 3), [0, 0, 0]);
+    // A version-2 record is the version-3 one without its interpolation, seed summary, seed
+    // runs and study (none of them: four zero bytes here).
+    assert_eq!(bytes.split_off(bytes.len() - 4), [0, 0, 0, 0]);
     bytes[2] = 2;
     assert_eq!(decode(&pack(&bytes)).unwrap(), r);
     // A version-1 record is the version-2 one without its three trailing fields.

@@ -211,6 +211,9 @@ impl ResultFile {
         if !self.seed_runs.is_empty() {
             self.check_seeds()?;
         }
+        if let Some(study) = &self.study {
+            study.check(self)?;
+        }
         Ok(())
     }
 
@@ -225,6 +228,7 @@ impl ResultFile {
         let template = ResultFile {
             seed_runs: Vec::new(),
             seed_summary: None,
+            study: None,
             per_class: PerClass::default(),
             ..self.clone()
         };
@@ -253,7 +257,13 @@ impl ResultFile {
                 return bad(format!("seed {} is not one of the config's seeds", run.seed));
             }
             if let Some(i) = &run.interpolation
-                && check_interpolation(i, self.units.len(), &self.config.interpolation, run.final_test_error).is_err()
+                && check_interpolation(
+                    i,
+                    self.units.len(),
+                    &self.config.interpolation,
+                    run.final_test_error,
+                )
+                .is_err()
             {
                 return bad(format!("seed {}'s interpolation does not fit", run.seed));
             }
@@ -292,7 +302,12 @@ impl ResultFile {
 /// An interpolation record fits `units` and the config's α values, holds errors, and its
 /// criticality is the one its errors give over `baseline` (so a link, which carries only the
 /// errors, gives back the same record).
-fn check_interpolation(i: &Interpolation, units: usize, alphas: &[f64], baseline: f64) -> Result<(), ResultError> {
+fn check_interpolation(
+    i: &Interpolation,
+    units: usize,
+    alphas: &[f64],
+    baseline: f64,
+) -> Result<(), ResultError> {
     let bad = |m: &str| Err(ResultError::Shape(m.into()));
     if i.alphas.as_slice() != alphas {
         return bad("the interpolation's α values are not the config's");

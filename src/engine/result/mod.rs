@@ -9,11 +9,14 @@ use serde::{Deserialize, Serialize};
 
 mod check;
 mod seeds;
+mod study;
 
 pub use seeds::{SeedRun, SeedStat, SeedSummary, combine_seeds};
+pub use study::{RUN_AXIS, Study, StudyAxis, StudyRun};
 
 pub const FORMAT: &str = "layerlab-result";
-/// Version 2 added `interpolation`, `seed_runs` and `seed_summary`; version 1 files still open.
+/// Version 2 added `interpolation`, `seed_runs`, `seed_summary` and `study`; version 1 files
+/// still open.
 pub const VERSION: u32 = 2;
 
 /// Default robustness threshold: a reset that raises test error by more than this much (in
@@ -75,6 +78,9 @@ pub struct ResultFile {
     /// A multi-seed run: mean, standard deviation, minimum and maximum of every map value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed_summary: Option<SeedSummary>,
+    /// An architecture study: every run of its grid (this file's maps are the first run's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub study: Option<Study>,
 }
 
 /// Test error with one unit at `θ_α = (1 − α)·θ⁰ + α·θ` (θ⁰ its initial weights, θ its trained
@@ -364,4 +370,7 @@ pub mod caps {
     pub const ALPHAS: usize = 101;
     /// Seeds of a multi-seed run.
     pub const SEEDS: usize = 32;
+    /// Runs and axes of an architecture study.
+    pub const STUDY_RUNS: usize = 32;
+    pub const STUDY_AXES: usize = 4;
 }

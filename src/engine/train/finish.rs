@@ -96,6 +96,7 @@ pub(super) async fn finish<D: Driver>(f: Finish<'_>, driver: &mut D) -> Result<R
         interpolation,
         seed_runs: Vec::new(),
         seed_summary: None,
+        study: None,
     })
 }
 

@@ -30,7 +30,7 @@ const HEADER_H: f64 = 30.0;
 
 /// The "?" of the page's own maps (not of a comparison's difference map).
 fn help_for(id: &'static str) -> Html {
-    if matches!(id, "error" | "l2" | "linf" | "joint" | "interpolation") {
+    if matches!(id, "error" | "l2" | "linf" | "joint" | "interpolation" | "study") {
         html! { <HelpButton topic={id} /> }
     } else {
         html! {}

@@ -29,6 +29,12 @@ pub fn explanation(topic: &str) -> &'static str {
              before the network works again (“module criticality”, Chatterji, Neyshabur & Sedghi). Critical \
              layers need a large α*, robust ones a small one."
         }
+        "study" => {
+            "Each row is one network of a study (made with `layerlab study`, e.g. depth 2, 3, 5 and 8), each \
+             column a layer, each cell the test error with that layer put back to its random start while the \
+             rest stays trained. The paper found that as fully connected networks get deeper, the first layer \
+             stays critical and the added layers are robust. Click a row to see that network's own maps."
+        }
         "seeds" => {
             "This result is the mean of several training runs that differ only in their seed (the random \
              start, the order of the examples, the fresh draws of ReRnd). Hover a cell for its spread over the \

@@ -66,6 +66,12 @@ pub fn progress(props: &ProgressProps) -> Html {
         }
         _ => detail,
     };
+    let detail = match &run.study_run {
+        Some((index, count, label)) if run.phase.is_active() => {
+            format!("run {} of {count} ({label}) · {detail}", index + 1)
+        }
+        _ => detail,
+    };
     let percent = (fraction.clamp(0.0, 1.0) * 100.0).round();
     html! {
         <section class="progress" data-testid="progress" data-phase={run.phase.label()}>

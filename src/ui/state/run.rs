@@ -30,6 +30,8 @@ pub struct LiveRun {
     pub sweep_cells: HashMap<Cell, f64>,
     /// A multi-seed run: `(seed number from 0, seeds, seed)` of the seed under way.
     pub seed: Option<(usize, usize, u64)>,
+    /// A study: `(run number from 0, runs, label)` of the run under way.
+    pub study_run: Option<(usize, usize, String)>,
 }
 
 impl LiveRun {
@@ -53,6 +55,7 @@ impl LiveRun {
             sweep_total: 0,
             sweep_cells: HashMap::new(),
             seed: None,
+            study_run: None,
         }
     }
 
@@ -102,6 +105,15 @@ impl LiveRun {
                     phase: self.phase,
                     data: self.data,
                     seed: Some((index, count, seed)),
+                    study_run: self.study_run.take(),
+                    ..Self::new(self.config.clone())
+                };
+            }
+            Event::StudyRun { index, count, label } => {
+                *self = Self {
+                    phase: self.phase,
+                    data: self.data,
+                    study_run: Some((index, count, label)),
                     ..Self::new(self.config.clone())
                 };
             }

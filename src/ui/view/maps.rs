@@ -327,3 +327,42 @@ pub fn joint_map(result: &ResultFile) -> Option<HeatmapData> {
         spread: Vec::new(),
     })
 }
+
+/// An architecture study's map: one row per run (its axis values), one column per unit name
+/// (in the order the runs first name them), each cell the test error with that unit reset to
+/// the run's first checkpoint; a unit the run lacks is empty. `None` for a single run.
+pub fn study_map(result: &ResultFile) -> Option<HeatmapData> {
+    let study = result.study.as_ref()?;
+    let mut columns: Vec<String> = Vec::new();
+    for unit in study.runs.iter().flat_map(|r| &r.units) {
+        if !columns.contains(unit) {
+            columns.push(unit.clone());
+        }
+    }
+    let values = study
+        .runs
+        .iter()
+        .map(|run| {
+            columns
+                .iter()
+                .map(|c| {
+                    run.units
+                        .iter()
+                        .position(|u| u == c)
+                        .map(|u| run.reinitialized[u])
+                })
+                .collect()
+        })
+        .collect();
+    Some(HeatmapData {
+        id: "study",
+        title: "Study: test error with each unit reset to its run's first checkpoint".into(),
+        rows: study.runs.iter().map(|r| r.label(&study.axes)).collect(),
+        columns,
+        values,
+        palette: Palette::Reds,
+        format: Format::Percent,
+        units_as_columns: false,
+        spread: Vec::new(),
+    })
+}

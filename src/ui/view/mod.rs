@@ -13,7 +13,7 @@ pub use chart::{Series, ticks};
 pub use detail::{Detail, detail};
 pub use maps::{
     columns, difference_map, distance_maps, error_map, interpolation_map, joint_map, partial_error_map,
-    plan_index,
+    plan_index, study_map,
 };
 
 /// Which colour map a heat map uses: red for test error (the paper's), blue for distances.
