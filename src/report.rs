@@ -137,7 +137,13 @@ pub fn render(result: &ResultFile, threshold: f64) -> String {
             .map(|(u, name)| {
                 let mut row = vec![name.clone()];
                 row.extend(i.test_error[u].iter().map(|&e| pct(e)));
-                row.push(criticality_text(i.criticality[u]));
+                // At the verdicts' threshold, as in the page (the file stores it at its ε).
+                row.push(criticality_text(crate::engine::result::Interpolation::criticality_of(
+                    &i.alphas,
+                    &i.test_error[u],
+                    result.final_test_error,
+                    threshold,
+                )));
                 row
             })
             .collect();
@@ -145,7 +151,7 @@ pub fn render(result: &ResultFile, threshold: f64) -> String {
             out,
             "\nTest error with one unit at (1-α)·initial + α·trained; criticality: the smallest α from \
              which on the error stays within {:.1} points of the trained model.",
-            i.epsilon * 100.0
+            threshold * 100.0
         );
         out.push_str(&table(&header, &rows));
     }
