@@ -14,6 +14,19 @@ fn pct(v: f64) -> String {
     }
 }
 
+/// A units × (ReRnd, checkpoints) table titled `title`, each unit's cells from `cells`.
+fn unit_table(result: &ResultFile, title: &str, cells: impl Fn(usize) -> Vec<String>) -> String {
+    let mut header = vec![title.to_string(), "ReRnd".to_string()];
+    header.extend(result.checkpoints.iter().map(|c| c.to_string()));
+    let rows: Vec<Vec<String>> = result
+        .units
+        .iter()
+        .enumerate()
+        .map(|(u, name)| std::iter::once(name.clone()).chain(cells(u)).collect())
+        .collect();
+    table(&header, &rows)
+}
+
 /// "critical", or "critical in 4 of 5 seeds" for a multi-seed run.
 pub fn verdict_text(result: &ResultFile, unit: usize, threshold: f64) -> String {
     let verdict = result.verdict(unit, threshold).name();
@@ -111,20 +124,13 @@ pub fn render(result: &ResultFile, threshold: f64) -> String {
 
     if let Some(summary) = &result.seed_summary {
         let spread = &summary.std.robustness;
-        let mut header = vec!["std over seeds".to_string(), "ReRnd".to_string()];
-        header.extend(result.checkpoints.iter().map(|c| c.to_string()));
-        let rows: Vec<Vec<String>> = result
-            .units
-            .iter()
-            .enumerate()
-            .map(|(u, name)| {
-                let mut row = vec![name.clone(), pct(spread.rerandomized[u])];
-                row.extend(spread.reinitialized[u].iter().map(|&e| pct(e)));
-                row
-            })
-            .collect();
         out.push('\n');
-        out.push_str(&table(&header, &rows));
+        out.push_str(&unit_table(result, "std over seeds", |u| {
+            std::iter::once(spread.rerandomized[u])
+                .chain(spread.reinitialized[u].iter().copied())
+                .map(pct)
+                .collect()
+        }));
     }
     if let Some(i) = &result.interpolation {
         let mut header = vec!["interpolation α".to_string()];
@@ -138,12 +144,14 @@ pub fn render(result: &ResultFile, threshold: f64) -> String {
                 let mut row = vec![name.clone()];
                 row.extend(i.test_error[u].iter().map(|&e| pct(e)));
                 // At the verdicts' threshold, as in the page (the file stores it at its ε).
-                row.push(criticality_text(crate::engine::result::Interpolation::criticality_of(
-                    &i.alphas,
-                    &i.test_error[u],
-                    result.final_test_error,
-                    threshold,
-                )));
+                row.push(criticality_text(
+                    crate::engine::result::Interpolation::criticality_of(
+                        &i.alphas,
+                        &i.test_error[u],
+                        result.final_test_error,
+                        threshold,
+                    ),
+                ));
                 row
             })
             .collect();
@@ -159,20 +167,13 @@ pub fn render(result: &ResultFile, threshold: f64) -> String {
         ("l2 relative", &d.l2_relative, &d.rerandomized_l2_relative),
         ("l-inf", &d.linf, &d.rerandomized_linf),
     ] {
-        let mut header = vec![title.to_string(), "ReRnd".to_string()];
-        header.extend(result.checkpoints.iter().map(|c| c.to_string()));
-        let rows: Vec<Vec<String>> = result
-            .units
-            .iter()
-            .enumerate()
-            .map(|(u, name)| {
-                let mut row = vec![name.clone(), format!("{:.3}", fresh[u])];
-                row.extend(grid[u].iter().map(|v| format!("{v:.3}")));
-                row
-            })
-            .collect();
         out.push('\n');
-        out.push_str(&table(&header, &rows));
+        out.push_str(&unit_table(result, title, |u| {
+            std::iter::once(fresh[u])
+                .chain(grid[u].iter().copied())
+                .map(|v| format!("{v:.3}"))
+                .collect()
+        }));
     }
     if !r.joint.is_empty() || !r.joint_rerandomized.is_empty() {
         out.push_str("\njoint resets\n");

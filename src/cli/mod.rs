@@ -245,6 +245,20 @@ impl CliDriver {
     }
 }
 
+impl CliDriver {
+    fn new(quiet: bool, epochs: usize) -> Self {
+        Self {
+            quiet,
+            terminal: std::io::stderr().is_terminal(),
+            started: Instant::now(),
+            last_draw: None,
+            steps_per_epoch: 1,
+            epochs,
+            loss: None,
+        }
+    }
+}
+
 impl Driver for CliDriver {
     fn event(&mut self, event: Event) {
         if self.quiet {
@@ -445,15 +459,7 @@ pub fn main_with(args: &[String]) -> Result<(), CliError> {
             let run = parse_run(&args[1..])?;
             let data = files::load(run.config.dataset, &run.data).map_err(|e| usage(e.to_string()))?;
             let device = Device::flex();
-            let mut driver = CliDriver {
-                quiet: run.quiet,
-                terminal: std::io::stderr().is_terminal(),
-                started: Instant::now(),
-                last_draw: None,
-                steps_per_epoch: 1,
-                epochs: run.config.epochs,
-                loss: None,
-            };
+            let mut driver = CliDriver::new(run.quiet, run.config.epochs);
             if !run.quiet {
                 eprintln!("{}", run.config.label());
             }
@@ -476,15 +482,7 @@ pub fn main_with(args: &[String]) -> Result<(), CliError> {
             let study = parse_study(&args[1..])?;
             let first = &study.plan.configs[0];
             let data = files::load(first.dataset, &study.data).map_err(|e| usage(e.to_string()))?;
-            let mut driver = CliDriver {
-                quiet: study.quiet,
-                terminal: std::io::stderr().is_terminal(),
-                started: Instant::now(),
-                last_draw: None,
-                steps_per_epoch: 1,
-                epochs: first.epochs,
-                loss: None,
-            };
+            let mut driver = CliDriver::new(study.quiet, first.epochs);
             let result = pollster::block_on(run_study(
                 &study.plan,
                 &data,

@@ -405,6 +405,13 @@ const tests = {
       assert(JSON.stringify(await heatmapCells(other.page, 'interpolation')) === JSON.stringify(path_), 'the link carries the interpolation');
       assert(JSON.stringify(await heatmapCells(other.page, 'error')) === JSON.stringify(await heatmapCells(page, 'error')), 'the link carries the mean map');
       assert(/Mean of 3 seeds/.test(await other.page.textContent('[data-testid=seeds-summary]')), 'the link is a multi-seed result');
+      // Saved in IndexedDB: after a reload the saved run reopens with its seeds and path.
+      await page.goto('about:blank');
+      await page.goto(server.url);
+      await page.click('[data-testid=saved-run] [data-testid=saved-run-name]', { timeout: 30_000 });
+      await page.waitForSelector('[data-testid=heatmap-interpolation][data-state=done]', { timeout: 30_000 });
+      assert(JSON.stringify(await heatmapCells(page, 'interpolation')) === JSON.stringify(path_), 'the saved run keeps the interpolation');
+      assert(/Mean of 3 seeds/.test(await page.textContent('[data-testid=seeds-summary]')), 'the saved run keeps its seeds');
       assert(errors.length === 0 && other.errors.length === 0, `console errors: ${[...errors, ...other.errors].join(' | ')}`);
     } finally {
       await browser.close();
@@ -456,6 +463,14 @@ const tests = {
       await other.page.waitForSelector('[data-testid=heatmap-study][data-state=done]', { timeout: 60_000 });
       assert(JSON.stringify(await check(other.page)) === JSON.stringify(cells), 'the link carries the study map');
       assert(/A link holds each run's row/.test(await other.page.textContent('[data-testid=study-shown]')), 'the link says what it holds');
+      // Saved in IndexedDB: after a reload the saved study reopens whole.
+      await page.goto('about:blank');
+      await page.goto(server.url);
+      await page.click('[data-testid=saved-run] [data-testid=saved-run-name]', { timeout: 30_000 });
+      await page.waitForSelector('[data-testid=heatmap-study][data-state=done]', { timeout: 30_000 });
+      assert(JSON.stringify(await check(page)) === JSON.stringify(cells), 'the saved study keeps its map');
+      await page.click('[data-testid=heatmap-study] [data-testid=heatmap-cell][data-row="depth=2"][data-col=layer1]');
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=heatmap-error] [data-testid=heatmap-cell]').length === 3 * 3 + 2);
       const real = [...errors, ...other.errors].filter((e) => !/favicon/.test(e));
       assert(real.length === 0, `console errors: ${real.join(' | ')}`);
     } finally {
