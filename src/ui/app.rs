@@ -13,6 +13,7 @@ use crate::ui::components::share::SharePanel;
 use crate::ui::components::status::{
     ConfirmRun, DeviceBadge, Guide, Intro, Notices, OriginBanner, ResumeOffer, UpdateBanner,
 };
+use crate::ui::components::study::StudyPanel;
 use crate::ui::engine::EngineSlot;
 use crate::ui::hooks::{use_file_drop, use_hash_changes, use_leave_guard, use_present_keys};
 use crate::ui::state::{Action, AppState, Notice, Origin, ShareLink, WorkerStatus};
@@ -179,6 +180,8 @@ pub fn app() -> Html {
         _ => None,
     };
     // On a phone the result comes first and the form waits behind a button.
+    // A study shows its picked run's curves and maps (the file itself for anything else).
+    let shown = state.shown_result();
     let collapse_settings = state.result.is_some() || running;
     let presentation = match (&state.result, state.presenting) {
         (Some(result), true) => html! {
@@ -252,8 +255,12 @@ pub fn app() -> Html {
                     if let Some(c) = &state.compare {
                         <ComparePanel comparison={c.clone()} on_close={emit(&dispatch, |_| Action::CloseCompare)} />
                     }
-                    <Curves run={state.run.clone()} result={state.result.clone()} />
-                    <Results run={state.run.clone().filter(|r| r.phase.is_active())} result={state.result.clone()} selected={state.selected}
+                    if let Some(file) = state.result.clone().filter(|r| r.study.is_some() && !running) {
+                        <StudyPanel {file} pick={state.study_pick} threshold={state.threshold}
+                            on_pick={emit(&dispatch, Action::PickStudyRun)} on_error={on_error.clone()} />
+                    }
+                    <Curves run={state.run.clone()} result={shown.clone()} />
+                    <Results run={state.run.clone().filter(|r| r.phase.is_active())} result={shown} file={state.result.clone()} selected={state.selected}
                         threshold={state.threshold} on_select={emit(&dispatch, Action::Select)}
                         on_threshold={emit(&dispatch, Action::SetThreshold)} on_error={on_error.clone()} />
                     if state.result.is_some() && !running {

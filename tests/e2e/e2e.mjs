@@ -452,6 +452,10 @@ const tests = {
       await page.waitForFunction(() => document.querySelectorAll('[data-testid=heatmap-error] [data-testid=heatmap-cell]').length === 4 * 3 + 2);
       const deep = study.study.runs[2].result;
       for (const c of await heatmapCells(page)) assert(c.value === resultValue(deep, c.row, c.col), `depth-3 map ${c.row}/${c.col}`);
+      // Its curves and its settings too.
+      const lossPoints = Number(await page.getAttribute('[data-testid=curve-loss]', 'data-points'));
+      assert(lossPoints === deep.loss_curve.length, `the loss curve is the depth-3 run's (${lossPoints} points)`);
+      assert(await page.inputValue('#field-depth') === '3', 'the form holds the picked run\'s config');
       // Saved like any run, and its file exported whole.
       await page.waitForSelector('[data-testid=saved-run]', { timeout: 10_000 });
       const exported = await exportJson(page, 'study-exported.json');
@@ -462,7 +466,10 @@ const tests = {
       const other = await openPage(browser, link);
       await other.page.waitForSelector('[data-testid=heatmap-study][data-state=done]', { timeout: 60_000 });
       assert(JSON.stringify(await check(other.page)) === JSON.stringify(cells), 'the link carries the study map');
-      assert(/A link holds each run's row/.test(await other.page.textContent('[data-testid=study-shown]')), 'the link says what it holds');
+      // Its first run's maps are there; another run's are not, and the page says so.
+      assert(/Below: the curves and maps of depth=1/.test(await other.page.textContent('[data-testid=study-shown]')), 'the link shows the first run');
+      await other.page.click('[data-testid=study-row][data-run="depth=3"] button');
+      await other.page.waitForFunction(() => /A link holds each run's row/.test(document.querySelector('[data-testid=study-shown]')?.textContent || ''));
       // Saved in IndexedDB: after a reload the saved study reopens whole.
       await page.goto('about:blank');
       await page.goto(server.url);

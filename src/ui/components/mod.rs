@@ -13,3 +13,4 @@ pub mod results;
 pub mod saved;
 pub mod share;
 pub mod status;
+pub mod study;

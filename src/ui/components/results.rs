@@ -71,7 +71,11 @@ pub fn curves(props: &CurvesProps) -> Html {
 #[derive(Properties, PartialEq)]
 pub struct ResultsProps {
     pub run: Option<LiveRun>,
+    /// What the maps show: the displayed result, or the picked run of a study.
     pub result: Option<Rc<ResultFile>>,
+    /// The displayed file itself (what "Download result" writes), when it is not `result`.
+    #[prop_or_default]
+    pub file: Option<Rc<ResultFile>>,
     pub selected: Option<(usize, usize)>,
     pub threshold: f64,
     pub on_select: Callback<Option<(usize, usize)>>,
@@ -89,7 +93,6 @@ fn export(result: &ResultFile, on_error: &Callback<String>) {
 #[function_component(Results)]
 pub fn results(props: &ResultsProps) -> Html {
     let transposed = use_state(|| None::<bool>);
-    let study_pick = use_state(|| 0usize);
     let sweeping = props
         .run
         .as_ref()
@@ -102,19 +105,9 @@ pub fn results(props: &ResultsProps) -> Html {
             </section>
         };
     }
-    let Some(file) = &props.result else {
+    let Some(result) = &props.result else {
         return html! {};
     };
-    // A study shows its grid first; below it, the maps of the run picked in it (the first).
-    let study_map = view::study_map(file);
-    let picked = (*study_pick).min(file.study.as_ref().map_or(0, |s| s.runs.len().saturating_sub(1)));
-    let picked_result = file
-        .study
-        .as_ref()
-        .and_then(|s| s.runs.get(picked))
-        .and_then(|run| run.result.as_deref().cloned())
-        .map(Rc::new);
-    let result = picked_result.as_ref().unwrap_or(file);
     // The paper draws CNN maps with units as columns; FCN maps with units as rows.
     let transpose = (*transposed).unwrap_or(result.units.len() > 8);
     let error = view::error_map(result);
@@ -168,15 +161,14 @@ pub fn results(props: &ResultsProps) -> Html {
     };
     let export_json = {
         // The whole file, a study's every run included.
-        let result = file.clone();
+        let result = props.file.clone().unwrap_or_else(|| result.clone());
         let on_error = props.on_error.clone();
         Callback::from(move |_: MouseEvent| export(&result, &on_error))
     };
     let csv_buttons = [error.clone(), l2.clone(), linf.clone()]
         .into_iter()
         .chain(joint.clone())
-        .chain(interpolation.clone())
-        .chain(study_map.clone()).map(|map| {
+        .chain(interpolation.clone()).map(|map| {
         let on_error = props.on_error.clone();
         let id = map.id;
         html! {
@@ -205,46 +197,8 @@ pub fn results(props: &ResultsProps) -> Html {
         result.timing.backend,
         result.timing.samples_per_second
     );
-    let study_section = match (&file.study, study_map) {
-        (Some(study), Some(map)) => {
-            let pick = {
-                let study_pick = study_pick.clone();
-                Callback::from(move |(row, _): (usize, usize)| study_pick.set(row))
-            };
-            let rows = study.runs.iter().enumerate().map(|(i, run)| {
-                let critical = run.critical_units(props.threshold);
-                html! {
-                    <li data-testid="study-row" data-run={run.label(&study.axes)} data-critical={critical.join(",")}
-                        class={classes!((i == picked).then_some("picked"))}>
-                        <span class="unit">{ run.label(&study.axes) }</span>
-                        { format!(" trained {:.1}% · critical: {}", run.final_test_error * 100.0,
-                            if critical.is_empty() { "none".to_string() } else { critical.join(", ") }) }
-                    </li>
-                }
-            });
-            let shown = study
-                .runs
-                .get(picked)
-                .map(|r| r.label(&study.axes))
-                .unwrap_or_default();
-            html! {
-                <section class="study" data-testid="study">
-                    <p class="summary">{ format!("A study of {} runs. Click a row of its map to show that run's maps below.", study.runs.len()) }</p>
-                    <Heatmap data={map} selected={Some((picked, 0))} on_select={Some(pick)} />
-                    <ul class="study-rows">{ for rows }</ul>
-                    if picked_result.is_some() {
-                        <p class="note" data-testid="study-shown">{ format!("Below: the maps of {shown}.") }</p>
-                    } else {
-                        <p class="note" data-testid="study-shown">{ format!("A link holds each run's row but only the first run's maps, which are below; the study's file holds the maps of {shown} and every other run.") }</p>
-                    }
-                </section>
-            }
-        }
-        _ => html! {},
-    };
     html! {
         <section class="results" data-testid="results">
-            { study_section }
             <p class="summary" data-testid="summary">{ summary }</p>
             if let Some(spread) = &result.seed_summary {
                 <p class="seeds-summary" data-testid="seeds-summary">

@@ -111,6 +111,7 @@ impl AppState {
                 self.origin = Some(Origin::Run);
                 self.unsaved = true;
                 self.selected = None;
+                self.study_pick = 0;
                 self.share = None;
             }
             FromWorker::JournalFailed(message) => self.notices.push(Notice::info(format!(

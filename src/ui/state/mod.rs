@@ -65,6 +65,8 @@ pub struct AppState {
     pub result: Option<Rc<ResultFile>>,
     /// Selected cell of the error map `(row, column)`.
     pub selected: Option<(usize, usize)>,
+    /// A study: the run whose maps and curves are shown (0, the first, to begin with).
+    pub study_pick: usize,
     /// Error increase that makes a unit critical.
     pub threshold: f64,
     pub notices: Vec<Notice>,
@@ -118,6 +120,8 @@ pub enum Action {
     /// The Stop button.
     StopRequested,
     Select(Option<(usize, usize)>),
+    /// Show run number `n` of the displayed study.
+    PickStudyRun(usize),
     SetThreshold(f64),
     Notice(Notice),
     DismissNotices,
@@ -172,6 +176,7 @@ impl Default for AppState {
             run: None,
             result: None,
             selected: None,
+            study_pick: 0,
             threshold: crate::report::DEFAULT_THRESHOLD,
             notices: Vec::new(),
             autorun: false,
@@ -233,7 +238,23 @@ impl AppState {
         self.result = Some(result);
         self.origin = Some(origin);
         self.selected = None;
+        self.study_pick = 0;
         self.share = None;
+    }
+
+    /// The result whose maps and curves the page draws: the displayed result, or for a study
+    /// the picked run's own (when the file holds it; a link holds the first run's only).
+    pub fn shown_result(&self) -> Option<Rc<ResultFile>> {
+        let result = self.result.as_ref()?;
+        let picked = result
+            .study
+            .as_ref()
+            .and_then(|s| s.runs.get(self.study_pick))
+            .and_then(|run| run.result.as_deref());
+        match picked {
+            Some(run) if self.study_pick > 0 => Some(Rc::new(run.clone())),
+            _ => Some(result.clone()),
+        }
     }
 
     /// A run starts (fresh or resumed): it replaces what the page showed of the last one.
@@ -320,6 +341,20 @@ impl AppState {
                 ));
             }
             Action::Select(cell) => self.selected = cell,
+            Action::PickStudyRun(n) => {
+                let runs = self
+                    .result
+                    .as_ref()
+                    .and_then(|r| r.study.as_ref())
+                    .map_or(0, |s| s.runs.len());
+                if n < runs {
+                    self.study_pick = n;
+                    self.selected = None;
+                    if let Some(picked) = self.shown_result() {
+                        self.form = Form::of(picked.config.clone());
+                    }
+                }
+            }
             Action::SetThreshold(t) => self.threshold = t.clamp(0.0, 1.0),
             Action::Notice(n) => self.notices.push(n),
             Action::DismissNotices => self.notices.clear(),

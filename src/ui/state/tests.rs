@@ -177,3 +177,46 @@ fn the_engine_loaded_follows_the_backend_and_the_adapter() {
     let hardware = AppState::default().apply(Action::GpuProbed(true));
     assert_eq!(hardware.engine, Some(EngineKind::Webgpu));
 }
+
+#[test]
+fn picking_a_study_run_shows_its_result_and_settings() {
+    use crate::engine::result::{Study, StudyAxis, StudyRun};
+    let first = sample_result();
+    let mut second = sample_result();
+    second.config.lr = 0.5;
+    second.final_test_error = 0.2;
+    let axes = vec![StudyAxis {
+        key: "lr".into(),
+        values: vec!["0.01".into(), "0.5".into()],
+    }];
+    let runs = vec![
+        StudyRun::of(vec!["0.01".into()], first),
+        StudyRun::of(vec!["0.5".into()], second),
+    ];
+    let study = Rc::new(Study::into_result(axes, runs));
+    let mut s = AppState::default().apply(Action::OpenResult {
+        result: study.clone(),
+        origin: Origin::Link,
+    });
+    assert!(
+        Rc::ptr_eq(&s.shown_result().unwrap(), &study),
+        "the first run is the file's own maps"
+    );
+    s = s.apply(Action::Select(Some((0, 1))));
+    s = s.apply(Action::PickStudyRun(1));
+    assert_eq!(s.shown_result().unwrap().final_test_error, 0.2);
+    assert_eq!(
+        s.form.value("lr"),
+        "0.5",
+        "the form holds the picked run's config"
+    );
+    assert_eq!(s.selected, None, "a cell of another run's map is not kept");
+    s = s.apply(Action::PickStudyRun(7));
+    assert_eq!(s.study_pick, 1, "a run the study lacks is ignored");
+    // Another result resets the pick.
+    s = s.apply(Action::OpenResult {
+        result: Rc::new(sample_result()),
+        origin: Origin::Link,
+    });
+    assert_eq!(s.study_pick, 0);
+}
