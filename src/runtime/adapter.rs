@@ -3,6 +3,7 @@
 
 use crate::runtime::error::RuntimeError;
 use crate::runtime::js::{await_promise, call, describe, get, get_string};
+use crate::runtime::protocol::GpuAdapter;
 
 /// What `navigator.gpu.requestAdapter()` said.
 pub struct AdapterProbe {
@@ -46,7 +47,11 @@ pub async fn probe_adapter() -> Result<AdapterProbe, RuntimeError> {
     })
 }
 
-/// Whether this browser offers a hardware WebGPU adapter (what `auto` trains on).
-pub async fn hardware_adapter() -> bool {
-    probe_adapter().await.is_ok_and(|p| !p.fallback)
+/// What kind of WebGPU adapter this browser offers (`auto` trains on a hardware one).
+pub async fn adapter_kind() -> GpuAdapter {
+    match probe_adapter().await {
+        Ok(probe) if probe.fallback => GpuAdapter::Software,
+        Ok(_) => GpuAdapter::Hardware,
+        Err(_) => GpuAdapter::Missing,
+    }
 }

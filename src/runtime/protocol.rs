@@ -54,14 +54,27 @@ pub enum EngineKind {
     Cpu,
 }
 
+/// What the browser's WebGPU offers, as the page sees it before loading an engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GpuAdapter {
+    /// No WebGPU, or no adapter at all.
+    Missing,
+    /// A software renderer (SwiftShader and the like).
+    Software,
+    Hardware,
+}
+
 impl EngineKind {
-    /// The engine a backend choice needs, given whether the browser has a hardware adapter.
-    pub fn for_choice(choice: BackendChoice, hardware_adapter: bool) -> Self {
-        match choice {
-            BackendChoice::Webgpu => EngineKind::Webgpu,
-            BackendChoice::Cpu => EngineKind::Cpu,
-            BackendChoice::Auto if hardware_adapter => EngineKind::Webgpu,
-            BackendChoice::Auto => EngineKind::Cpu,
+    /// The engine a backend choice needs, given the browser's adapter. `webgpu` with no adapter
+    /// at all trains on the CPU either way, so it gets the CPU engine (at full speed; the WebGPU
+    /// engine's own CPU fallback is built for size), which says why.
+    pub fn for_choice(choice: BackendChoice, adapter: GpuAdapter) -> Self {
+        match (choice, adapter) {
+            (BackendChoice::Webgpu, GpuAdapter::Missing) => EngineKind::Cpu,
+            (BackendChoice::Webgpu, _) => EngineKind::Webgpu,
+            (BackendChoice::Cpu, _) => EngineKind::Cpu,
+            (BackendChoice::Auto, GpuAdapter::Hardware) => EngineKind::Webgpu,
+            (BackendChoice::Auto, _) => EngineKind::Cpu,
         }
     }
 

@@ -87,9 +87,7 @@ pub fn app() -> Html {
                 // Which engine to load: the WebGPU one only where it can train on a real GPU.
                 let dispatch = dispatch.clone();
                 wasm_bindgen_futures::spawn_local(async move {
-                    dispatch.emit(Action::GpuProbed(
-                        crate::runtime::adapter::hardware_adapter().await,
-                    ));
+                    dispatch.emit(Action::GpuProbed(crate::runtime::adapter::adapter_kind().await));
                 });
             }
             effects::list_saved(dispatch.clone());

@@ -208,6 +208,17 @@ const tests = {
       await page.goto(server.url + fragment(SMALL, { run: 1 }));
       await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 600_000 });
       assert(fetched.length === 0, `after a reload the data was downloaded again: ${fetched.join(', ')}`);
+      // `backend=webgpu` where there is no WebGPU at all: the CPU engine (full speed), not the
+      // WebGPU engine's own CPU fallback, and the message says why.
+      const wasm = [];
+      page.on('request', (r) => { if (r.url().endsWith('.wasm')) wasm.push(r.url()); });
+      await page.goto('about:blank');
+      await page.goto(server.url + fragment(SMALL, { run: 1, backend: 'webgpu' }));
+      await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 600_000 });
+      const why = await page.textContent('[data-testid=fallback-message]');
+      assert(/WebGPU is not available/.test(why), `fallback message: ${why}`);
+      assert(wasm.some((u) => /layerlab-worker-cpu-[0-9a-f]{16}_bg\.wasm/.test(u)), `the CPU engine was not loaded: ${wasm.join(', ')}`);
+      assert(!wasm.some((u) => /layerlab-worker-[0-9a-f]{16}_bg\.wasm/.test(u)), `the WebGPU engine was loaded: ${wasm.join(', ')}`);
     } finally {
       await browser.close();
     }

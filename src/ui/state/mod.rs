@@ -21,7 +21,9 @@ pub use run::{LiveRun, Phase};
 pub use saved::{RunSource, RunSummary, SavedRuns};
 
 use crate::engine::result::ResultFile;
-use crate::runtime::protocol::{BackendChoice, DeviceReport, EngineKind, FromWorker, JournalHeader};
+use crate::runtime::protocol::{
+    BackendChoice, DeviceReport, EngineKind, FromWorker, GpuAdapter, JournalHeader,
+};
 use crate::ui::url::Fragment;
 use std::rc::Rc;
 
@@ -55,7 +57,7 @@ pub struct AppState {
     pub form: Form,
     pub backend: BackendChoice,
     /// Whether the browser offers a hardware WebGPU adapter (`None` until asked).
-    pub hardware_gpu: Option<bool>,
+    pub gpu: Option<GpuAdapter>,
     /// The engine worker the page loads for `backend` (`None` until the adapter is known).
     pub engine: Option<EngineKind>,
     pub worker: WorkerStatus,
@@ -160,8 +162,8 @@ pub enum Action {
     ToggleSettings,
     /// The service worker found a newer build of the page.
     UpdateAvailable,
-    /// The browser was asked for a WebGPU adapter: whether it has a hardware one.
-    GpuProbed(bool),
+    /// The browser was asked for a WebGPU adapter: what it has.
+    GpuProbed(GpuAdapter),
 }
 
 impl Default for AppState {
@@ -169,7 +171,7 @@ impl Default for AppState {
         Self {
             form: Form::preset("quick").expect("the quick preset is valid"),
             backend: BackendChoice::Auto,
-            hardware_gpu: None,
+            gpu: None,
             engine: None,
             worker: WorkerStatus::Loading,
             device: None,
@@ -216,10 +218,10 @@ impl AppState {
     /// Loads the engine worker the backend choice needs, when it is not the one loaded (never
     /// during a run: the form's backend is locked then).
     pub(super) fn pick_engine(&mut self) {
-        let Some(hardware) = self.hardware_gpu else {
+        let Some(adapter) = self.gpu else {
             return;
         };
-        let kind = EngineKind::for_choice(self.backend, hardware);
+        let kind = EngineKind::for_choice(self.backend, adapter);
         if self.engine != Some(kind) && !self.running() {
             self.engine = Some(kind);
             self.worker = WorkerStatus::Loading;
@@ -279,8 +281,8 @@ impl AppState {
                 self.backend = b;
                 self.pick_engine();
             }
-            Action::GpuProbed(hardware) => {
-                self.hardware_gpu = Some(hardware);
+            Action::GpuProbed(adapter) => {
+                self.gpu = Some(adapter);
                 self.pick_engine();
             }
             Action::LoadFragment(fragment) => self.load_fragment(fragment),

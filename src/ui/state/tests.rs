@@ -158,10 +158,10 @@ fn fragment_with_bad_config_is_reported_not_run() {
 
 #[test]
 fn the_engine_loaded_follows_the_backend_and_the_adapter() {
-    use crate::runtime::protocol::EngineKind;
+    use crate::runtime::protocol::{EngineKind, GpuAdapter};
     let s = AppState::default();
     assert_eq!(s.engine, None, "nothing loads before the adapter is known");
-    let s = s.apply(Action::GpuProbed(false));
+    let s = s.apply(Action::GpuProbed(GpuAdapter::Software));
     assert_eq!((s.engine, s.worker_generation), (Some(EngineKind::Cpu), 1));
     let s = s.apply(Action::SetBackend(BackendChoice::Webgpu));
     assert_eq!((s.engine, s.worker_generation), (Some(EngineKind::Webgpu), 2));
@@ -174,8 +174,13 @@ fn the_engine_loaded_follows_the_backend_and_the_adapter() {
         Some(EngineKind::Cpu),
         "auto trains on the CPU without a hardware adapter"
     );
-    let hardware = AppState::default().apply(Action::GpuProbed(true));
+    let hardware = AppState::default().apply(Action::GpuProbed(GpuAdapter::Hardware));
     assert_eq!(hardware.engine, Some(EngineKind::Webgpu));
+    // No WebGPU at all: even `webgpu` gets the CPU engine, which says why it trains there.
+    let none = AppState::default()
+        .apply(Action::GpuProbed(GpuAdapter::Missing))
+        .apply(Action::SetBackend(BackendChoice::Webgpu));
+    assert_eq!(none.engine, Some(EngineKind::Cpu));
 }
 
 #[test]
