@@ -50,6 +50,23 @@ fn bad_arguments_are_one_line_and_exit_2() {
     assert_usage_error(&["frobnicate"], "unknown command");
     assert_usage_error(&["run", "--data", "/nonexistent/dir"], "/nonexistent/dir");
     assert_usage_error(&["show", "/nonexistent/result.json"], "cannot be read");
+    // Seeds, interpolations and studies.
+    assert_usage_error(&["run", "--seeds", "0-99999", "--data", "x"], "option 'seeds'");
+    assert_usage_error(&["run", "--seeds", "4-2", "--data", "x"], "option 'seeds'");
+    assert_usage_error(
+        &["run", "--interpolation", "0,1.5", "--data", "x"],
+        "between 0 and 1",
+    );
+    assert_usage_error(&["study", "--data", "x"], "a study varies 1 to 4 keys");
+    assert_usage_error(&["study", "--depth", "2,x", "--data", "x"], "option 'depth'");
+    assert_usage_error(
+        &["study", "--depth", "2,3", "--data", "/nonexistent/dir"],
+        "/nonexistent/dir",
+    );
+    assert_usage_error(
+        &["study", "--model", "fcn,vgg11", "--data", "x"],
+        "every run of a study uses one data set",
+    );
 }
 
 #[test]
