@@ -457,9 +457,22 @@ impl Driver for Keeper {
     }
 }
 
+/// Finishes `stored` on the CPU, quietly.
+fn resume(
+    c: &ExperimentConfig,
+    data: &layerlab::engine::data::DataSplit,
+    stored: layerlab::engine::train::StoredRun,
+) -> Result<ResultFile, layerlab::engine::train::EngineError> {
+    let device = Device::flex();
+    let mut quiet = Quiet::default();
+    pollster::block_on(layerlab::engine::train::resume_experiment(
+        c, data, &device, "test", stored, &mut quiet,
+    ))
+}
+
 #[test]
 fn a_stored_run_resumes_to_the_same_result_and_a_damaged_one_is_refused() {
-    use layerlab::engine::train::{EngineError, StoredRun, resume_experiment};
+    use layerlab::engine::train::{EngineError, StoredRun};
     let data = files::load_mnist(&common::mnist_dir()).unwrap();
     let c = config(&[
         ("model", "fcn"),
@@ -486,15 +499,7 @@ fn a_stored_run_resumes_to_the_same_result_and_a_damaged_one_is_refused() {
         cells: keeper.cells[..5].to_vec(),
         seeds: Vec::new(),
     };
-    let resumed = pollster::block_on(resume_experiment(
-        &c,
-        &data,
-        &device,
-        "test",
-        stored.clone(),
-        &mut Quiet::default(),
-    ))
-    .unwrap();
+    let resumed = resume(&c, &data, stored.clone()).unwrap();
     assert_eq!(resumed.robustness, full.robustness);
     assert_eq!(resumed.distance, full.distance);
     assert_eq!(resumed.per_class, full.per_class);
@@ -512,15 +517,7 @@ fn a_stored_run_resumes_to_the_same_result_and_a_damaged_one_is_refused() {
         checkpoints: keeper.checkpoints[..2].to_vec(),
         ..stored.clone()
     };
-    let partial = pollster::block_on(resume_experiment(
-        &c,
-        &data,
-        &device,
-        "test",
-        early,
-        &mut Quiet::default(),
-    ))
-    .unwrap();
+    let partial = resume(&c, &data, early).unwrap();
     assert_eq!(partial.checkpoints, vec![0, 1]);
     assert!(partial.stopped_early && partial.trained_epochs == 1.0);
     partial.check_shape().unwrap();
@@ -532,15 +529,7 @@ fn a_stored_run_resumes_to_the_same_result_and_a_damaged_one_is_refused() {
     let mut out_of_range = stored;
     out_of_range.cells[0].1.error = 7.0;
     for damaged in [short, foreign, out_of_range] {
-        let err = pollster::block_on(resume_experiment(
-            &c,
-            &data,
-            &device,
-            "test",
-            damaged,
-            &mut Quiet::default(),
-        ))
-        .unwrap_err();
+        let err = resume(&c, &data, damaged).unwrap_err();
         assert!(matches!(err, EngineError::Stored(_)), "{err}");
     }
 }
@@ -697,7 +686,7 @@ fn a_multi_seed_run_is_the_mean_of_its_single_seed_runs_bit_for_bit() {
 
 #[test]
 fn a_multi_seed_run_resumes_after_its_first_seed_and_a_foreign_seed_is_refused() {
-    use layerlab::engine::train::{EngineError, StoredRun, resume_experiment};
+    use layerlab::engine::train::{EngineError, StoredRun};
     let data = files::load_mnist(&common::mnist_dir()).unwrap();
     let device = Device::flex();
     let c = small_fcn(&[("seeds", "0,7")]);
@@ -729,15 +718,7 @@ fn a_multi_seed_run_resumes_after_its_first_seed_and_a_foreign_seed_is_refused()
         cells: second.cells[..4].to_vec(),
         seeds: vec![seed0],
     };
-    let resumed = pollster::block_on(resume_experiment(
-        &c,
-        &data,
-        &device,
-        "test",
-        stored.clone(),
-        &mut Quiet::default(),
-    ))
-    .unwrap();
+    let resumed = resume(&c, &data, stored.clone()).unwrap();
     assert_eq!(resumed.robustness, full.robustness);
     assert_eq!(resumed.seed_summary, full.seed_summary);
     assert_eq!(resumed.seed_runs, full.seed_runs);
@@ -748,30 +729,12 @@ fn a_multi_seed_run_resumes_after_its_first_seed_and_a_foreign_seed_is_refused()
         cells: Vec::new(),
         ..stored.clone()
     };
-    let resumed = pollster::block_on(resume_experiment(
-        &c,
-        &data,
-        &device,
-        "test",
-        between,
-        &mut Quiet::default(),
-    ))
-    .unwrap();
+    let resumed = resume(&c, &data, between).unwrap();
     assert_eq!(resumed.seed_runs, full.seed_runs);
     // A finished seed from another config is refused.
     let mut foreign = stored;
     foreign.seeds[0].config.lr = 0.5;
-    assert!(matches!(
-        pollster::block_on(resume_experiment(
-            &c,
-            &data,
-            &device,
-            "test",
-            foreign,
-            &mut Quiet::default()
-        )),
-        Err(EngineError::Stored(_))
-    ));
+    assert!(matches!(resume(&c, &data, foreign), Err(EngineError::Stored(_))));
 }
 
 #[test]
