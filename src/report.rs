@@ -92,17 +92,13 @@ pub fn render(result: &ResultFile, threshold: f64) -> String {
     full.push(String::new());
     rows.push(full);
     if let Some(summary) = &result.seed_summary {
+        let seeds = result.seed_list();
         let _ = writeln!(
             out,
             "Mean of {} seeds ({}): every map value is the mean over the seeds, ± its sample standard \
              deviation in the spread table below.",
-            result.seed_runs.len(),
-            result
-                .seed_runs
-                .iter()
-                .map(|s| s.seed.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            seeds.len(),
+            seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
         );
         let _ = writeln!(
             out,
@@ -204,15 +200,7 @@ pub fn render_study(result: &ResultFile, threshold: f64) -> String {
     let Some(study) = &result.study else {
         return render(result, threshold);
     };
-    // Columns: every unit name in the order the runs first name it.
-    let mut columns: Vec<&str> = Vec::new();
-    for run in &study.runs {
-        for unit in &run.units {
-            if !columns.contains(&unit.as_str()) {
-                columns.push(unit);
-            }
-        }
-    }
+    let columns = study.unit_columns();
     let mut header = vec!["study run".to_string(), "trained".to_string()];
     header.extend(columns.iter().map(|c| c.to_string()));
     header.push("critical".into());

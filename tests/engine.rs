@@ -240,8 +240,7 @@ fn short_real_run_shows_layer1_critical_and_is_deterministic() {
     assert!(driver.events.iter().any(|e| matches!(e, Event::SweepCell { .. })));
 
     // Same seed, same backend: the same numbers, byte for byte.
-    let again =
-        pollster::block_on(run_experiment(&c, &data, &device, "test", &mut Quiet::default())).unwrap();
+    let again = run_quiet(&c, &data).unwrap();
     let a = strip_timing(serde_json::to_value(&result).unwrap());
     let b = strip_timing(serde_json::to_value(&again).unwrap());
     assert_eq!(
@@ -251,14 +250,7 @@ fn short_real_run_shows_layer1_critical_and_is_deterministic() {
     // Another seed: other numbers.
     let mut other = c.clone();
     other.seed = 1;
-    let third = pollster::block_on(run_experiment(
-        &other,
-        &data,
-        &device,
-        "test",
-        &mut Quiet::default(),
-    ))
-    .unwrap();
+    let third = run_quiet(&other, &data).unwrap();
     assert_ne!(third.history, result.history);
 }
 
@@ -299,14 +291,7 @@ fn unknown_joint_unit_is_a_clear_error() {
         ("epochs", "1"),
         ("checkpoints", "0,1"),
     ]);
-    let err = pollster::block_on(run_experiment(
-        &c,
-        &data,
-        &Device::flex(),
-        "test",
-        &mut Quiet::default(),
-    ))
-    .unwrap_err();
+    let err = run_quiet(&c, &data).unwrap_err();
     assert_eq!(
         err.to_string(),
         "unknown unit 'layer9'; this model's units are layer1, layer2, layer3, layer4"
@@ -327,14 +312,7 @@ fn a_diverging_run_stops_records_where_and_marks_its_cells() {
         ("test-limit", "1000"),
         ("checkpoints", "0,1,2"),
     ]);
-    let result = pollster::block_on(run_experiment(
-        &c,
-        &data,
-        &Device::flex(),
-        "test",
-        &mut Quiet::default(),
-    ))
-    .unwrap();
+    let result = run_quiet(&c, &data).unwrap();
     let diverged = result.diverged.clone().expect("lr 3 diverges");
     assert_eq!(diverged.epoch, 1);
     assert!(diverged.step >= 1 && diverged.step <= 40, "{diverged:?}");
@@ -457,6 +435,20 @@ impl Driver for Keeper {
     }
 }
 
+/// Runs `c` on the CPU, quietly.
+fn run_quiet(
+    c: &ExperimentConfig,
+    data: &layerlab::engine::data::DataSplit,
+) -> Result<ResultFile, layerlab::engine::EngineError> {
+    pollster::block_on(run_experiment(
+        c,
+        data,
+        &Device::flex(),
+        "test",
+        &mut Quiet::default(),
+    ))
+}
+
 /// Finishes `stored` on the CPU, quietly.
 fn resume(
     c: &ExperimentConfig,
@@ -555,14 +547,7 @@ fn interpolation_runs_along_the_path_and_its_ends_are_the_known_models() {
     let data = files::load_mnist(&common::mnist_dir()).unwrap();
     let c = small_fcn(&[("interpolation", "1,0,0.5")]);
     assert_eq!(c.interpolation, vec![0.0, 0.5, 1.0], "sorted on the way in");
-    let r = pollster::block_on(run_experiment(
-        &c,
-        &data,
-        &Device::flex(),
-        "test",
-        &mut Quiet::default(),
-    ))
-    .unwrap();
+    let r = run_quiet(&c, &data).unwrap();
     let i = r.interpolation.as_ref().expect("the run has an interpolation");
     assert_eq!(i.alphas, vec![0.0, 0.5, 1.0]);
     assert_eq!(i.epsilon, layerlab::engine::result::DEFAULT_THRESHOLD);
@@ -636,7 +621,7 @@ fn a_multi_seed_run_is_the_mean_of_its_single_seed_runs_bit_for_bit() {
         .iter()
         .map(|&seed| {
             let c = multi_config.for_seed(seed);
-            pollster::block_on(run_experiment(&c, &data, &device, "test", &mut Quiet::default())).unwrap()
+            run_quiet(&c, &data).unwrap()
         })
         .collect();
     assert_eq!(multi.seed_runs.len(), 3);
@@ -694,14 +679,7 @@ fn a_multi_seed_run_resumes_after_its_first_seed_and_a_foreign_seed_is_refused()
     let full = pollster::block_on(run_experiment(&c, &data, &device, "test", &mut keeper)).unwrap();
     assert_eq!(keeper.seeds.len(), 2, "each finished seed was offered");
     // Seed 0 done, seed 7 trained and 4 of its cells swept.
-    let seed0 = pollster::block_on(run_experiment(
-        &c.for_seed(0),
-        &data,
-        &device,
-        "test",
-        &mut Quiet::default(),
-    ))
-    .unwrap();
+    let seed0 = run_quiet(&c.for_seed(0), &data).unwrap();
     let mut second = Keeper::default();
     let _ = pollster::block_on(run_experiment(
         &c.for_seed(7),
@@ -762,14 +740,7 @@ fn a_study_runs_its_grid_and_keeps_every_run() {
     let study = result.study.as_ref().unwrap();
     assert_eq!(study.runs.len(), 4);
     for (run, config) in study.runs.iter().zip(&plan.configs) {
-        let alone = pollster::block_on(run_experiment(
-            config,
-            &data,
-            &Device::flex(),
-            "test",
-            &mut Quiet::default(),
-        ))
-        .unwrap();
+        let alone = run_quiet(config, &data).unwrap();
         assert_eq!(run.units, alone.units);
         assert_eq!(run.final_test_error, alone.final_test_error);
         assert_eq!(

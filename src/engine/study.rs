@@ -4,6 +4,7 @@
 
 use crate::engine::config::{self, ConfigError, ExperimentConfig};
 use crate::engine::data::DataSplit;
+use crate::engine::result::study::{grid, label};
 use crate::engine::result::{RUN_AXIS, ResultFile, Study, StudyAxis, StudyRun, caps};
 use crate::engine::train::{Driver, EngineError, Event, run_experiment};
 use burn::tensor::Device;
@@ -122,30 +123,6 @@ impl StudyPlan {
     }
 }
 
-/// Every combination of the axes' values, the last axis fastest.
-fn grid(axes: &[StudyAxis]) -> Vec<Vec<String>> {
-    axes.iter().fold(vec![Vec::new()], |points, axis| {
-        points
-            .iter()
-            .flat_map(|p| {
-                axis.values.iter().map(move |v| {
-                    let mut next = p.clone();
-                    next.push(v.clone());
-                    next
-                })
-            })
-            .collect()
-    })
-}
-
-fn label(axes: &[StudyAxis], values: &[String]) -> String {
-    axes.iter()
-        .zip(values)
-        .map(|(a, v)| format!("{}={v}", a.key))
-        .collect::<Vec<_>>()
-        .join(" · ")
-}
-
 /// Trains and sweeps every run of `plan` in turn. A stopped run (not one that diverged) ends
 /// the study: the result holds the runs done, and its axes shrink to them when they no longer
 /// form the grid (then it lists them under one axis, `run`).
@@ -166,8 +143,7 @@ pub async fn run_study<D: Driver>(
             label: label(&plan.axes, &values),
         });
         let result = run_experiment(config, data, device, backend, driver).await?;
-        let stopped =
-            (result.stopped_early && result.diverged.is_none()) || result.sweep_cells_done.is_some();
+        let stopped = result.was_stopped();
         runs.push(StudyRun::of(values, result));
         if stopped {
             break;

@@ -121,21 +121,16 @@ impl JournalHeader {
                 if self.checkpoints.len() == 1 { "" } else { "s" }
             )
         };
-        if self.config.seeds.is_empty() {
-            format!(
-                "{} · seed {}, interrupted {stage}",
-                self.config.label(),
-                self.config.seed
-            )
+        let seeds_done = if self.config.seeds.is_empty() {
+            String::new()
         } else {
-            format!(
-                "{} · {} ({} of {} done), interrupted {stage}",
-                self.config.label(),
-                self.config.seed_label(),
-                self.seeds_done,
-                self.config.seeds.len()
-            )
-        }
+            format!(" ({} of {} done)", self.seeds_done, self.config.seeds.len())
+        };
+        format!(
+            "{} · {}{seeds_done}, interrupted {stage}",
+            self.config.label(),
+            self.config.seed_label()
+        )
     }
 }
 

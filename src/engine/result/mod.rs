@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 mod check;
 mod seeds;
-mod study;
+pub mod study;
 
 pub use seeds::{SeedRun, SeedStat, SeedSummary, combine_seeds};
 pub use study::{RUN_AXIS, Study, StudyAxis, StudyRun};
@@ -315,14 +315,17 @@ impl ResultFile {
     /// earliest saved checkpoint) raises test error by at most `threshold`. Unknown when either
     /// error was not computed (non-finite weights).
     pub fn verdict(&self, unit: usize, threshold: f64) -> Verdict {
-        let rise = self.robustness.reinitialized[unit][0] - self.baseline_error();
-        if rise.is_nan() {
-            Verdict::Unknown
-        } else if rise <= threshold {
-            Verdict::Robust
-        } else {
-            Verdict::Critical
-        }
+        Verdict::of(
+            self.robustness.reinitialized[unit][0],
+            self.baseline_error(),
+            threshold,
+        )
+    }
+
+    /// Whether the run was stopped by its host (in training or in the sweep), rather than ending
+    /// or diverging: a multi-seed run or a study does not go on after it.
+    pub fn was_stopped(&self) -> bool {
+        (self.stopped_early && self.diverged.is_none()) || self.sweep_cells_done.is_some()
     }
 }
 
@@ -341,6 +344,19 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The verdict on a reset whose error is `reset` against the trained model's `baseline`:
+    /// robust when it rises by at most `threshold`, unknown when either was not computed.
+    pub fn of(reset: f64, baseline: f64, threshold: f64) -> Self {
+        let rise = reset - baseline;
+        if rise.is_nan() {
+            Verdict::Unknown
+        } else if rise <= threshold {
+            Verdict::Robust
+        } else {
+            Verdict::Critical
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Verdict::Robust => "robust",

@@ -134,31 +134,28 @@ impl SeedSummary {
     /// The summary of `runs` (at least one, all of one shape: the same config but the seed).
     pub fn of(runs: &[SeedRun]) -> Self {
         let columns: Vec<Vec<f64>> = runs.iter().map(SeedRun::values).collect();
-        let len = columns[0].len();
-        let (mut mean, mut std, mut min, mut max) = (
-            Vec::with_capacity(len),
+        let mean = mean_of(&columns.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        let len = mean.len();
+        let (mut std, mut min, mut max) = (
             Vec::with_capacity(len),
             Vec::with_capacity(len),
             Vec::with_capacity(len),
         );
-        for at in 0..len {
+        for (at, &m) in mean.iter().enumerate() {
             // In seed order, so the same seeds always give the same bits.
             let computed: Vec<f64> = columns.iter().map(|c| c[at]).filter(|v| !v.is_nan()).collect();
-            let n = computed.len() as f64;
             if computed.is_empty() {
-                mean.push(f64::NAN);
                 std.push(f64::NAN);
                 min.push(f64::NAN);
                 max.push(f64::NAN);
                 continue;
             }
-            let m = computed.iter().sum::<f64>() / n;
+            let n = computed.len() as f64;
             let variance = if computed.len() > 1 {
                 computed.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (n - 1.0)
             } else {
                 0.0
             };
-            mean.push(m);
             std.push(variance.sqrt());
             min.push(computed.iter().copied().fold(f64::INFINITY, f64::min));
             max.push(computed.iter().copied().fold(f64::NEG_INFINITY, f64::max));
@@ -185,18 +182,31 @@ impl ResultFile {
         }
     }
 
+    /// A multi-seed result's seeds: its seed runs', or the config's when a link too long for
+    /// every seed's maps left the runs out. Empty for a single-seed result.
+    pub fn seed_list(&self) -> Vec<u64> {
+        if self.seed_runs.is_empty() && self.seed_summary.is_some() {
+            self.config.seeds.clone()
+        } else {
+            self.seed_runs.iter().map(|s| s.seed).collect()
+        }
+    }
+
     /// For a multi-seed result: in how many seeds unit `unit` is critical at `threshold`, and
     /// in how many it could be judged. `None` for a single-seed result.
     pub fn critical_in_seeds(&self, unit: usize, threshold: f64) -> Option<(usize, usize)> {
         if self.seed_runs.is_empty() {
             return None;
         }
-        let rises = self
+        let verdicts = self
             .seed_runs
             .iter()
-            .map(|s| s.robustness.reinitialized[unit][0] - s.final_test_error);
-        let judged: Vec<f64> = rises.filter(|r| !r.is_nan()).collect();
-        Some((judged.iter().filter(|&&r| r > threshold).count(), judged.len()))
+            .map(|s| Verdict::of(s.robustness.reinitialized[unit][0], s.final_test_error, threshold));
+        let judged: Vec<Verdict> = verdicts.filter(|v| *v != Verdict::Unknown).collect();
+        Some((
+            judged.iter().filter(|v| **v == Verdict::Critical).count(),
+            judged.len(),
+        ))
     }
 }
 

@@ -60,11 +60,7 @@ impl StudyRun {
 
     /// "depth=5 · width=256".
     pub fn label(&self, axes: &[StudyAxis]) -> String {
-        axes.iter()
-            .zip(&self.values)
-            .map(|(a, v)| format!("{}={v}", a.key))
-            .collect::<Vec<_>>()
-            .join(" · ")
+        label(axes, &self.values)
     }
 
     /// Units critical at `threshold` (their reset to the first checkpoint raises the error by
@@ -73,13 +69,50 @@ impl StudyRun {
         self.units
             .iter()
             .zip(&self.reinitialized)
-            .filter(|(_, e)| *e - self.final_test_error > threshold)
+            .filter(|(_, e)| Verdict::of(**e, self.final_test_error, threshold) == Verdict::Critical)
             .map(|(u, _)| u.as_str())
             .collect()
     }
 }
 
+/// The label of the grid point at `values` of `axes`: "depth=5 · width=256".
+pub fn label(axes: &[StudyAxis], values: &[String]) -> String {
+    axes.iter()
+        .zip(values)
+        .map(|(a, v)| format!("{}={v}", a.key))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// Every combination of the axes' values, the last axis fastest: the runs' order.
+pub fn grid(axes: &[StudyAxis]) -> Vec<Vec<String>> {
+    axes.iter().fold(vec![Vec::new()], |points, axis| {
+        points
+            .iter()
+            .flat_map(|p| {
+                axis.values.iter().map(move |v| {
+                    let mut next = p.clone();
+                    next.push(v.clone());
+                    next
+                })
+            })
+            .collect()
+    })
+}
+
 impl Study {
+    /// Every unit name of the runs, in the order they first name them (a shallower run's units
+    /// come before a deeper one's extra ones): the columns of the study's map and table.
+    pub fn unit_columns(&self) -> Vec<&str> {
+        let mut columns: Vec<&str> = Vec::new();
+        for unit in self.runs.iter().flat_map(|r| &r.units) {
+            if !columns.contains(&unit.as_str()) {
+                columns.push(unit);
+            }
+        }
+        columns
+    }
+
     /// The study's result file: the first run's own result, with every run listed.
     pub fn into_result(axes: Vec<StudyAxis>, runs: Vec<StudyRun>) -> ResultFile {
         let mut first = *runs[0].result.clone().expect("a fresh study holds its runs");
@@ -105,11 +138,11 @@ impl Study {
     /// The shape checks of a study inside `owner` (see [`ResultFile::check_shape`]).
     pub(super) fn check(&self, owner: &ResultFile) -> Result<(), ResultError> {
         let bad = |m: String| Err(ResultError::Shape(m));
-        let grid = self
+        let points = self
             .axes
             .iter()
             .try_fold(1usize, |n, a| n.checked_mul(a.values.len()));
-        if self.axes.is_empty() || self.axes.len() > caps::STUDY_AXES || grid != Some(self.runs.len()) {
+        if self.axes.is_empty() || self.axes.len() > caps::STUDY_AXES || points != Some(self.runs.len()) {
             return bad("a study's runs are not the grid of its axes".into());
         }
         if self.runs.is_empty() || self.runs.len() > caps::STUDY_RUNS {
@@ -131,15 +164,9 @@ impl Study {
                 ));
             }
         }
-        for (at, run) in self.runs.iter().enumerate() {
+        // At most `caps::STUDY_RUNS` points: the grid's size is the runs' count, checked above.
+        for (at, (run, expected)) in self.runs.iter().zip(grid(&self.axes)).enumerate() {
             let label = run.label(&self.axes);
-            // Grid order: run `at` takes each axis's value at its digit of `at`.
-            let mut rest = at;
-            let mut expected = vec![String::new(); self.axes.len()];
-            for (slot, axis) in expected.iter_mut().zip(&self.axes).rev() {
-                *slot = axis.values[rest % axis.values.len()].clone();
-                rest /= axis.values.len();
-            }
             if run.values != expected {
                 return bad(format!("study run {at} is not at its place in the grid"));
             }

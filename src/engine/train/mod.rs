@@ -171,8 +171,7 @@ async fn run_seeds<D: Driver>(
                 result: &result,
             })
             .await;
-        let stopped =
-            (result.stopped_early && result.diverged.is_none()) || result.sweep_cells_done.is_some();
+        let stopped = result.was_stopped();
         finished.push(result);
         if stopped {
             break;

@@ -184,12 +184,7 @@ pub fn results(props: &ResultsProps) -> Html {
         let transposed = transposed.clone();
         Callback::from(move |_: MouseEvent| transposed.set(Some(!transpose)))
     };
-    // A link too long for every seed's maps carries only their summary: the config names them.
-    let seeds: Vec<u64> = if result.seed_runs.is_empty() {
-        result.config.seeds.clone()
-    } else {
-        result.seed_runs.iter().map(|s| s.seed).collect()
-    };
+    let seeds = result.seed_list();
     let summary = format!(
         "{} · trained test error {:.2}% · {} · {:.0} examples/s",
         result.config.label(),

@@ -53,11 +53,7 @@ fn seed_spread(
     let Some(summary) = &result.seed_summary else {
         return Vec::new();
     };
-    let seeds = if result.seed_runs.is_empty() {
-        result.config.seeds.len()
-    } else {
-        result.seed_runs.len()
-    };
+    let seeds = result.seed_list().len();
     let (std, min, max) = (grid(&summary.std), grid(&summary.min), grid(&summary.max));
     std.iter()
         .zip(&min)
@@ -333,12 +329,7 @@ pub fn joint_map(result: &ResultFile) -> Option<HeatmapData> {
 /// the run's first checkpoint; a unit the run lacks is empty. `None` for a single run.
 pub fn study_map(result: &ResultFile) -> Option<HeatmapData> {
     let study = result.study.as_ref()?;
-    let mut columns: Vec<String> = Vec::new();
-    for unit in study.runs.iter().flat_map(|r| &r.units) {
-        if !columns.contains(unit) {
-            columns.push(unit.clone());
-        }
-    }
+    let columns: Vec<String> = study.unit_columns().into_iter().map(String::from).collect();
     let values = study
         .runs
         .iter()
