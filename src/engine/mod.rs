@@ -19,6 +19,8 @@ pub mod result;
 pub mod rng;
 
 #[cfg(feature = "engine")]
+pub mod kernels;
+#[cfg(feature = "engine")]
 pub mod metrics;
 #[cfg(feature = "engine")]
 pub mod models;

@@ -2,8 +2,8 @@
 //! units, and the layers (dense, convolution, 2×2 max pooling, batch norm) over a value slice.
 
 use super::*;
-use burn::tensor::module::{batch_norm, batch_norm_train, conv2d};
-use burn::tensor::ops::ConvOptions;
+use crate::engine::kernels;
+use burn::tensor::module::{batch_norm, batch_norm_train};
 
 /// Indices of a dense layer's tensors.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -172,22 +172,10 @@ pub fn conv(values: &[Tensor<1>], layer: &ConvIdx, x: Tensor<4>) -> Tensor<4> {
         .clone()
         .reshape([layer.outputs, layer.inputs, k, k]);
     let bias = layer.bias.map(|b| values[b].clone());
-    let options = ConvOptions::new([layer.stride; 2], [k / 2; 2], [1, 1], 1);
-    conv2d(x, weight, bias, options) // [batch, outputs, h / stride, w / stride]
+    kernels::conv2d(x, weight, bias, layer.stride, k / 2) // [batch, outputs, h / stride, w / stride]
 }
 
-/// 2x2 max pooling with stride 2, `x: [batch, c, h, w]` → `[batch, c, h/2, w/2]`.
-///
-/// Written as a reshape and two maxima rather than burn's `max_pool2d`: on the CPU backend
-/// this is several times faster (the generic pooling kernel dominated VGG training), and it is
-/// the same computation on every backend.
-pub fn max_pool_2x2(x: Tensor<4>) -> Tensor<4> {
-    let [batch, channels, h, w] = x.dims();
-    x.reshape([batch, channels, h / 2, 2, w / 2, 2]) // [batch, c, h/2, 2, w/2, 2]
-        .max_dim(5)
-        .max_dim(3)
-        .reshape([batch, channels, h / 2, w / 2])
-}
+pub use kernels::max_pool_2x2;
 
 /// Batch norm over `x: [batch, channels, h, w]`, recording batch statistics when training.
 pub fn norm(

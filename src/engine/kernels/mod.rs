@@ -1,0 +1,449 @@
+//! The CPU backend's own kernels for what CNN training spends its time in: convolution (forward,
+//! and the gradients of input, weight and bias) and 2×2 max pooling, registered with burn as a
+//! backend extension ([`CpuKernels`]) for burn-flex and for autodiff over it, with their backward
+//! passes.
+//!
+//! burn-flex's convolution transposes its input to NHWC, builds im2col tiles per image and per
+//! 512 pixels (a product per tile: a 2×2 feature map made a product of four columns), and takes
+//! the weight gradient as a convolution whose kernel is the whole feature map; its max pooling's
+//! gradient is a scatter. Together they were over half of a VGG step (BENCHMARKS.md, issue 11).
+//! Here each is one pass over plain slices and the products are batch-wide, through the same
+//! deterministic `gemm` as the rest of the CPU path, so the page and the command line still
+//! agree bit for bit. Other backends (WebGPU) keep burn's own operations.
+
+pub mod conv;
+pub mod pool;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::ops::{ConvOptions, ModuleOps};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Dispatch, Flex, IntDType, backend_extension};
+use burn::tensor::{Bytes, DType, Device, Shape, Tensor};
+use conv::ConvShape;
+
+/// Operations the CPU backend runs with its own kernels. The default bodies are burn's own
+/// operations (what every other backend would run).
+#[backend_extension(Flex, Autodiff)]
+pub trait CpuKernels: Backend {
+    /// `x: [batch, channels, h, w]`, `weight: [outputs, channels, k, k]`, `bias: [outputs]`.
+    fn conv2d_biased(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, Some(bias), options(stride, padding))
+    }
+
+    fn conv2d_plain(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, None, options(stride, padding))
+    }
+
+    /// The input gradient `[batch, channels, h, w]` (`x` gives only the shape).
+    fn conv2d_input_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_x_backward(x, weight, grad, options(stride, padding))
+    }
+
+    fn conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_weight_backward(x, weight, grad, options(stride, padding))
+    }
+
+    /// `bias` gives only the shape.
+    fn conv2d_bias_grad(
+        x: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_bias_backward(x, bias, grad)
+    }
+
+    /// `[batch, channels, h, w]` → `[batch, channels, h/2, w/2]`, h and w even.
+    fn max_pool_2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::max_pool2d(x, [2, 2], [2, 2], [0, 0], [1, 1], false)
+    }
+
+    fn max_pool_2x2_grad(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        generic_pool_grad::<Self>(x, grad)
+    }
+}
+
+/// burn's own 2×2 max-pooling gradient.
+fn generic_pool_grad<B: Backend>(x: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+    let (window, padding, dilation) = ([2, 2], [0, 0], [1, 1]);
+    let pooled =
+        B::max_pool2d_with_indices(x.clone(), window, window, padding, dilation, false, IntDType::I64);
+    B::max_pool2d_with_indices_backward(x, window, window, padding, dilation, false, grad, pooled.indices)
+        .x_grad
+}
+
+fn options(stride: usize, padding: usize) -> ConvOptions<2> {
+    ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1)
+}
+
+/// A convolution on any backend: the CPU backend's kernels there, burn's elsewhere.
+pub fn conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    stride: usize,
+    padding: usize,
+) -> Tensor<4> {
+    if !on_cpu(&x) {
+        return burn::tensor::module::conv2d(x, weight, bias, options(stride, padding));
+    }
+    let out = match bias {
+        Some(bias) => <Dispatch as CpuKernels>::conv2d_biased(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            bias.into_dispatch(),
+            stride,
+            padding,
+        ),
+        None => {
+            <Dispatch as CpuKernels>::conv2d_plain(x.into_dispatch(), weight.into_dispatch(), stride, padding)
+        }
+    };
+    Tensor::from_dispatch(out)
+}
+
+/// 2×2 max pooling with stride 2, `x: [batch, c, h, w]` → `[batch, c, h/2, w/2]`: the CPU
+/// backend's kernel there; elsewhere a reshape and two maxima rather than burn's `max_pool2d`
+/// (the same computation, one generic pooling kernel fewer).
+pub fn max_pool_2x2(x: Tensor<4>) -> Tensor<4> {
+    if on_cpu(&x) {
+        return Tensor::from_dispatch(<Dispatch as CpuKernels>::max_pool_2x2(x.into_dispatch()));
+    }
+    let [batch, channels, h, w] = x.dims();
+    x.reshape([batch, channels, h / 2, 2, w / 2, 2]) // [batch, c, h/2, 2, w/2, 2]
+        .max_dim(5)
+        .max_dim(3)
+        .reshape([batch, channels, h / 2, w / 2])
+}
+
+fn on_cpu(x: &Tensor<4>) -> bool {
+    x.device().without_autodiff() == Device::flex()
+}
+
+/// A tensor's values as one `f32` slice, copying only if it is a strided view.
+fn contiguous(t: FlexTensor) -> FlexTensor {
+    if t.as_slice::<f32>().is_some() {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+fn values(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("a contiguous f32 tensor")
+}
+
+fn dims(t: &FlexTensor) -> Vec<usize> {
+    t.layout().shape().to_vec()
+}
+
+fn tensor(values: Vec<f32>, dims: Vec<usize>) -> FlexTensor {
+    FlexTensor::new(
+        Bytes::from_elems(values),
+        Layout::contiguous(Shape::from(dims)),
+        DType::F32,
+    )
+}
+
+/// The convolution's sizes, if every tensor is f32 and the kernels handle the shape.
+fn conv_shape(x: &FlexTensor, weight: &FlexTensor, stride: usize, padding: usize) -> Option<ConvShape> {
+    if x.dtype() != DType::F32 || weight.dtype() != DType::F32 {
+        return None;
+    }
+    let (x, w) = (dims(x), dims(weight));
+    if x.len() != 4 || w.len() != 4 || w[1] != x[1] || w[2] != w[3] {
+        return None;
+    }
+    let shape = ConvShape {
+        batch: x[0],
+        channels: x[1],
+        height: x[2],
+        width: x[3],
+        outputs: w[0],
+        kernel: w[2],
+        stride,
+        padding,
+    };
+    shape.supported().then_some(shape)
+}
+
+fn conv_forward(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: Option<FlexTensor>,
+    stride: usize,
+    padding: usize,
+) -> FlexTensor {
+    let shape = conv_shape(&x, &weight, stride, padding)
+        .filter(|_| bias.as_ref().is_none_or(|b| b.dtype() == DType::F32));
+    let Some(shape) = shape else {
+        return Flex::conv2d(x, weight, bias, options(stride, padding));
+    };
+    let (x, weight) = (contiguous(x), contiguous(weight));
+    let bias = bias.map(contiguous);
+    let out = conv::forward(&shape, values(&x), values(&weight), bias.as_ref().map(values));
+    let out_dims = vec![shape.batch, shape.outputs, shape.out_height(), shape.out_width()];
+    tensor(out, out_dims)
+}
+
+impl CpuKernels for Flex {
+    fn conv2d_biased(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        stride: usize,
+        padding: usize,
+    ) -> FlexTensor {
+        conv_forward(x, weight, Some(bias), stride, padding)
+    }
+
+    fn conv2d_plain(x: FlexTensor, weight: FlexTensor, stride: usize, padding: usize) -> FlexTensor {
+        conv_forward(x, weight, None, stride, padding)
+    }
+
+    fn conv2d_input_grad(
+        x: FlexTensor,
+        weight: FlexTensor,
+        grad: FlexTensor,
+        stride: usize,
+        padding: usize,
+    ) -> FlexTensor {
+        let Some(shape) = conv_shape(&x, &weight, stride, padding) else {
+            return Flex::conv2d_x_backward(x, weight, grad, options(stride, padding));
+        };
+        let (weight, grad) = (contiguous(weight), contiguous(grad));
+        let dx = conv::input_grad(&shape, values(&weight), values(&grad));
+        tensor(dx, dims(&x))
+    }
+
+    fn conv2d_weight_grad(
+        x: FlexTensor,
+        weight: FlexTensor,
+        grad: FlexTensor,
+        stride: usize,
+        padding: usize,
+    ) -> FlexTensor {
+        let Some(shape) = conv_shape(&x, &weight, stride, padding) else {
+            return Flex::conv2d_weight_backward(x, weight, grad, options(stride, padding));
+        };
+        let (x, grad) = (contiguous(x), contiguous(grad));
+        let dw = conv::weight_grad(&shape, values(&x), values(&grad));
+        tensor(dw, dims(&weight))
+    }
+
+    fn conv2d_bias_grad(x: FlexTensor, bias: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        let g = dims(&grad);
+        if grad.dtype() != DType::F32 || g.len() != 4 {
+            return Flex::conv2d_bias_backward(x, bias, grad);
+        }
+        let shape = ConvShape {
+            batch: g[0],
+            channels: 1,
+            height: g[2],
+            width: g[3],
+            outputs: g[1],
+            kernel: 1,
+            stride: 1,
+            padding: 0,
+        };
+        let grad = contiguous(grad);
+        tensor(conv::bias_grad(&shape, values(&grad)), dims(&bias))
+    }
+
+    fn max_pool_2x2(x: FlexTensor) -> FlexTensor {
+        let d = dims(&x);
+        if x.dtype() != DType::F32 || d.len() != 4 || !d[2].is_multiple_of(2) || !d[3].is_multiple_of(2) {
+            return Flex::max_pool2d(x, [2, 2], [2, 2], [0, 0], [1, 1], false);
+        }
+        let x = contiguous(x);
+        let out = pool::forward(values(&x), d[0] * d[1], d[2], d[3]);
+        tensor(out, vec![d[0], d[1], d[2] / 2, d[3] / 2])
+    }
+
+    fn max_pool_2x2_grad(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        let d = dims(&x);
+        if x.dtype() != DType::F32 || d.len() != 4 || !d[2].is_multiple_of(2) || !d[3].is_multiple_of(2) {
+            return generic_pool_grad::<Flex>(x, grad);
+        }
+        let (x, grad) = (contiguous(x), contiguous(grad));
+        let dx = pool::backward(values(&x), values(&grad), d[0] * d[1], d[2], d[3]);
+        tensor(dx, d)
+    }
+}
+
+/// The convolution's saved inputs for its backward pass, and its geometry.
+type ConvState<B> = (FloatTensor<B>, FloatTensor<B>, usize, usize);
+
+#[derive(Debug)]
+struct ConvWithBias;
+
+impl<B: CpuKernels> Backward<B, 3> for ConvWithBias {
+    type State = (ConvState<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let ((x, weight, stride, padding), bias) = ops.state;
+        if let Some(node) = node_bias {
+            let db = B::conv2d_bias_grad(x.clone(), bias, grad.clone());
+            grads.register::<B>(node.id, db);
+        }
+        conv_backward::<B>(
+            node_x.map(|n| n.id),
+            node_weight.map(|n| n.id),
+            grads,
+            grad,
+            (x, weight, stride, padding),
+        );
+    }
+}
+
+#[derive(Debug)]
+struct ConvNoBias;
+
+impl<B: CpuKernels> Backward<B, 2> for ConvNoBias {
+    type State = ConvState<B>;
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        conv_backward::<B>(
+            node_x.map(|n| n.id),
+            node_weight.map(|n| n.id),
+            grads,
+            grad,
+            ops.state,
+        );
+    }
+}
+
+/// Registers the gradients of a convolution's input and weight, those that are tracked.
+fn conv_backward<B: CpuKernels>(
+    node_x: Option<burn::backend::autodiff::NodeId>,
+    node_weight: Option<burn::backend::autodiff::NodeId>,
+    grads: &mut Gradients,
+    grad: FloatTensor<B>,
+    (x, weight, stride, padding): ConvState<B>,
+) {
+    if let Some(id) = node_x {
+        let dx = B::conv2d_input_grad(x.clone(), weight.clone(), grad.clone(), stride, padding);
+        grads.register::<B>(id, dx);
+    }
+    if let Some(id) = node_weight {
+        grads.register::<B>(id, B::conv2d_weight_grad(x, weight, grad, stride, padding));
+    }
+}
+
+#[derive(Debug)]
+struct MaxPool;
+
+impl<B: CpuKernels> Backward<B, 1> for MaxPool {
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, B::max_pool_2x2_grad(ops.state, grad));
+        }
+    }
+}
+
+impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
+    fn conv2d_biased(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        let prep = ConvWithBias
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
+            .compute_bound()
+            .stateful();
+        match prep {
+            OpsKind::Tracked(prep) => {
+                let state = (
+                    (x.primitive().clone(), weight.primitive().clone(), stride, padding),
+                    bias.primitive().clone(),
+                );
+                let out = B::conv2d_biased(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    bias.into_primitive(),
+                    stride,
+                    padding,
+                );
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv2d_biased(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+                stride,
+                padding,
+            )),
+        }
+    }
+
+    fn conv2d_plain(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        let prep = ConvNoBias
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful();
+        match prep {
+            OpsKind::Tracked(prep) => {
+                let state = (x.primitive().clone(), weight.primitive().clone(), stride, padding);
+                let out = B::conv2d_plain(x.into_primitive(), weight.into_primitive(), stride, padding);
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv2d_plain(
+                x.into_primitive(),
+                weight.into_primitive(),
+                stride,
+                padding,
+            )),
+        }
+    }
+
+    fn max_pool_2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match MaxPool.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let state = x.primitive().clone();
+                prep.finish(state, B::max_pool_2x2(x.into_primitive()))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::max_pool_2x2(x.into_primitive())),
+        }
+    }
+}

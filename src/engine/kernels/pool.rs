@@ -1,0 +1,62 @@
+//! 2×2 max pooling with stride 2 on `f32` slices `[batch · channels, h, w]` (h and w even).
+//!
+//! The winner of each window is the first maximum in the order (0,0), (0,1), (1,0), (1,1); a
+//! NaN wins over every number, so a diverging run's NaN reaches the loss. The backward pass
+//! finds the same winner again from the input and routes the gradient to it alone.
+
+/// Index (0..4) of the window's winner among `[top-left, top-right, bottom-left, bottom-right]`.
+#[inline]
+fn winner(window: [f32; 4]) -> usize {
+    let mut best = 0;
+    for (i, v) in window.iter().enumerate().skip(1) {
+        let current = window[best];
+        if !current.is_nan() && (*v > current || v.is_nan()) {
+            best = i;
+        }
+    }
+    best
+}
+
+#[inline]
+fn window(plane: &[f32], w: usize, oy: usize, ox: usize) -> [f32; 4] {
+    let top = 2 * oy * w + 2 * ox;
+    [plane[top], plane[top + 1], plane[top + w], plane[top + w + 1]]
+}
+
+/// `x: [planes, h, w]` → `[planes, h/2, w/2]`.
+pub fn forward(x: &[f32], planes: usize, h: usize, w: usize) -> Vec<f32> {
+    assert!(h.is_multiple_of(2) && w.is_multiple_of(2) && x.len() == planes * h * w);
+    let mut out = Vec::with_capacity(x.len() / 4);
+    for rows in x.chunks_exact(2 * w) {
+        let (top, bottom) = rows.split_at(w);
+        out.extend(top.chunks_exact(2).zip(bottom.chunks_exact(2)).map(|(t, b)| {
+            let window = [t[0], t[1], b[0], b[1]];
+            window[winner(window)]
+        }));
+    }
+    out
+}
+
+/// The input gradient `[planes, h, w]`: each output's gradient at its window's winner, zero
+/// elsewhere.
+pub fn backward(x: &[f32], grad: &[f32], planes: usize, h: usize, w: usize) -> Vec<f32> {
+    assert!(h.is_multiple_of(2) && w.is_multiple_of(2) && x.len() == planes * h * w);
+    let (oh, ow) = (h / 2, w / 2);
+    assert_eq!(grad.len(), planes * oh * ow);
+    let mut dx = vec![0.0f32; x.len()];
+    for ((plane, dplane), gplane) in x
+        .chunks_exact(h * w)
+        .zip(dx.chunks_exact_mut(h * w))
+        .zip(grad.chunks_exact(oh * ow))
+    {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let at = winner(window(plane, w, oy, ox));
+                let top = 2 * oy * w + 2 * ox;
+                let index = top + (at & 1) + (at >> 1) * w;
+                dplane[index] = gplane[oy * ow + ox];
+            }
+        }
+    }
+    dx
+}

@@ -1,0 +1,128 @@
+//! The CPU backend's own kernels (src/engine/kernels) against burn's operations on the same
+//! backend: convolution forward and all three gradients, and 2×2 max pooling with its gradient,
+//! on random shapes (kernels 1 and 3, strides 1 and 2, batches that need more than one chunk).
+
+use burn::tensor::{Device, Distribution, Tensor};
+use layerlab::engine::kernels;
+
+fn random(dims: [usize; 4], seed: u64) -> Tensor<4> {
+    Device::flex().seed(seed);
+    Tensor::random(dims, Distribution::Uniform(-1.0, 1.0), &Device::flex())
+}
+
+fn close(ours: Tensor<4>, theirs: Tensor<4>, what: &str) {
+    let (a, b) = (
+        ours.into_data().try_to_vec::<f32>().unwrap(),
+        theirs.into_data().try_to_vec::<f32>().unwrap(),
+    );
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!(
+            (x - y).abs() <= 1e-4 * scale,
+            "{what}[{i}]: {x} against {y} (scale {scale})"
+        );
+    }
+}
+
+/// `(batch, channels, h, w, outputs, kernel, stride, bias)`
+type Case = (usize, usize, usize, usize, usize, usize, usize, bool);
+
+const CASES: &[Case] = &[
+    (2, 3, 8, 8, 4, 3, 1, true),
+    (3, 5, 7, 6, 2, 3, 1, false),
+    (2, 4, 9, 9, 6, 3, 2, false),
+    (1, 3, 5, 5, 3, 1, 1, true),
+    (2, 6, 8, 8, 5, 1, 2, false),
+    (4, 2, 2, 2, 3, 3, 1, true),
+    (1, 2, 1, 1, 3, 3, 1, true),
+    // 40 images of 16 × 32 × 32 at kernel 3: two chunks.
+    (40, 16, 32, 32, 8, 3, 1, true),
+];
+
+#[test]
+fn convolution_matches_burn_forward_and_backward() {
+    for (case, &(batch, channels, h, w, outputs, k, stride, with_bias)) in CASES.iter().enumerate() {
+        let seed = case as u64;
+        let x = random([batch, channels, h, w], seed);
+        let weight = random([outputs, channels, k, k], seed + 100);
+        let bias = with_bias.then(|| random([1, 1, 1, outputs], seed + 200).reshape([outputs]));
+        let device = Device::flex().autodiff();
+        let track = |t: &Tensor<4>| Tensor::<4>::from_data(t.to_data(), &device).require_grad();
+        let grad_out_seed = seed + 300;
+
+        let mut results = Vec::new();
+        for ours in [true, false] {
+            let (xa, wa) = (track(&x), track(&weight));
+            let ba = bias
+                .as_ref()
+                .map(|b| Tensor::<1>::from_data(b.to_data(), &device).require_grad());
+            let out = if ours {
+                kernels::conv2d(xa.clone(), wa.clone(), ba.clone(), stride, k / 2)
+            } else {
+                let options = burn::tensor::ops::ConvOptions::new([stride; 2], [k / 2; 2], [1, 1], 1);
+                burn::tensor::module::conv2d(xa.clone(), wa.clone(), ba.clone(), options)
+            };
+            let dims = out.dims();
+            let upstream = Tensor::<4>::from_data(random(dims, grad_out_seed).to_data(), &device);
+            let grads = (out.clone() * upstream).sum().backward();
+            let dx = xa.grad(&grads).unwrap();
+            let dw = wa.grad(&grads).unwrap();
+            let db = ba.map(|b| b.grad(&grads).unwrap().reshape([1, 1, 1, outputs]));
+            results.push((out.inner(), dx, dw, db));
+        }
+        let (theirs, ours) = (results.pop().unwrap(), results.pop().unwrap());
+        let what = |part: &str| format!("case {case} {part}");
+        close(ours.0, theirs.0, &what("output"));
+        close(ours.1, theirs.1, &what("input grad"));
+        close(ours.2, theirs.2, &what("weight grad"));
+        if let (Some(a), Some(b)) = (ours.3, theirs.3) {
+            close(a, b, &what("bias grad"));
+        }
+    }
+}
+
+#[test]
+fn max_pooling_matches_burn_and_routes_ties_to_one_input() {
+    let device = Device::flex().autodiff();
+    for (case, dims) in [[2, 3, 4, 6], [1, 1, 2, 2], [3, 2, 8, 8]].into_iter().enumerate() {
+        let x = random(dims, 40 + case as u64);
+        let mut results = Vec::new();
+        for ours in [true, false] {
+            let xa = Tensor::<4>::from_data(x.to_data(), &device).require_grad();
+            let out = if ours {
+                kernels::max_pool_2x2(xa.clone())
+            } else {
+                // The reshape-and-maxima form the models used before the kernel.
+                let [b, c, h, w] = dims;
+                xa.clone()
+                    .reshape([b, c, h / 2, 2, w / 2, 2])
+                    .max_dim(5)
+                    .max_dim(3)
+                    .reshape([b, c, h / 2, w / 2])
+            };
+            let upstream = Tensor::<4>::from_data(random(out.dims(), 50).to_data(), &device);
+            let grads = (out.clone() * upstream).sum().backward();
+            results.push((out.inner(), xa.grad(&grads).unwrap()));
+        }
+        let (theirs, ours) = (results.pop().unwrap(), results.pop().unwrap());
+        close(ours.0, theirs.0, &format!("pool case {case} output"));
+        close(ours.1, theirs.1, &format!("pool case {case} grad"));
+    }
+
+    // A window of equal values (ReLU's zeros) sends its whole gradient to the first one.
+    let zeros = Tensor::<4>::zeros([1, 1, 2, 2], &device).require_grad();
+    let grads = kernels::max_pool_2x2(zeros.clone()).sum().backward();
+    let g = zeros
+        .grad(&grads)
+        .unwrap()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    assert_eq!(g, [1.0, 0.0, 0.0, 0.0]);
+
+    // A NaN wins its window, so a diverging run's NaN is not pooled away.
+    let x = Tensor::<4>::from_floats([[[[1.0, f32::NAN], [3.0, 2.0]]]], &Device::flex());
+    let pooled = kernels::max_pool_2x2(x).into_data().try_to_vec::<f32>().unwrap();
+    assert!(pooled[0].is_nan());
+}
