@@ -1,0 +1,162 @@
+//! Autodiff over [`CpuKernels`]: the convolution and pooling forward passes recorded with their
+//! backward steps, which call the inner backend's gradient kernels.
+
+use super::CpuKernels;
+use burn::backend::Autodiff;
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::tensor::FloatTensor;
+
+/// The convolution's saved inputs for its backward pass, and its geometry.
+type ConvState<B> = (FloatTensor<B>, FloatTensor<B>, usize, usize);
+
+#[derive(Debug)]
+struct ConvWithBias;
+
+impl<B: CpuKernels> Backward<B, 3> for ConvWithBias {
+    type State = (ConvState<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let ((x, weight, stride, padding), bias) = ops.state;
+        if let Some(node) = node_bias {
+            let db = B::conv2d_bias_grad(x.clone(), bias, grad.clone());
+            grads.register::<B>(node.id, db);
+        }
+        conv_backward::<B>(
+            node_x.map(|n| n.id),
+            node_weight.map(|n| n.id),
+            grads,
+            grad,
+            (x, weight, stride, padding),
+        );
+    }
+}
+
+#[derive(Debug)]
+struct ConvNoBias;
+
+impl<B: CpuKernels> Backward<B, 2> for ConvNoBias {
+    type State = ConvState<B>;
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        conv_backward::<B>(
+            node_x.map(|n| n.id),
+            node_weight.map(|n| n.id),
+            grads,
+            grad,
+            ops.state,
+        );
+    }
+}
+
+/// Registers the gradients of a convolution's input and weight, those that are tracked.
+fn conv_backward<B: CpuKernels>(
+    node_x: Option<NodeId>,
+    node_weight: Option<NodeId>,
+    grads: &mut Gradients,
+    grad: FloatTensor<B>,
+    (x, weight, stride, padding): ConvState<B>,
+) {
+    if let Some(id) = node_x {
+        let dx = B::conv2d_input_grad(x.clone(), weight.clone(), grad.clone(), stride, padding);
+        grads.register::<B>(id, dx);
+    }
+    if let Some(id) = node_weight {
+        grads.register::<B>(id, B::conv2d_weight_grad(x, weight, grad, stride, padding));
+    }
+}
+
+#[derive(Debug)]
+struct MaxPool;
+
+impl<B: CpuKernels> Backward<B, 1> for MaxPool {
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, B::max_pool_2x2_grad(ops.state, grad));
+        }
+    }
+}
+
+impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
+    fn conv2d_biased(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        let prep = ConvWithBias
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
+            .compute_bound()
+            .stateful();
+        match prep {
+            OpsKind::Tracked(prep) => {
+                let state = (
+                    (x.primitive().clone(), weight.primitive().clone(), stride, padding),
+                    bias.primitive().clone(),
+                );
+                let out = B::conv2d_biased(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    bias.into_primitive(),
+                    stride,
+                    padding,
+                );
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv2d_biased(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+                stride,
+                padding,
+            )),
+        }
+    }
+
+    fn conv2d_plain(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        let prep = ConvNoBias
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful();
+        match prep {
+            OpsKind::Tracked(prep) => {
+                let state = (x.primitive().clone(), weight.primitive().clone(), stride, padding);
+                let out = B::conv2d_plain(x.into_primitive(), weight.into_primitive(), stride, padding);
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv2d_plain(
+                x.into_primitive(),
+                weight.into_primitive(),
+                stride,
+                padding,
+            )),
+        }
+    }
+
+    fn max_pool_2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match MaxPool.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let state = x.primitive().clone();
+                prep.finish(state, B::max_pool_2x2(x.into_primitive()))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::max_pool_2x2(x.into_primitive())),
+        }
+    }
+}
