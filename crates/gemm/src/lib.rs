@@ -18,8 +18,10 @@ mod threads;
 pub use kernels::{Kernel, best_f32};
 use kernels::{LhsPanel, Micro, RhsPanel, micro_f32, micro_scalar};
 use pack::{lhs_panels, rhs_panels};
-use threads::for_each_part;
 pub use threads::threads_for;
+/// The products' thread pool, for the engine's other CPU kernels (im2col, pooling): work split
+/// into parts that write disjoint outputs gives the same bits on any number of threads.
+pub use threads::{available_threads, for_each_part};
 
 use core::any::TypeId;
 use core::ops::{Add, Mul};

@@ -45,18 +45,19 @@ fn helpers() -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
+/// Threads a job may use: the helpers and the caller natively, one in wasm.
 #[cfg(not(target_arch = "wasm32"))]
-fn available_threads() -> usize {
+pub fn available_threads() -> usize {
     helpers().map_or(1, |pool| pool.current_num_threads() + 1)
 }
 
 #[cfg(target_arch = "wasm32")]
-fn available_threads() -> usize {
+pub fn available_threads() -> usize {
     1
 }
 
 /// Runs `part(0..parts)`: part 0 on the calling thread, the others on the helper threads.
-pub(crate) fn for_each_part(parts: usize, part: impl Fn(usize) + Sync) {
+pub fn for_each_part(parts: usize, part: impl Fn(usize) + Sync) {
     #[cfg(not(target_arch = "wasm32"))]
     if parts > 1
         && let Some(pool) = helpers()

@@ -8,7 +8,9 @@
 //! a fixed order, so the page (wasm, one thread) and the command line (all cores) get the same
 //! bits.
 
+use core::ops::Range;
 use gemm::Parallelism;
+use std::sync::Mutex;
 
 /// Floats one chunk's patch matrix may hold (16 MB): the batch is split into as few equal chunks
 /// of whole images as keep it under this.
@@ -85,6 +87,7 @@ impl ConvShape {
 /// Fills `col` (`[patch, images · pixels]`, row `(c, ki, kj)`, column `(image, oy, ox)`) with the
 /// input values each output reads, zero where the window hangs over the padding.
 fn im2col(shape: &ConvShape, x: &[f32], first: usize, images: usize, col: &mut [f32]) {
+    let col = &mut col[..shape.patch() * images * shape.pixels()];
     let (h, w, k, s, p) = (
         shape.height,
         shape.width,
@@ -94,42 +97,44 @@ fn im2col(shape: &ConvShape, x: &[f32], first: usize, images: usize, col: &mut [
     );
     let (oh, ow) = (shape.out_height(), shape.out_width());
     let columns = images * oh * ow;
-    for c in 0..shape.channels {
-        for ki in 0..k {
-            for kj in 0..k {
-                let row = &mut col[((c * k + ki) * k + kj) * columns..][..columns];
-                // Output columns whose input column `ox·s + kj − p` is inside the image.
-                let ox_first = p.saturating_sub(kj).div_ceil(s).min(ow);
-                let ox_end = ((w + p).saturating_sub(kj)).div_ceil(s).clamp(ox_first, ow);
-                for b in 0..images {
-                    let plane = &x[((first + b) * shape.channels + c) * h * w..][..h * w];
-                    for oy in 0..oh {
-                        let out = &mut row[(b * oh + oy) * ow..][..ow];
-                        let iy = (oy * s + ki) as isize - p as isize;
-                        if iy < 0 || iy >= h as isize {
-                            out.fill(0.0);
-                            continue;
-                        }
-                        let line = &plane[iy as usize * w..][..w];
-                        out[..ox_first].fill(0.0);
-                        out[ox_end..].fill(0.0);
-                        if ox_end == ox_first {
-                            continue;
-                        }
-                        let ix_first = ox_first * s + kj - p;
-                        if s == 1 {
-                            out[ox_first..ox_end]
-                                .copy_from_slice(&line[ix_first..ix_first + ox_end - ox_first]);
-                        } else {
-                            for (i, v) in out[ox_first..ox_end].iter_mut().enumerate() {
-                                *v = line[ix_first + i * s];
+    in_parts(col, shape.channels, k * k * columns, |channels, block| {
+        for c in channels.clone() {
+            for ki in 0..k {
+                for kj in 0..k {
+                    let row = &mut block[(((c - channels.start) * k + ki) * k + kj) * columns..][..columns];
+                    // Output columns whose input column `ox·s + kj − p` is inside the image.
+                    let ox_first = p.saturating_sub(kj).div_ceil(s).min(ow);
+                    let ox_end = ((w + p).saturating_sub(kj)).div_ceil(s).clamp(ox_first, ow);
+                    for b in 0..images {
+                        let plane = &x[((first + b) * shape.channels + c) * h * w..][..h * w];
+                        for oy in 0..oh {
+                            let out = &mut row[(b * oh + oy) * ow..][..ow];
+                            let iy = (oy * s + ki) as isize - p as isize;
+                            if iy < 0 || iy >= h as isize {
+                                out.fill(0.0);
+                                continue;
+                            }
+                            let line = &plane[iy as usize * w..][..w];
+                            out[..ox_first].fill(0.0);
+                            out[ox_end..].fill(0.0);
+                            if ox_end == ox_first {
+                                continue;
+                            }
+                            let ix_first = ox_first * s + kj - p;
+                            if s == 1 {
+                                out[ox_first..ox_end]
+                                    .copy_from_slice(&line[ix_first..ix_first + ox_end - ox_first]);
+                            } else {
+                                for (i, v) in out[ox_first..ox_end].iter_mut().enumerate() {
+                                    *v = line[ix_first + i * s];
+                                }
                             }
                         }
                     }
                 }
             }
         }
-    }
+    });
 }
 
 /// Adds `col`'s values back onto the input positions they were read from (the adjoint of
@@ -144,30 +149,71 @@ fn col2im(shape: &ConvShape, col: &[f32], first: usize, images: usize, dx: &mut 
     );
     let (oh, ow) = (shape.out_height(), shape.out_width());
     let columns = images * oh * ow;
-    for c in 0..shape.channels {
-        for ki in 0..k {
-            for kj in 0..k {
-                let row = &col[((c * k + ki) * k + kj) * columns..][..columns];
-                let ox_first = p.saturating_sub(kj).div_ceil(s).min(ow);
-                let ox_end = ((w + p).saturating_sub(kj)).div_ceil(s).clamp(ox_first, ow);
-                for b in 0..images {
-                    let plane = &mut dx[((first + b) * shape.channels + c) * h * w..][..h * w];
-                    for oy in 0..oh {
-                        let iy = (oy * s + ki) as isize - p as isize;
-                        if iy < 0 || iy >= h as isize || ox_end == ox_first {
-                            continue;
-                        }
-                        let src = &row[(b * oh + oy) * ow..][ox_first..ox_end];
-                        let line = &mut plane[iy as usize * w..][..w];
-                        let ix_first = ox_first * s + kj - p;
-                        for (i, v) in src.iter().enumerate() {
-                            line[ix_first + i * s] += *v;
+    let plane_len = h * w;
+    let image_len = shape.channels * plane_len;
+    let chunk = &mut dx[first * image_len..][..images * image_len];
+    // Split by image: each part owns its images' planes, and every input gradient still sums
+    // its taps in (c, ki, kj) order.
+    in_parts(chunk, images, image_len, |mine, block| {
+        for c in 0..shape.channels {
+            for ki in 0..k {
+                for kj in 0..k {
+                    let row = &col[((c * k + ki) * k + kj) * columns..][..columns];
+                    let ox_first = p.saturating_sub(kj).div_ceil(s).min(ow);
+                    let ox_end = ((w + p).saturating_sub(kj)).div_ceil(s).clamp(ox_first, ow);
+                    for b in mine.clone() {
+                        let plane =
+                            &mut block[((b - mine.start) * shape.channels + c) * plane_len..][..plane_len];
+                        for oy in 0..oh {
+                            let iy = (oy * s + ki) as isize - p as isize;
+                            if iy < 0 || iy >= h as isize || ox_end == ox_first {
+                                continue;
+                            }
+                            let src = &row[(b * oh + oy) * ow..][ox_first..ox_end];
+                            let line = &mut plane[iy as usize * w..][..w];
+                            let ix_first = ox_first * s + kj - p;
+                            for (i, v) in src.iter().enumerate() {
+                                line[ix_first + i * s] += *v;
+                            }
                         }
                     }
                 }
             }
         }
+    });
+}
+
+/// Runs `work(items, block)` over `data`, `count` items of `item_len` floats, split into one part
+/// per thread when it is big enough (natively; one part in wasm). The parts write disjoint
+/// blocks in the same order as one part would, so the split changes no bit.
+pub(crate) fn in_parts(
+    data: &mut [f32],
+    count: usize,
+    item_len: usize,
+    work: impl Fn(Range<usize>, &mut [f32]) + Sync,
+) {
+    /// Below this many floats a fork costs more than it saves.
+    const PARALLEL_MIN_FLOATS: usize = 1 << 16;
+    debug_assert_eq!(data.len(), count * item_len);
+    let parts = if data.len() >= PARALLEL_MIN_FLOATS {
+        gemm::available_threads().min(count)
+    } else {
+        1
+    };
+    if parts <= 1 || item_len == 0 {
+        work(0..count, data);
+        return;
     }
+    let per = count.div_ceil(parts);
+    let blocks: Vec<Mutex<&mut [f32]>> = data.chunks_mut(per * item_len).map(Mutex::new).collect();
+    gemm::for_each_part(blocks.len(), |index| {
+        let mut block = blocks[index]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let first = index * per;
+        let items = block.len() / item_len;
+        work(first..first + items, &mut block);
+    });
 }
 
 /// `dst [m, n] (+)= lhs [m, k] × rhs [k, n]`, each given as (pointer, row stride, column stride).
@@ -256,12 +302,15 @@ pub fn forward(shape: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]
 fn gather_grad(shape: &ConvShape, grad: &[f32], first: usize, images: usize, dst: &mut [f32]) {
     let (pixels, outputs) = (shape.pixels(), shape.outputs);
     let columns = images * pixels;
-    for b in 0..images {
-        for o in 0..outputs {
-            dst[o * columns + b * pixels..][..pixels]
-                .copy_from_slice(&grad[((first + b) * outputs + o) * pixels..][..pixels]);
+    in_parts(&mut dst[..outputs * columns], outputs, columns, |mine, block| {
+        for o in mine.clone() {
+            let row = &mut block[(o - mine.start) * columns..][..columns];
+            for b in 0..images {
+                row[b * pixels..][..pixels]
+                    .copy_from_slice(&grad[((first + b) * outputs + o) * pixels..][..pixels]);
+            }
         }
-    }
+    });
 }
 
 /// The gradient of the input `[batch, channels, h, w]` given the output's.

@@ -4,6 +4,8 @@
 //! NaN wins over every number, so a diverging run's NaN reaches the loss. The backward pass
 //! finds the same winner again from the input and routes the gradient to it alone.
 
+use super::conv::in_parts;
+
 /// Index (0..4) of the window's winner among `[top-left, top-right, bottom-left, bottom-right]`.
 #[inline]
 fn winner(window: [f32; 4]) -> usize {
@@ -17,23 +19,23 @@ fn winner(window: [f32; 4]) -> usize {
     best
 }
 
-#[inline]
-fn window(plane: &[f32], w: usize, oy: usize, ox: usize) -> [f32; 4] {
-    let top = 2 * oy * w + 2 * ox;
-    [plane[top], plane[top + 1], plane[top + w], plane[top + w + 1]]
-}
-
 /// `x: [planes, h, w]` → `[planes, h/2, w/2]`.
 pub fn forward(x: &[f32], planes: usize, h: usize, w: usize) -> Vec<f32> {
     assert!(h.is_multiple_of(2) && w.is_multiple_of(2) && x.len() == planes * h * w);
-    let mut out = Vec::with_capacity(x.len() / 4);
-    for rows in x.chunks_exact(2 * w) {
-        let (top, bottom) = rows.split_at(w);
-        out.extend(top.chunks_exact(2).zip(bottom.chunks_exact(2)).map(|(t, b)| {
-            let window = [t[0], t[1], b[0], b[1]];
-            window[winner(window)]
-        }));
-    }
+    let (oh, ow) = (h / 2, w / 2);
+    let mut out = vec![0.0f32; planes * oh * ow];
+    in_parts(&mut out, planes, oh * ow, |mine, block| {
+        let input = &x[mine.start * h * w..mine.end * h * w];
+        let rows = input.chunks_exact(2 * w);
+        for (rows, out_row) in rows.zip(block.chunks_exact_mut(ow)) {
+            let (top, bottom) = rows.split_at(w);
+            let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+            for ((t, b), value) in windows.zip(out_row.iter_mut()) {
+                let window = [t[0], t[1], b[0], b[1]];
+                *value = window[winner(window)];
+            }
+        }
+    });
     out
 }
 
@@ -44,19 +46,19 @@ pub fn backward(x: &[f32], grad: &[f32], planes: usize, h: usize, w: usize) -> V
     let (oh, ow) = (h / 2, w / 2);
     assert_eq!(grad.len(), planes * oh * ow);
     let mut dx = vec![0.0f32; x.len()];
-    for ((plane, dplane), gplane) in x
-        .chunks_exact(h * w)
-        .zip(dx.chunks_exact_mut(h * w))
-        .zip(grad.chunks_exact(oh * ow))
-    {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let at = winner(window(plane, w, oy, ox));
-                let top = 2 * oy * w + 2 * ox;
-                let index = top + (at & 1) + (at >> 1) * w;
-                dplane[index] = gplane[oy * ow + ox];
+    in_parts(&mut dx, planes, h * w, |mine, block| {
+        for (index, dplane) in mine.clone().zip(block.chunks_exact_mut(h * w)) {
+            let plane = &x[index * h * w..][..h * w];
+            let gplane = &grad[index * oh * ow..][..oh * ow];
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let top = 2 * oy * w + 2 * ox;
+                    let window = [plane[top], plane[top + 1], plane[top + w], plane[top + w + 1]];
+                    let at = winner(window);
+                    dplane[top + (at & 1) + (at >> 1) * w] = gplane[oy * ow + ox];
+                }
             }
         }
-    }
+    });
     dx
 }
