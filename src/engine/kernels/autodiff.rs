@@ -88,6 +88,29 @@ impl<B: CpuKernels> Backward<B, 1> for MaxPool {
     }
 }
 
+/// Records `output` with `prep`: with its backward state when the operation is tracked (`state`
+/// is then `Some`, saved by the caller before the inputs were consumed), without otherwise.
+fn finish<BO, B, C, const N: usize>(
+    prep: OpsKind<BO, B, BO::State, C, N>,
+    state: Option<BO::State>,
+    output: FloatTensor<B>,
+) -> FloatTensor<Autodiff<B, C>>
+where
+    BO: Backward<B, N>,
+    B: CpuKernels,
+    C: CheckpointStrategy,
+{
+    match (prep, state) {
+        (OpsKind::Tracked(prep), Some(state)) => prep.finish(state, output),
+        (OpsKind::Tracked(_), None) => unreachable!("a tracked operation saves its state"),
+        (OpsKind::UnTracked(prep), _) => prep.finish(output),
+    }
+}
+
+fn is_tracked<BO, B, S, C, const N: usize>(prep: &OpsKind<BO, B, S, C, N>) -> bool {
+    matches!(prep, OpsKind::Tracked(_))
+}
+
 impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
     fn conv2d_biased(
         x: FloatTensor<Self>,
@@ -100,29 +123,20 @@ impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
             .prepare::<C>([x.node(), weight.node(), bias.node()])
             .compute_bound()
             .stateful();
-        match prep {
-            OpsKind::Tracked(prep) => {
-                let state = (
-                    (x.primitive().clone(), weight.primitive().clone(), stride, padding),
-                    bias.primitive().clone(),
-                );
-                let out = B::conv2d_biased(
-                    x.into_primitive(),
-                    weight.into_primitive(),
-                    bias.into_primitive(),
-                    stride,
-                    padding,
-                );
-                prep.finish(state, out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::conv2d_biased(
-                x.into_primitive(),
-                weight.into_primitive(),
-                bias.into_primitive(),
-                stride,
-                padding,
-            )),
-        }
+        let state = is_tracked(&prep).then(|| {
+            (
+                (x.primitive().clone(), weight.primitive().clone(), stride, padding),
+                bias.primitive().clone(),
+            )
+        });
+        let out = B::conv2d_biased(
+            x.into_primitive(),
+            weight.into_primitive(),
+            bias.into_primitive(),
+            stride,
+            padding,
+        );
+        finish(prep, state, out)
     }
 
     fn conv2d_plain(
@@ -135,28 +149,15 @@ impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
             .prepare::<C>([x.node(), weight.node()])
             .compute_bound()
             .stateful();
-        match prep {
-            OpsKind::Tracked(prep) => {
-                let state = (x.primitive().clone(), weight.primitive().clone(), stride, padding);
-                let out = B::conv2d_plain(x.into_primitive(), weight.into_primitive(), stride, padding);
-                prep.finish(state, out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::conv2d_plain(
-                x.into_primitive(),
-                weight.into_primitive(),
-                stride,
-                padding,
-            )),
-        }
+        let state =
+            is_tracked(&prep).then(|| (x.primitive().clone(), weight.primitive().clone(), stride, padding));
+        let out = B::conv2d_plain(x.into_primitive(), weight.into_primitive(), stride, padding);
+        finish(prep, state, out)
     }
 
     fn max_pool_2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        match MaxPool.prepare::<C>([x.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                let state = x.primitive().clone();
-                prep.finish(state, B::max_pool_2x2(x.into_primitive()))
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::max_pool_2x2(x.into_primitive())),
-        }
+        let prep = MaxPool.prepare::<C>([x.node()]).compute_bound().stateful();
+        let state = is_tracked(&prep).then(|| x.primitive().clone());
+        finish(prep, state, B::max_pool_2x2(x.into_primitive()))
     }
 }

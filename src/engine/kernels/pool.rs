@@ -19,6 +19,18 @@ fn winner(window: [f32; 4]) -> usize {
     best
 }
 
+/// The running winner `best` against the next value `v`, by [`winner`]'s rule (a NaN stays,
+/// a later value wins only if greater or NaN): folding a window with it gives
+/// `window[winner(window)]`, as selects the compiler need not branch on.
+#[inline(always)]
+fn pick(best: f32, v: f32) -> f32 {
+    if !best.is_nan() && (v > best || v.is_nan()) {
+        v
+    } else {
+        best
+    }
+}
+
 /// `x: [planes, h, w]` → `[planes, h/2, w/2]`.
 pub fn forward(x: &[f32], planes: usize, h: usize, w: usize) -> Vec<f32> {
     assert!(h.is_multiple_of(2) && w.is_multiple_of(2) && x.len() == planes * h * w);
@@ -31,8 +43,7 @@ pub fn forward(x: &[f32], planes: usize, h: usize, w: usize) -> Vec<f32> {
             let (top, bottom) = rows.split_at(w);
             let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
             for ((t, b), value) in windows.zip(out_row.iter_mut()) {
-                let window = [t[0], t[1], b[0], b[1]];
-                *value = window[winner(window)];
+                *value = pick(pick(pick(t[0], t[1]), b[0]), b[1]);
             }
         }
     });
