@@ -782,3 +782,25 @@ fn a_study_runs_its_grid_and_keeps_every_run() {
         "one data set"
     );
 }
+
+#[test]
+fn only_cells_that_are_the_trained_model_take_its_evaluation() {
+    let data = files::load_mnist(&common::mnist_dir()).unwrap();
+    // The last checkpoint is the trained model: its column and full-model cell are its numbers.
+    let full = run_quiet(&small_fcn(&[]), &data).unwrap();
+    for unit in 0..full.units.len() {
+        assert_eq!(full.robustness.reinitialized[unit][2], full.final_test_error);
+        assert_eq!(full.per_class.reinitialized[unit][2], full.per_class.trained);
+    }
+    assert_eq!(full.robustness.full_model[2], full.final_test_error);
+    // Without the last epoch's checkpoint no cell is the trained model: epoch 1's cells are
+    // evaluated, and they differ from the trained model's.
+    let early = run_quiet(&small_fcn(&[("checkpoints", "0,1")]), &data).unwrap();
+    assert_eq!(early.final_test_error, full.final_test_error);
+    assert_eq!(early.robustness.full_model[1], full.robustness.full_model[1]);
+    assert_ne!(early.robustness.full_model[1], early.final_test_error);
+    assert!(
+        (0..early.units.len()).any(|u| early.per_class.reinitialized[u][1] != early.per_class.trained),
+        "every unit at epoch 1 scored exactly like the trained model"
+    );
+}

@@ -181,6 +181,27 @@ pub async fn finite_flags(sets: &[&Weights]) -> Result<Vec<Vec<bool>>, String> {
         .collect())
 }
 
+/// For each set, which of its tensors hold exactly `reference`'s values, in one read of the
+/// device: equal values and equal reciprocals (which tells +0 from −0; a NaN never matches).
+pub async fn same_flags(reference: &Weights, sets: &[&Weights]) -> Result<Vec<Vec<bool>>, String> {
+    let flags: Vec<Tensor<1>> = sets
+        .iter()
+        .flat_map(|w| {
+            w.iter().zip(reference).map(|(t, r)| {
+                let values = t.clone().equal(r.clone()).all().float();
+                let signs = t.clone().recip().equal(r.clone().recip()).all().float();
+                values * signs
+            })
+        })
+        .collect();
+    let values = read_floats(Tensor::cat(flags, 0)).await?;
+    let mut values = values.into_iter();
+    Ok(sets
+        .iter()
+        .map(|w| (0..w.len()).map(|_| values.next() == Some(1.0)).collect())
+        .collect())
+}
+
 /// Evaluates `weights`, or reports "not computed" when any of them is not finite.
 pub async fn evaluate_if_finite(
     model: &Model,

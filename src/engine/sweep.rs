@@ -102,6 +102,40 @@ impl Finiteness {
     }
 }
 
+/// Which tensors of each checkpoint are the trained model's own, bit for bit: the last
+/// checkpoint is usually the trained model itself, so its column of the map (and the full model
+/// there) is the trained model's evaluation, computed once instead of once per unit.
+struct SameAsTrained {
+    /// `[checkpoint][tensor]`
+    checkpoints: Vec<Vec<bool>>,
+}
+
+impl SameAsTrained {
+    async fn of(inputs: &SweepInputs<'_>) -> Result<Self, EngineError> {
+        let sets: Vec<&Weights> = inputs.checkpoints.iter().map(|(_, w)| w).collect();
+        let checkpoints = metrics::same_flags(inputs.trained, &sets)
+            .await
+            .map_err(EngineError::Device)?;
+        Ok(Self { checkpoints })
+    }
+
+    /// Whether `cell` evaluates exactly the trained weights.
+    fn cell(&self, model: &Model, joint_sets: &[Vec<usize>], cell: &Cell) -> bool {
+        let units_same = |units: &[usize], c: usize| {
+            units
+                .iter()
+                .flat_map(|&u| &model.units[u].tensors)
+                .all(|&t| self.checkpoints[c][t])
+        };
+        match *cell {
+            Cell::Reinitialized { unit, checkpoint } => units_same(&[unit], checkpoint),
+            Cell::FullModel { checkpoint } => self.checkpoints[checkpoint].iter().all(|&same| same),
+            Cell::Joint { set, checkpoint } => units_same(&joint_sets[set], checkpoint),
+            Cell::Rerandomized { .. } | Cell::JointRerandomized { .. } | Cell::Interpolated { .. } => false,
+        }
+    }
+}
+
 /// Runs every cell of [`plan`], reporting each one, then the distances.
 ///
 /// A cell whose weights are not all finite (a diverged run) is not evaluated: its error is NaN,
@@ -117,6 +151,9 @@ pub async fn run<D: Driver>(inputs: &SweepInputs<'_>, driver: &mut D) -> Result<
         .map(|u| units::rerandomized_unit(model, u, inputs.seed, inputs.device))
         .collect();
     let finite = Finiteness::of(inputs).await?;
+    let same_as_trained = SameAsTrained::of(inputs).await?;
+    // The trained model's evaluation, once a cell that is the trained model has made it.
+    let mut trained_evaluation: Option<metrics::Evaluation> = None;
 
     let cells = plan(inputs.shape());
     let total = cells.len();
@@ -174,8 +211,11 @@ pub async fn run<D: Driver>(inputs: &SweepInputs<'_>, driver: &mut D) -> Result<
             .iter()
             .find(|(i, _)| *i == done)
             .map(|(_, e)| e.clone());
+        let is_trained = same_as_trained.cell(model, inputs.joint_sets, cell);
         let evaluation = if let Some(evaluation) = stored {
             evaluation
+        } else if let Some(evaluation) = trained_evaluation.as_ref().filter(|_| is_trained) {
+            evaluation.clone()
         } else if finite.cell(model, inputs.joint_sets, cell) {
             let weights = match cell {
                 Cell::Rerandomized { unit } => units::with_replacements(inputs.trained, &rerandomized[*unit]),
@@ -230,6 +270,9 @@ pub async fn run<D: Driver>(inputs: &SweepInputs<'_>, driver: &mut D) -> Result<
         } else {
             metrics::Evaluation::not_computed(classes)
         };
+        if is_trained && trained_evaluation.is_none() {
+            trained_evaluation = Some(evaluation.clone());
+        }
         // Every cell, given ones included, so what a host keeps is always a prefix of the plan.
         driver
             .persist(Persist::Cell {
