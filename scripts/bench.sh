@@ -9,5 +9,10 @@ scripts/fetch-mnist.sh data/mnist
 cargo build --release --bin layerlab
 trunk build --release
 if [ ! -d bench/node_modules/@tensorflow/tfjs ]; then (cd bench && npm ci --no-audit --no-fund --silent); fi
+# PyTorch CPU for the same-run ratios (bench/torch_cpu.py), from PyPI into a venv of its own.
+TORCH_VENV="$HOME/.cache/layerlab/torch-venv"
+if ! "$TORCH_VENV/bin/python" -c 'import torch' 2>/dev/null; then
+  python3 -m venv "$TORCH_VENV" && "$TORCH_VENV/bin/pip" install --quiet torch numpy
+fi
 node bench/run.mjs
 exec node bench/seed-study.mjs
