@@ -167,39 +167,42 @@ impl Evaluation {
     }
 }
 
-/// For each weight set, which of its tensors hold only finite values, read back in one go.
-pub async fn finite_flags(sets: &[&Weights]) -> Result<Vec<Vec<bool>>, String> {
+/// One flag per tensor of each set, read back in one go: `flag(index, tensor)` is a one-element
+/// tensor, 1 for yes.
+async fn tensor_flags(
+    sets: &[&Weights],
+    flag: impl Fn(usize, &Tensor<1>) -> Tensor<1>,
+) -> Result<Vec<Vec<bool>>, String> {
     let flags: Vec<Tensor<1>> = sets
         .iter()
-        .flat_map(|w| w.iter().map(|t| t.clone().is_finite().all().float()))
+        .flat_map(|w| w.iter().enumerate().map(|(i, t)| flag(i, t)))
         .collect();
-    let values = read_floats(Tensor::cat(flags, 0)).await?;
-    let mut values = values.into_iter();
+    let mut values = if flags.is_empty() {
+        Vec::new().into_iter()
+    } else {
+        read_floats(Tensor::cat(flags, 0)).await?.into_iter()
+    };
     Ok(sets
         .iter()
         .map(|w| (0..w.len()).map(|_| values.next() == Some(1.0)).collect())
         .collect())
 }
 
-/// For each set, which of its tensors hold exactly `reference`'s values, in one read of the
-/// device: equal values and equal reciprocals (which tells +0 from −0; a NaN never matches).
+/// For each weight set, which of its tensors hold only finite values.
+pub async fn finite_flags(sets: &[&Weights]) -> Result<Vec<Vec<bool>>, String> {
+    tensor_flags(sets, |_, t| t.clone().is_finite().all().float()).await
+}
+
+/// For each set (shaped like `reference`), which of its tensors hold exactly `reference`'s
+/// values: equal values and equal reciprocals (which tells +0 from −0; a NaN never matches).
 pub async fn same_flags(reference: &Weights, sets: &[&Weights]) -> Result<Vec<Vec<bool>>, String> {
-    let flags: Vec<Tensor<1>> = sets
-        .iter()
-        .flat_map(|w| {
-            w.iter().zip(reference).map(|(t, r)| {
-                let values = t.clone().equal(r.clone()).all().float();
-                let signs = t.clone().recip().equal(r.clone().recip()).all().float();
-                values * signs
-            })
-        })
-        .collect();
-    let values = read_floats(Tensor::cat(flags, 0)).await?;
-    let mut values = values.into_iter();
-    Ok(sets
-        .iter()
-        .map(|w| (0..w.len()).map(|_| values.next() == Some(1.0)).collect())
-        .collect())
+    tensor_flags(sets, |i, t| {
+        let r = &reference[i];
+        let values = t.clone().equal(r.clone()).all().float();
+        let signs = t.clone().recip().equal(r.clone().recip()).all().float();
+        values * signs
+    })
+    .await
 }
 
 /// Evaluates `weights`, or reports "not computed" when any of them is not finite.
