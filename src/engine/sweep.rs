@@ -52,6 +52,14 @@ pub struct SweepOutcome {
     pub cells_done: Option<usize>,
 }
 
+/// Whether `flags` (one per tensor of the model) holds for every tensor of `units`.
+fn every_unit_tensor(model: &Model, units: &[usize], flags: &[bool]) -> bool {
+    units
+        .iter()
+        .flat_map(|&u| &model.units[u].tensors)
+        .all(|&t| flags[t])
+}
+
 /// Which tensors of each weight set hold only finite values (one read of the device).
 struct Finiteness {
     trained: Vec<bool>,
@@ -80,12 +88,8 @@ impl Finiteness {
                 .enumerate()
                 .all(|(t, &ok)| ok || units.contains(&model.tensors[t].unit))
         };
-        let checkpoint_inside = |units: &[usize], c: usize| {
-            units
-                .iter()
-                .flat_map(|&u| &model.units[u].tensors)
-                .all(|&t| self.checkpoints[c][t])
-        };
+        let checkpoint_inside =
+            |units: &[usize], c: usize| every_unit_tensor(model, units, &self.checkpoints[c]);
         match *cell {
             Cell::Rerandomized { unit } => trained_outside(&[unit]),
             Cell::Reinitialized { unit, checkpoint } => {
@@ -121,12 +125,7 @@ impl SameAsTrained {
 
     /// Whether `cell` evaluates exactly the trained weights.
     fn cell(&self, model: &Model, joint_sets: &[Vec<usize>], cell: &Cell) -> bool {
-        let units_same = |units: &[usize], c: usize| {
-            units
-                .iter()
-                .flat_map(|&u| &model.units[u].tensors)
-                .all(|&t| self.checkpoints[c][t])
-        };
+        let units_same = |units: &[usize], c: usize| every_unit_tensor(model, units, &self.checkpoints[c]);
         match *cell {
             Cell::Reinitialized { unit, checkpoint } => units_same(&[unit], checkpoint),
             Cell::FullModel { checkpoint } => self.checkpoints[checkpoint].iter().all(|&same| same),
