@@ -85,17 +85,54 @@ async function browser(webgpu) {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
 }
 
-async function layerlabRun(b, config, backend, label) {
-  const page = await (await b.newContext({ acceptDownloads: true })).newPage();
+// The WebGPU counters (bench/gpu-counters.js), run before any other script of a page or of an
+// engine worker: its loader is served with the counters in front (the service worker is blocked
+// so that every request reaches the route).
+const COUNTERS = fs.readFileSync(path.join(here, 'gpu-counters.js'), 'utf8');
+async function counted(context) {
+  await context.addInitScript({ content: COUNTERS });
+  await context.route('**/*_loader.js', async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, body: COUNTERS + '\n' + (await response.text()) });
+  });
+  return context;
+}
+async function workerCounts(page) {
+  for (const worker of page.workers()) {
+    const counts = await worker.evaluate(() => self.__gpuCounts || null).catch(() => null);
+    if (counts && counts.pipelines > 0) return counts;
+  }
+  return null;
+}
+
+/** The engine worker's FCN step profile (engine::train::profile), `steps` steps per phase. */
+async function stepProfile(page, steps) {
+  for (const worker of page.workers()) {
+    const has = await worker.evaluate(() => typeof wasm_bindgen !== 'undefined' && typeof wasm_bindgen.profile_fcn_step === 'function').catch(() => false);
+    if (has) return JSON.parse(await worker.evaluate((n) => wasm_bindgen.profile_fcn_step(n), steps));
+  }
+  return null;
+}
+function recordProfile(where, p) {
+  if (!p) return;
+  const parts = ['forward', 'loss', 'backward', 'optimizer'].map((k) => `${k} ${round(p[`${k}_ms`])}`).join(', ');
+  record('profile', `FCN step on ${where}, batch ${p.batch}: ms per step`, round(p.step_ms), 'ms', `(${parts}; one read-back ${round(p.sync_ms)} ms)`);
+}
+
+async function layerlabRun(b, config, backend, label, profileSteps = 0) {
+  const context = await counted(await b.newContext({ acceptDownloads: true, serviceWorkers: 'block' }));
+  const page = await context.newPage();
   const frag = Object.entries({ ...config, run: 1, backend }).map(([k, v]) => `${k}=${v}`).join('&');
   await page.goto(server.url + '#' + frag);
   await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 1_800_000 });
+  const gpuCounts = await workerCounts(page);
+  const profile = profileSteps > 0 ? await stepProfile(page, profileSteps) : null;
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-json]')]);
   const file = path.join(OUT, `browser-${label}.json`);
   await download.saveAs(file);
   const adapter = (await page.textContent('[data-testid=device]')).trim();
-  await page.context().close();
-  return { result: JSON.parse(fs.readFileSync(file, 'utf8')), adapter };
+  await context.close();
+  return { result: JSON.parse(fs.readFileSync(file, 'utf8')), adapter, gpuCounts, profile };
 }
 
 const FCN = { model: 'fcn', depth: 3, width: 256, 'batch-size': 128, lr: 0.01, momentum: 0.9, epochs: 1, checkpoints: '0,1', seed: 0, 'test-limit': 500, 'eval-batch-size': 500 };
@@ -105,9 +142,20 @@ const cpuBrowser = await browser(false);
 let adapterName = '';
 const layerlab = {};
 {
-  const { result, adapter } = await layerlabRun(gpu, { ...FCN, 'train-limit': 128 * 21 }, 'webgpu', 'fcn-webgpu');
+  // Two runs that differ only in their number of steps (11 and 21; the same evaluations and
+  // sweep): the difference of their dispatch counts is ten training steps' worth.
+  const short = await layerlabRun(gpu, { ...FCN, 'train-limit': 128 * 11 }, 'webgpu', 'fcn-webgpu-short');
+  const { result, adapter, gpuCounts, profile } = await layerlabRun(gpu, { ...FCN, 'train-limit': 128 * 21 }, 'webgpu', 'fcn-webgpu', 5);
+  recordProfile('WebGPU', profile);
   adapterName = adapter;
+  if (gpuCounts && short.gpuCounts) {
+    layerlab.dispatchesPerStep = (gpuCounts.dispatches - short.gpuCounts.dispatches) / 10;
+    record('gpu', 'LayerLab FCN on WebGPU: compute dispatches per training step', round(layerlab.dispatchesPerStep), 'dispatches');
+    record('gpu', 'LayerLab FCN on WebGPU: queue submissions per training step', round((gpuCounts.submits - short.gpuCounts.submits) / 10), 'submits');
+    record('gpu', 'LayerLab FCN on WebGPU: compute pipelines created (whole run)', gpuCounts.pipelines, 'pipelines', `(${gpuCounts.shaderModules} shader modules)`);
+  }
   layerlab.webgpu = result.timing.steady_samples_per_second;
+  layerlab.webgpuFirstStep = result.timing.first_step_seconds;
   record('browser', `LayerLab FCN 3x256 on WebGPU (${adapter}): samples/s`, round(layerlab.webgpu), 'samples/s', '(after the first step)');
   record('browser', 'LayerLab on WebGPU: time to first step (kernel compilation)', round(result.timing.first_step_seconds, 2), 's');
   record('browser', 'LayerLab on WebGPU: sweep on 500 test images (14 evaluations)', round(result.timing.sweep_seconds, 1), 's');
@@ -116,12 +164,24 @@ const layerlab = {};
   record('profile', 'LayerLab on WebGPU: forward images/s during the sweep (batch 500)', round(layerlab.webgpuForward), 'images/s');
 }
 {
-  const { result } = await layerlabRun(cpuBrowser, { ...FCN, 'train-limit': 128 * 101 }, 'cpu', 'fcn-cpu');
+  const { result, profile } = await layerlabRun(cpuBrowser, { ...FCN, 'train-limit': 128 * 101 }, 'cpu', 'fcn-cpu', 20);
+  recordProfile('the CPU backend (wasm)', profile);
   layerlab.wasm = result.timing.steady_samples_per_second;
   record('browser', 'LayerLab FCN 3x256 on the CPU backend (wasm, 1 thread): samples/s', round(layerlab.wasm), 'samples/s');
   record('browser', 'LayerLab on CPU: time to first step', round(result.timing.first_step_seconds, 2), 's');
 }
 if (process.env.BENCH_CNN !== '0') {
+  // VGG-11 x0.25 on WebGPU at batch 32 and 128 (TF.js's rows on the same shapes come below).
+  for (const batch of [32, 128]) {
+    const cfg = { model: 'vgg11', 'width-mult': 0.25, epochs: 1, lr: 0.02, 'batch-size': batch, checkpoints: '0,1', 'train-limit': batch * 4, 'test-limit': 16, 'eval-batch-size': 16 };
+    try {
+      const { result } = await layerlabRun(gpu, cfg, 'webgpu', `vgg11-webgpu-${batch}`);
+      layerlab[`vgg${batch}`] = result.timing.steady_samples_per_second;
+      record('browser', `LayerLab VGG-11 x0.25 batch ${batch} on WebGPU: samples/s`, round(result.timing.steady_samples_per_second, 2), 'samples/s', `(first step ${round(result.timing.first_step_seconds, 1)} s)`);
+    } catch (e) {
+      record('browser', `LayerLab VGG-11 x0.25 batch ${batch} on WebGPU`, 'n/a', '', String(e).slice(0, 80));
+    }
+  }
   // Small runs: on a software adapter a ResNet step of 32 images takes about 40 s.
   for (const [model, lr] of [['vgg11', 0.02], ['resnet18', 0.05]]) {
     const cfg = { model, 'width-mult': 0.25, epochs: 1, lr, 'batch-size': 32, checkpoints: '0,1', 'train-limit': 32 * 3, 'test-limit': 16, 'eval-batch-size': 16 };
@@ -186,7 +246,7 @@ if (process.env.BENCH_CNN !== '0') {
 // TF.js, same browser sessions, same adapter.
 const tfjs = {};
 for (const [backend, b] of [['webgpu', gpu], ['wasm', cpuBrowser], ['webgl', gpu]]) {
-  const page = await (await b.newContext()).newPage();
+  const page = await (await counted(await b.newContext())).newPage();
   await page.goto(server.url + 'bench/tfjs.html');
   await page.waitForFunction(() => window.benchReady);
   try {
@@ -194,6 +254,13 @@ for (const [backend, b] of [['webgpu', gpu], ['wasm', cpuBrowser], ['webgl', gpu
     const r = await page.evaluate(([backend, steps]) => window.benchTfjs(backend, steps), [backend, steps]);
     tfjs[backend] = r.samplesPerSecond;
     record('tfjs', `TF.js 4.22 ${backend}: same MLP, batch 128, SGD momentum: samples/s`, round(r.samplesPerSecond), 'samples/s', `(first step ${round(r.firstStepMs / 1000, 2)} s)`);
+    if (r.gpu && backend === 'webgpu') {
+      tfjs[`${backend}Dispatches`] = r.gpu.dispatchesPerStep;
+      record('gpu', `TF.js ${backend}: compute dispatches per training step`, round(r.gpu.dispatchesPerStep), 'dispatches');
+      record('gpu', `TF.js ${backend}: queue submissions per training step`, round(r.gpu.submitsPerStep), 'submits');
+      record('gpu', `TF.js ${backend}: compute pipelines created (through training)`, r.gpu.pipelines, 'pipelines');
+      tfjs[`${backend}FirstStep`] = r.firstStepMs / 1000;
+    }
     tfjs[`${backend}Forward`] = r.forwardImagesPerSecond;
     record('profile', `TF.js ${backend}: forward images/s (batch 500, predictions read back)`, round(r.forwardImagesPerSecond), 'images/s');
   } catch (e) {
@@ -201,11 +268,36 @@ for (const [backend, b] of [['webgpu', gpu], ['wasm', cpuBrowser], ['webgl', gpu
   }
   await page.context().close();
 }
+// TF.js training VGG-11 x0.25 on the same shapes, webgpu and webgl, batch 32 and 128.
+if (process.env.BENCH_CNN !== '0') {
+  for (const backend of ['webgpu', 'webgl']) {
+    for (const batch of [32, 128]) {
+      const page = await (await counted(await gpu.newContext())).newPage();
+      await page.goto(server.url + 'bench/tfjs.html');
+      await page.waitForFunction(() => window.benchReady);
+      try {
+        const r = await page.evaluate(([backend, batch]) => window.benchTfjsVgg(backend, batch, 3), [backend, batch]);
+        tfjs[`vgg${backend}${batch}`] = r.samplesPerSecond;
+        record('tfjs', `TF.js 4.22 ${backend}: VGG-11 x0.25 batch ${batch}: samples/s`, round(r.samplesPerSecond, 2), 'samples/s', `(first step ${round(r.firstStepMs / 1000, 1)} s)`);
+      } catch (e) {
+        record('tfjs', `TF.js ${backend} VGG-11 x0.25 batch ${batch}`, 'n/a', '', String(e).slice(0, 80));
+      }
+      await page.context().close();
+    }
+  }
+  for (const batch of [32, 128]) {
+    const best = Math.max(tfjs[`vggwebgpu${batch}`] || 0, tfjs[`vggwebgl${batch}`] || 0);
+    if (best > 0 && layerlab[`vgg${batch}`]) record('ratio', `VGG-11 x0.25 batch ${batch}: LayerLab WebGPU / the faster TF.js GPU backend (target >= 2)`, round(layerlab[`vgg${batch}`] / best, 2), 'x');
+  }
+}
 await gpu.close();
 await cpuBrowser.close();
 await server.close();
 
 if (tfjs.webgpu) record('ratio', 'LayerLab WebGPU / TF.js webgpu (same adapter)', round(layerlab.webgpu / tfjs.webgpu, 2), 'x');
+if (tfjs.webgpu && tfjs.webgl) record('ratio', 'LayerLab WebGPU / the faster of TF.js webgpu and webgl (target >= 1.5)', round(layerlab.webgpu / Math.max(tfjs.webgpu, tfjs.webgl), 2), 'x');
+if (tfjs.webgpuFirstStep) record('ratio', 'time to the first FCN step: LayerLab WebGPU / TF.js webgpu (target <= 0.5)', round(layerlab.webgpuFirstStep / tfjs.webgpuFirstStep, 2), 'x');
+if (tfjs.webgpuDispatches && layerlab.dispatchesPerStep) record('ratio', 'dispatches per FCN step: LayerLab / TF.js webgpu (target <= 1)', round(layerlab.dispatchesPerStep / tfjs.webgpuDispatches, 2), 'x');
 if (tfjs.wasm) record('ratio', 'LayerLab CPU (wasm) / TF.js wasm', round(layerlab.wasm / tfjs.wasm, 2), 'x');
 if (tfjs.webgpuForward) record('ratio', 'forward only: LayerLab WebGPU / TF.js webgpu', round(layerlab.webgpuForward / tfjs.webgpuForward, 2), 'x');
 if (tfjs.webgl) record('ratio', 'LayerLab best browser path / TF.js webgl', round(Math.max(layerlab.webgpu, layerlab.wasm) / tfjs.webgl, 2), 'x');

@@ -301,3 +301,32 @@ pub fn start() {
     handler.forget();
     post(&FromWorker::Ready);
 }
+
+/// The device's kernels against the CPU backend on small shapes (`engine::kernels::check`), as
+/// JSON rows, on this worker's WebGPU device (initialised here if no run has yet). The WebGPU
+/// worker exports it for the page's end-to-end tests.
+pub async fn kernel_check() -> Result<String, String> {
+    let (device, report) = device_for(BackendChoice::Webgpu).await;
+    if report.backend != Backend::Webgpu {
+        return Err(report
+            .fallback_reason
+            .unwrap_or_else(|| "no WebGPU device".into()));
+    }
+    let rows = crate::engine::kernels::check::against_cpu(&device).await?;
+    serde_json::to_string(&rows).map_err(|e| e.to_string())
+}
+
+/// Where an FCN training step's time goes on this worker's device (`engine::train::profile`),
+/// as JSON: WebGPU in the WebGPU worker, the CPU in the CPU one. For bench/run.mjs.
+pub async fn profile_fcn_step(steps: usize) -> Result<String, String> {
+    let choice = if cfg!(feature = "webgpu") {
+        BackendChoice::Webgpu
+    } else {
+        BackendChoice::Cpu
+    };
+    let (device, _) = device_for(choice).await;
+    let profile = crate::engine::train::profile::fcn_step_profile(&device, steps.max(1))
+        .await
+        .map_err(|e| e.to_string())?;
+    serde_json::to_string(&profile).map_err(|e| e.to_string())
+}

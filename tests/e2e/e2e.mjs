@@ -191,6 +191,43 @@ const tests = {
     }
   },
 
+  async webgpu_kernels_and_verdicts_match_cpu() {
+    // The WebGPU worker's own kernels against the CPU backend on small shapes (outputs and
+    // gradients), then a whole FCN run on WebGPU against the CLI's with the same seed: the
+    // same verdicts, and errors within a test image or two.
+    const config = { model: 'fcn', depth: '2', width: '64', epochs: '1', 'batch-size': '100', lr: '0.05', momentum: '0.9',
+      checkpoints: '0,1', seed: '2', 'train-limit': '3000', 'test-limit': '1000' };
+    const browser = await launch({ webgpu: true });
+    try {
+      const { page, errors } = await openPage(browser, server.url + fragment(config, { backend: 'webgpu' }));
+      await page.waitForSelector('[data-testid=run]:not([disabled])', { timeout: 120_000 });
+      let rows = null;
+      for (const worker of page.workers()) {
+        const has = await worker.evaluate(() => typeof wasm_bindgen !== 'undefined' && typeof wasm_bindgen.kernel_check === 'function');
+        if (has) rows = JSON.parse(await worker.evaluate(() => wasm_bindgen.kernel_check()));
+      }
+      assert(rows && rows.length >= 8, 'the WebGPU worker runs its kernel check');
+      const failed = rows.filter((r) => !r.passed);
+      assert(failed.length === 0, `kernels off the CPU: ${JSON.stringify(failed)}`);
+      const worst = rows.reduce((a, r) => Math.max(a, r.max_abs_diff / Math.max(r.tolerance, 1e-30)), 0);
+      console.log(`    ${rows.length} kernel outputs and gradients within tolerance (worst at ${(worst * 100).toFixed(1)}% of it)`);
+      await page.click('[data-testid=run]');
+      await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 600_000 });
+      const gpu = await checkFinishedPage(page, errors, 'webgpu-verdicts', 'webgpu');
+      const gpuVerdicts = await page.$$eval('[data-testid=verdict]', (els) => els.map((e) => [e.dataset.unit, e.dataset.verdict]));
+      const cli = runCli(Object.entries(config).flatMap(([k, v]) => [`--${k}`, v]), path.join(OUT, 'cli-verdicts.json'));
+      const { page: cpuPage } = await openPage(browser, server.url + execFileSync(CLI, ['link', path.join(OUT, 'cli-verdicts.json')]).toString().trim());
+      await cpuPage.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 60_000 });
+      const cpuVerdicts = await cpuPage.$$eval('[data-testid=verdict]', (els) => els.map((e) => [e.dataset.unit, e.dataset.verdict]));
+      assert(JSON.stringify(gpuVerdicts) === JSON.stringify(cpuVerdicts), `verdicts: WebGPU ${gpuVerdicts}, CPU ${cpuVerdicts}`);
+      const gap = Math.abs(gpu.final_test_error - cli.final_test_error);
+      assert(gap <= 0.005, `trained test error: WebGPU ${gpu.final_test_error}, CPU ${cli.final_test_error}`);
+      console.log(`    verdicts ${gpuVerdicts.map((v) => v.join(' ')).join(', ')} on both; trained error ${gpu.final_test_error} (WebGPU) and ${cli.final_test_error} (CPU)`);
+    } finally {
+      await browser.close();
+    }
+  },
+
   async fallback_cpu_matches_cli() {
     const browser = await launch({ webgpu: false });
     let result;

@@ -12,7 +12,10 @@
 //! agree bit for bit. Other backends (WebGPU) keep burn's own operations.
 
 mod autodiff;
+pub mod check;
 pub mod conv;
+#[cfg(feature = "webgpu")]
+pub mod gpu;
 pub mod pool;
 
 use burn::backend::flex::{FlexTensor, Layout};
@@ -108,7 +111,7 @@ pub fn conv2d(
     padding: usize,
 ) -> Tensor<4> {
     if !on_cpu(&x) {
-        return burn::tensor::module::conv2d(x, weight, bias, options(stride, padding));
+        return gpu_conv2d(x, weight, bias, stride, padding, false);
     }
     let out = match bias {
         Some(bias) => <Dispatch as CpuKernels>::conv2d_biased(
@@ -125,6 +128,88 @@ pub fn conv2d(
     Tensor::from_dispatch(out)
 }
 
+/// [`conv2d`] then the ReLU: one kernel on WebGPU (a stride-1 "same" convolution with a
+/// bias), burn's ReLU after the convolution elsewhere.
+pub fn conv2d_relu(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    stride: usize,
+    padding: usize,
+) -> Tensor<4> {
+    if !on_cpu(&x) {
+        return gpu_conv2d(x, weight, bias, stride, padding, true);
+    }
+    burn::tensor::activation::relu(conv2d(x, weight, bias, stride, padding))
+}
+
+/// A convolution off the CPU: the WebGPU kernels for stride-1 "same" convolutions (every VGG
+/// convolution and ResNet's 3×3 and 1×1 ones at stride 1), burn's otherwise.
+fn gpu_conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    stride: usize,
+    padding: usize,
+    relu: bool,
+) -> Tensor<4> {
+    #[cfg(feature = "webgpu")]
+    {
+        let [_, _, k, k2] = weight.dims();
+        if stride == 1 && k == k2 && k % 2 == 1 && padding == k / 2 && gpu::enabled(gpu::Family::Conv) {
+            let out = match bias {
+                Some(bias) => <Dispatch as gpu::GpuKernels>::conv_same(
+                    x.into_dispatch(),
+                    weight.into_dispatch(),
+                    bias.into_dispatch(),
+                    relu,
+                ),
+                None => {
+                    let out = <Dispatch as gpu::GpuKernels>::conv_same_plain(
+                        x.into_dispatch(),
+                        weight.into_dispatch(),
+                    );
+                    let out = Tensor::from_dispatch(out);
+                    return if relu {
+                        burn::tensor::activation::relu(out)
+                    } else {
+                        out
+                    };
+                }
+            };
+            return Tensor::from_dispatch(out);
+        }
+    }
+    let out = burn::tensor::module::conv2d(x, weight, bias, options(stride, padding));
+    if relu {
+        burn::tensor::activation::relu(out)
+    } else {
+        out
+    }
+}
+
+/// `x · weight + bias`, then the ReLU when `relu`, for `x: [batch, inputs]`,
+/// `weight: [inputs, outputs]`, `bias: [outputs]`: one fused kernel on WebGPU, burn's
+/// operations elsewhere (the CPU path's values stay what they were).
+pub fn dense(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1>, relu: bool) -> Tensor<2> {
+    #[cfg(feature = "webgpu")]
+    if x.device().without_autodiff() != Device::flex() && gpu::enabled(gpu::Family::Dense) {
+        return Tensor::from_dispatch(<Dispatch as gpu::GpuKernels>::dense(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            bias.into_dispatch(),
+            relu,
+        ));
+    }
+    let outputs = bias.dims()[0];
+    let y = x.matmul(weight) + bias.reshape([1, outputs]); // [batch, outputs]
+    if relu {
+        burn::tensor::activation::relu(y)
+    } else {
+        y
+    }
+}
+
 /// 2×2 max pooling with stride 2, `x: [batch, c, h, w]` → `[batch, c, h/2, w/2]`: the CPU
 /// backend's kernel there; elsewhere a reshape and two maxima rather than burn's `max_pool2d`
 /// (the same computation, one generic pooling kernel fewer).
@@ -133,6 +218,10 @@ pub fn max_pool_2x2(x: Tensor<4>) -> Tensor<4> {
         return Tensor::from_dispatch(<Dispatch as CpuKernels>::max_pool_2x2(x.into_dispatch()));
     }
     let [batch, channels, h, w] = x.dims();
+    #[cfg(feature = "webgpu")]
+    if h % 2 == 0 && w % 2 == 0 && gpu::enabled(gpu::Family::Pool) {
+        return Tensor::from_dispatch(<Dispatch as gpu::GpuKernels>::max_pool_2x2(x.into_dispatch()));
+    }
     x.reshape([batch, channels, h / 2, 2, w / 2, 2]) // [batch, c, h/2, 2, w/2, 2]
         .max_dim(5)
         .max_dim(3)

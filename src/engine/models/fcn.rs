@@ -1,9 +1,8 @@
 //! The fully connected network of the paper's Figure 1: `depth` hidden ReLU layers of `width`
 //! units and a linear output layer. Units `layer1 … layer{depth+1}`, each a weight and its bias.
 
-use super::{Builder, DenseIdx, Init, dense};
+use super::{Builder, DenseIdx, Init, dense, dense_relu};
 use burn::tensor::Tensor;
-use burn::tensor::activation::relu;
 
 pub struct Fcn {
     layers: Vec<DenseIdx>,
@@ -26,7 +25,11 @@ impl Fcn {
     /// Unit `unit` (`layer{unit+1}`): `x: [batch, inputs]` to `[batch, width]` (ReLU) or, for the
     /// output layer, `[batch, classes]`.
     pub fn unit(&self, values: &[Tensor<1>], unit: usize, x: Tensor<2>) -> Tensor<2> {
-        let y = dense(values, &self.layers[unit], x);
-        if unit + 1 < self.layers.len() { relu(y) } else { y }
+        let layer = &self.layers[unit];
+        if unit + 1 < self.layers.len() {
+            dense_relu(values, layer, x)
+        } else {
+            dense(values, layer, x)
+        }
     }
 }

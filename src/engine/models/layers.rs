@@ -158,11 +158,19 @@ impl Builder {
 
 /// `x W + b` with `x: [batch, inputs]`.
 pub fn dense(values: &[Tensor<1>], layer: &DenseIdx, x: Tensor<2>) -> Tensor<2> {
+    dense_layer(values, layer, x, false)
+}
+
+/// `relu(x W + b)` with `x: [batch, inputs]`: one kernel on WebGPU.
+pub fn dense_relu(values: &[Tensor<1>], layer: &DenseIdx, x: Tensor<2>) -> Tensor<2> {
+    dense_layer(values, layer, x, true)
+}
+
+fn dense_layer(values: &[Tensor<1>], layer: &DenseIdx, x: Tensor<2>, relu: bool) -> Tensor<2> {
     let weight = values[layer.weight]
         .clone()
         .reshape([layer.inputs, layer.outputs]);
-    let bias = values[layer.bias].clone().reshape([1, layer.outputs]);
-    x.matmul(weight) + bias // [batch, outputs]
+    kernels::dense(x, weight, values[layer.bias].clone(), relu) // [batch, outputs]
 }
 
 /// A convolution with padding `kernel / 2`, `x: [batch, inputs, h, w]`.
@@ -173,6 +181,16 @@ pub fn conv(values: &[Tensor<1>], layer: &ConvIdx, x: Tensor<4>) -> Tensor<4> {
         .reshape([layer.outputs, layer.inputs, k, k]);
     let bias = layer.bias.map(|b| values[b].clone());
     kernels::conv2d(x, weight, bias, layer.stride, k / 2) // [batch, outputs, h / stride, w / stride]
+}
+
+/// [`conv`] then the ReLU: one kernel on WebGPU.
+pub fn conv_relu(values: &[Tensor<1>], layer: &ConvIdx, x: Tensor<4>) -> Tensor<4> {
+    let k = layer.kernel;
+    let weight = values[layer.weight]
+        .clone()
+        .reshape([layer.outputs, layer.inputs, k, k]);
+    let bias = layer.bias.map(|b| values[b].clone());
+    kernels::conv2d_relu(x, weight, bias, layer.stride, k / 2) // [batch, outputs, h / stride, w / stride]
 }
 
 pub use kernels::max_pool_2x2;

@@ -7,8 +7,8 @@
 //! uniform one a plain VGG does not train. The output layer keeps the default initializer.
 
 use super::{
-    Activation, BatchStats, Builder, ConvIdx, DenseIdx, Init, Mode, NormIdx, conv, dense, max_pool_2x2, norm,
-    scaled,
+    Activation, BatchStats, Builder, ConvIdx, DenseIdx, Init, Mode, NormIdx, conv, conv_relu, dense,
+    dense_relu, max_pool_2x2, norm, scaled,
 };
 use crate::engine::budget;
 use crate::engine::config::ModelKind;
@@ -132,11 +132,10 @@ impl Vgg {
         for stage in &self.stages {
             if index < stage.len() {
                 let block = &stage[index];
-                let mut x = conv(values, &block.conv, x.image()); // [batch, channels, h, w]
-                if let Some(n) = &block.norm {
-                    x = norm(values, n, x, mode, stats);
-                }
-                x = relu(x);
+                let mut x = match &block.norm {
+                    Some(n) => relu(norm(values, n, conv(values, &block.conv, x.image()), mode, stats)),
+                    None => conv_relu(values, &block.conv, x.image()), // [batch, channels, h, w]
+                };
                 if index + 1 == stage.len() {
                     x = max_pool_2x2(x); // [batch, channels, h/2, w/2]
                 }
@@ -153,9 +152,9 @@ impl Vgg {
                     }
                     Activation::Flat(x) => x,
                 };
-                Activation::Flat(relu(dense(values, &self.fc1, x)))
+                Activation::Flat(dense_relu(values, &self.fc1, x))
             }
-            1 => Activation::Flat(relu(dense(values, &self.fc2, x.flat()))),
+            1 => Activation::Flat(dense_relu(values, &self.fc2, x.flat())),
             _ => Activation::Flat(dense(values, &self.final_linear, x.flat())), // [batch, classes]
         }
     }

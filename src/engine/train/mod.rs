@@ -21,6 +21,7 @@ use web_time::Instant;
 
 mod finish;
 mod loss;
+pub mod profile;
 
 use finish::{Finish, finish, resume_one};
 pub use finish::{StoredRun, resume_experiment};

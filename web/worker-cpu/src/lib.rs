@@ -5,3 +5,12 @@
 pub fn start() {
     layerlab::runtime::worker::start();
 }
+
+/// Where an FCN training step's time goes on the CPU backend (JSON), for bench/run.mjs.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub async fn profile_fcn_step(steps: usize) -> Result<String, wasm_bindgen::JsValue> {
+    layerlab::runtime::worker::profile_fcn_step(steps)
+        .await
+        .map_err(|e| wasm_bindgen::JsValue::from_str(&e))
+}

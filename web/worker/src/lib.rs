@@ -5,3 +5,31 @@
 pub fn start() {
     layerlab::runtime::worker::start();
 }
+
+/// The WebGPU kernels against the CPU backend (JSON rows), for the end-to-end tests: called in
+/// the worker's scope as `wasm_bindgen.kernel_check()`.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub async fn kernel_check() -> Result<String, wasm_bindgen::JsValue> {
+    layerlab::runtime::worker::kernel_check()
+        .await
+        .map_err(|e| wasm_bindgen::JsValue::from_str(&e))
+}
+
+/// Where an FCN training step's time goes on WebGPU (JSON), for bench/run.mjs: called in the
+/// worker's scope as `wasm_bindgen.profile_fcn_step(steps)`.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub async fn profile_fcn_step(steps: usize) -> Result<String, wasm_bindgen::JsValue> {
+    layerlab::runtime::worker::profile_fcn_step(steps)
+        .await
+        .map_err(|e| wasm_bindgen::JsValue::from_str(&e))
+}
+
+/// Switches the WebGPU kernel families in `mask` (dense 1, convolution 2, pooling 4) back to
+/// burn's operations for the runs that follow, for same-build comparisons (bench/).
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn set_gpu_kernels_off(mask: u32) {
+    layerlab::engine::kernels::gpu::set_disabled(mask);
+}

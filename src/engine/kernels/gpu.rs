@@ -1,0 +1,1052 @@
+//! The WebGPU backend's own kernel for the dense layers: one tiled product `C = op(A)·op(B)`
+//! that writes `C + bias` (and its ReLU) in the same pass, and computes both backward products
+//! by reading its operands transposed. Registered with burn as a backend extension
+//! ([`GpuKernels`]) for cubecl, for burn's fusion over it (as an opaque operation of its
+//! stream) and for autodiff, with the backward pass written out.
+//!
+//! burn 0.22's matmul on WebGPU (autotune off) takes cubek's general strategy: a
+//! shared-memory kernel staged through workgroup barriers, and bias and ReLU as passes of their
+//! own. Each unit here instead keeps a 4×4 block of outputs in registers and reads its
+//! operands straight from the buffers, the shape of TF.js's WebGL kernels, which on a software
+//! adapter (barriers are costly there) are several times faster than its shared-memory WebGPU
+//! ones. An 8×8 workgroup covers a 32×32 block of outputs, whose operand rows a real GPU keeps
+//! in its caches.
+
+// In the kernels `v != v` is the NaN test, and a comptime flag's `if` stays apart from the
+// runtime one inside it, so that the flag removes the whole branch when the kernel expands.
+#![allow(clippy::eq_op, clippy::collapsible_if)]
+
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::ops::FloatTensorOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, AutodiffBackend, Backend, TensorMetadata, backend_extension};
+use burn::tensor::{DType, Shape};
+use burn_cubecl::CubeBackend;
+use burn_cubecl::cubecl;
+use burn_cubecl::cubecl::prelude::*;
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
+use burn_cubecl::tensor::CubeTensor;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Kernel families of this module that are switched off (bits of [`Family`]), so that the
+/// bench can compare each with burn's operations in one build (`set_disabled`); none by default.
+static DISABLED: AtomicU32 = AtomicU32::new(0);
+
+/// A family of kernels that [`set_disabled`] can switch back to burn's operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Dense = 1,
+    Conv = 2,
+    Pool = 4,
+}
+
+/// Switches the families in `mask` (bits of [`Family`]) to burn's operations, the rest to
+/// these kernels; for the bench.
+pub fn set_disabled(mask: u32) {
+    DISABLED.store(mask, Ordering::Relaxed);
+}
+
+pub fn enabled(family: Family) -> bool {
+    DISABLED.load(Ordering::Relaxed) & family as u32 == 0
+}
+
+/// Outputs per unit along each axis, and units per workgroup along each axis.
+const BLOCK: usize = 4;
+const GROUP: u32 = 8;
+
+/// Operations the WebGPU backend runs with its own kernels.
+#[backend_extension(Cube, Fusion, Autodiff)]
+pub trait GpuKernels: Backend {
+    /// `act(x · weight + bias)` for `x: [rows, inputs]`, `weight: [inputs, outputs]`,
+    /// `bias: [outputs]`, `act` the ReLU when `relu`, else the identity.
+    #[fusion(dtype = x, shape = Shape::new([x[0], weight[1]]))]
+    fn dense(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self>;
+
+    /// `op(a) · op(b)` for 2-D `a` and `b`, where `op` transposes the operand whose flag is set.
+    #[fusion(dtype = a, shape = product_shape(a, b, transpose_a, transpose_b))]
+    fn product(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        transpose_a: bool,
+        transpose_b: bool,
+    ) -> FloatTensor<Self>;
+
+    /// `act(conv(x, weight) + bias)` with stride 1 and "same" padding (`k / 2`, `k` odd), for
+    /// `x: [batch, channels, h, w]`, `weight: [outputs, channels, k, k]`, `bias: [outputs]`.
+    #[fusion(dtype = x, shape = Shape::new([x[0], weight[0], x[2], x[3]]))]
+    fn conv_same(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self>;
+
+    /// [`conv_same`](GpuKernels::conv_same) without a bias or activation.
+    #[fusion(dtype = x, shape = Shape::new([x[0], weight[0], x[2], x[3]]))]
+    fn conv_same_plain(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// The input gradient `[batch, channels, h, w]` of a "same" convolution from its output
+    /// gradient `grad: [batch, outputs, h, w]`.
+    #[fusion(dtype = grad, shape = Shape::new([grad[0], weight[1], grad[2], grad[3]]))]
+    fn conv_same_input_grad(weight: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// The weight gradient `[outputs, channels, k, k]` of a "same" convolution.
+    #[fusion(dtype = x, shape = Shape::new([grad[1], x[1], *kernel, *kernel]))]
+    fn conv_same_weight_grad(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        kernel: usize,
+    ) -> FloatTensor<Self>;
+
+    /// 2×2 max pooling, stride 2: `[batch, c, h, w]` → `[batch, c, h/2, w/2]`, h and w even.
+    #[fusion(dtype = x, shape = Shape::new([x[0], x[1], x[2] / 2, x[3] / 2]))]
+    fn max_pool_2x2(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// Its input gradient: each window's gradient to its winner (the CPU kernel's rule).
+    #[fusion(dtype = x, shape = x)]
+    fn max_pool_2x2_grad(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+/// The shape of `op(a) · op(b)`.
+fn product_shape(a: &Shape, b: &Shape, transpose_a: &bool, transpose_b: &bool) -> Shape {
+    let rows = if *transpose_a { a[1] } else { a[0] };
+    let cols = if *transpose_b { b[0] } else { b[1] };
+    Shape::new([rows, cols])
+}
+
+/// One unit: the `BLOCK`×`BLOCK` outputs from row `BLOCK·y` and column `BLOCK·x` of
+/// `C = op(A)·op(B)`, `C: [rows, cols]`, summing over `depth`. `A` is `[rows, depth]` (stored
+/// `[depth, rows]` when `a_transposed`), `B` is `[depth, cols]` (stored `[cols, depth]` when
+/// `b_transposed`). Units at the edge read the last row or column again in place of the ones
+/// past it, and write only what lies inside.
+#[cube(launch_unchecked)]
+fn product_kernel(
+    a: &[f32],
+    b: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+    rows: usize,
+    cols: usize,
+    depth: usize,
+    #[comptime] a_transposed: bool,
+    #[comptime] b_transposed: bool,
+    #[comptime] with_bias: bool,
+    #[comptime] relu: bool,
+) {
+    let row0 = ABSOLUTE_POS_Y as usize * 4;
+    let col0 = ABSOLUTE_POS_X as usize * 4;
+    if row0 >= rows || col0 >= cols {
+        terminate!();
+    }
+    let mut row = Array::<usize>::new(4usize);
+    let mut col = Array::<usize>::new(4usize);
+    #[unroll]
+    for i in 0..4usize {
+        row[i] = min(row0 + i, rows - 1);
+        col[i] = min(col0 + i, cols - 1);
+    }
+    // Where each operand's element `k` lies for the unit's rows and columns, and how far the
+    // next `k` is.
+    let mut a_at = Array::<usize>::new(4usize);
+    let mut b_at = Array::<usize>::new(4usize);
+    let mut a_step = 1usize;
+    let mut b_step = 1usize;
+    #[unroll]
+    for i in 0..4usize {
+        if a_transposed {
+            a_at[i] = row[i];
+        } else {
+            a_at[i] = row[i] * depth;
+        }
+        if b_transposed {
+            b_at[i] = col[i] * depth;
+        } else {
+            b_at[i] = col[i];
+        }
+    }
+    if a_transposed {
+        a_step = rows;
+    }
+    if !b_transposed {
+        b_step = cols;
+    }
+
+    let mut acc = Array::<f32>::new(16usize);
+    #[unroll]
+    for i in 0..16usize {
+        acc[i] = 0.0;
+    }
+    let mut av = Array::<f32>::new(4usize);
+    let mut bv = Array::<f32>::new(4usize);
+    for _ in 0..depth {
+        #[unroll]
+        for i in 0..4usize {
+            av[i] = a[a_at[i]];
+            bv[i] = b[b_at[i]];
+            a_at[i] += a_step;
+            b_at[i] += b_step;
+        }
+        #[unroll]
+        for i in 0..4usize {
+            #[unroll]
+            for j in 0..4usize {
+                acc[i * 4 + j] += av[i] * bv[j];
+            }
+        }
+    }
+
+    #[unroll]
+    for j in 0..4usize {
+        let mut shift = 0.0f32;
+        if with_bias {
+            shift = bias[col[j]];
+        }
+        #[unroll]
+        for i in 0..4usize {
+            let mut value = acc[i * 4 + j];
+            if with_bias {
+                value += shift;
+            }
+            if relu {
+                // The CPU backend's ReLU: NaN passes through.
+                if !(value > 0.0 || value != value) {
+                    value = 0.0;
+                }
+            }
+            if row0 + i < rows && col0 + j < cols {
+                out[(row0 + i) * cols + col0 + j] = value;
+            }
+        }
+    }
+}
+
+/// One unit of a stride-1 "same" convolution as a product: the 4 output channels from `4·y`
+/// by the 4 pixels (of `batch·h·w`) from `4·x`, summing over input channels and the `k×k`
+/// window, reading zero outside the image. With `flipped` it is the input gradient instead:
+/// `x` is the output gradient and `weight` (`[channels, outputs, k, k]` from this unit's point
+/// of view) is read transposed and rotated by 180°.
+#[cube(launch_unchecked)]
+fn conv_kernel(
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+    batch: usize,
+    channels: usize,
+    outputs: usize,
+    height: usize,
+    width: usize,
+    #[comptime] k: usize,
+    #[comptime] flipped: bool,
+    #[comptime] with_bias: bool,
+    #[comptime] relu: bool,
+) {
+    let plane = height * width;
+    let pixels = batch * plane;
+    let o0 = ABSOLUTE_POS_Y as usize * 4;
+    let p0 = ABSOLUTE_POS_X as usize * 4;
+    if o0 >= outputs || p0 >= pixels {
+        terminate!();
+    }
+    let pad = k / 2;
+    let mut image = Array::<usize>::new(4usize); // offset of the pixel's image in `x`
+    let mut at = Array::<usize>::new(4usize); // the pixel within its plane
+    let mut py = Array::<usize>::new(4usize);
+    let mut px = Array::<usize>::new(4usize);
+    let mut o = Array::<usize>::new(4usize);
+    #[unroll]
+    for i in 0..4usize {
+        let p = min(p0 + i, pixels - 1);
+        let n = p / plane;
+        at[i] = p % plane;
+        py[i] = at[i] / width;
+        px[i] = at[i] % width;
+        image[i] = n * channels * plane;
+        o[i] = min(o0 + i, outputs - 1);
+    }
+    let mut acc = Array::<f32>::new(16usize);
+    #[unroll]
+    for i in 0..16usize {
+        acc[i] = 0.0;
+    }
+    let mut xv = Array::<f32>::new(4usize);
+    let mut wv = Array::<f32>::new(4usize);
+    for c in 0..channels {
+        #[unroll]
+        for ky in 0..k {
+            #[unroll]
+            for kx in 0..k {
+                #[unroll]
+                for i in 0..4usize {
+                    let yy = py[i] + ky;
+                    let xx = px[i] + kx;
+                    let mut v = 0.0f32;
+                    if yy >= pad && yy < height + pad && xx >= pad && xx < width + pad {
+                        v = x[image[i] + c * plane + (yy - pad) * width + (xx - pad)];
+                    }
+                    xv[i] = v;
+                    if flipped {
+                        wv[i] = weight[((c * outputs + o[i]) * k + (k - 1 - ky)) * k + (k - 1 - kx)];
+                    } else {
+                        wv[i] = weight[((o[i] * channels + c) * k + ky) * k + kx];
+                    }
+                }
+                #[unroll]
+                for j in 0..4usize {
+                    #[unroll]
+                    for i in 0..4usize {
+                        acc[j * 4 + i] += wv[j] * xv[i];
+                    }
+                }
+            }
+        }
+    }
+    #[unroll]
+    for j in 0..4usize {
+        let mut shift = 0.0f32;
+        if with_bias {
+            shift = bias[o[j]];
+        }
+        #[unroll]
+        for i in 0..4usize {
+            let mut value = acc[j * 4 + i];
+            if with_bias {
+                value += shift;
+            }
+            if relu {
+                if !(value > 0.0 || value != value) {
+                    value = 0.0;
+                }
+            }
+            if o0 + j < outputs && p0 + i < pixels {
+                let n = (p0 + i) / plane;
+                out[(n * outputs + o0 + j) * plane + at[i]] = value;
+            }
+        }
+    }
+}
+
+/// One unit of a "same" convolution's weight gradient: the 4 output channels from `4·y` by the
+/// 4 (input channel, ky, kx) columns from `4·x`, summed over the images `[images·z, …)` and
+/// their pixels, into `out: [splits, outputs, channels·k·k]` (split `z`).
+#[cube(launch_unchecked)]
+fn conv_weight_grad_kernel(
+    x: &[f32],
+    grad: &[f32],
+    out: &mut [f32],
+    batch: usize,
+    channels: usize,
+    outputs: usize,
+    height: usize,
+    width: usize,
+    images: usize,
+    #[comptime] k: usize,
+) {
+    let plane = height * width;
+    let cols = channels * k * k;
+    let o0 = ABSOLUTE_POS_Y as usize * 4;
+    let c0 = ABSOLUTE_POS_X as usize * 4;
+    let split = ABSOLUTE_POS_Z as usize;
+    if o0 >= outputs || c0 >= cols {
+        terminate!();
+    }
+    let pad = k / 2;
+    let mut channel = Array::<usize>::new(4usize);
+    let mut ky = Array::<usize>::new(4usize);
+    let mut kx = Array::<usize>::new(4usize);
+    let mut o = Array::<usize>::new(4usize);
+    #[unroll]
+    for i in 0..4usize {
+        let col = min(c0 + i, cols - 1);
+        channel[i] = col / (k * k);
+        ky[i] = (col % (k * k)) / k;
+        kx[i] = col % k;
+        o[i] = min(o0 + i, outputs - 1);
+    }
+    let mut acc = Array::<f32>::new(16usize);
+    #[unroll]
+    for i in 0..16usize {
+        acc[i] = 0.0;
+    }
+    let mut gv = Array::<f32>::new(4usize);
+    let mut xv = Array::<f32>::new(4usize);
+    let first = split * images;
+    let last = min(first + images, batch);
+    for n in first..last {
+        for y in 0..height {
+            for x0 in 0..width {
+                #[unroll]
+                for j in 0..4usize {
+                    gv[j] = grad[(n * outputs + o[j]) * plane + y * width + x0];
+                }
+                #[unroll]
+                for i in 0..4usize {
+                    let yy = y + ky[i];
+                    let xx = x0 + kx[i];
+                    let mut v = 0.0f32;
+                    if yy >= pad && yy < height + pad && xx >= pad && xx < width + pad {
+                        v = x[(n * channels + channel[i]) * plane + (yy - pad) * width + (xx - pad)];
+                    }
+                    xv[i] = v;
+                }
+                #[unroll]
+                for j in 0..4usize {
+                    #[unroll]
+                    for i in 0..4usize {
+                        acc[j * 4 + i] += gv[j] * xv[i];
+                    }
+                }
+            }
+        }
+    }
+    #[unroll]
+    for j in 0..4usize {
+        #[unroll]
+        for i in 0..4usize {
+            if o0 + j < outputs && c0 + i < cols {
+                out[(split * outputs + o0 + j) * cols + c0 + i] = acc[j * 4 + i];
+            }
+        }
+    }
+}
+
+/// Index (0..4) of the window's winner, the CPU kernel's rule (`pool::winner`): a later value
+/// wins only when greater, or NaN where the best so far is not.
+#[cube]
+fn pool_winner(a: f32, b: f32, c: f32, d: f32) -> usize {
+    let mut best = a;
+    let mut at = 0usize;
+    if !(best != best) && (b > best || b != b) {
+        best = b;
+        at = 1;
+    }
+    if !(best != best) && (c > best || c != c) {
+        best = c;
+        at = 2;
+    }
+    if !(best != best) && (d > best || d != d) {
+        at = 3;
+    }
+    at
+}
+
+/// One output of 2×2 max pooling over `planes` planes of `h×w` (`h`, `w` even).
+#[cube(launch_unchecked)]
+fn pool_kernel(x: &[f32], out: &mut [f32], outputs: usize, width: usize) {
+    let index = ABSOLUTE_POS;
+    if index >= outputs {
+        terminate!();
+    }
+    let half = width / 2;
+    let row = index / half; // plane · h/2 + output row
+    let top = row * 2 * width + (index % half) * 2;
+    let (a, b, c, d) = (x[top], x[top + 1], x[top + width], x[top + width + 1]);
+    let at = pool_winner(a, b, c, d);
+    let mut best = a;
+    if at == 1 {
+        best = b;
+    } else if at == 2 {
+        best = c;
+    } else if at == 3 {
+        best = d;
+    }
+    out[index] = best;
+}
+
+/// One input element's gradient: its window's output gradient if it is the window's winner.
+#[cube(launch_unchecked)]
+fn pool_grad_kernel(x: &[f32], grad: &[f32], out: &mut [f32], inputs: usize, width: usize) {
+    let index = ABSOLUTE_POS;
+    if index >= inputs {
+        terminate!();
+    }
+    let row = index / width; // plane · h + input row
+    let col = index % width;
+    let top = (row - row % 2) * width + col - col % 2;
+    let at = pool_winner(x[top], x[top + 1], x[top + width], x[top + width + 1]);
+    let mine = (row % 2) * 2 + col % 2;
+    let mut value = 0.0f32;
+    if at == mine {
+        value = grad[(row / 2) * (width / 2) + col / 2];
+    }
+    out[index] = value;
+}
+
+/// Units per workgroup of the element-wise kernels.
+const ELEMENTWISE_GROUP: u32 = 256;
+
+fn elementwise_count(n: usize) -> CubeCount {
+    let groups = n.div_ceil(ELEMENTWISE_GROUP as usize) as u32;
+    // At most 65535 workgroups along an axis: the rest along y (the kernels use ABSOLUTE_POS).
+    if groups <= 65_535 {
+        CubeCount::Static(groups, 1, 1)
+    } else {
+        CubeCount::Static(65_535, groups.div_ceil(65_535), 1)
+    }
+}
+
+/// Sizes of a "same" convolution: `[batch, channels, h, w]` and `[outputs, channels, k, k]`.
+fn conv_dims(x: &CubeTensor, weight: &CubeTensor) -> [usize; 6] {
+    let (xd, wd) = (x.meta.shape(), weight.meta.shape());
+    assert!(
+        xd.num_dims() == 4 && wd.num_dims() == 4,
+        "a convolution takes 4-D tensors"
+    );
+    assert!(
+        x.dtype == DType::F32 && weight.dtype == DType::F32,
+        "the convolution takes f32"
+    );
+    assert!(
+        wd[2] == wd[3] && wd[2] % 2 == 1,
+        "a same convolution has an odd square kernel"
+    );
+    [xd[0], xd[1], xd[2], xd[3], wd[0], wd[2]]
+}
+
+/// Launches the convolution kernel: `x: [batch, channels, h, w]` to
+/// `[batch, outputs, h, w]`; `weight` is read as `[outputs, channels, k, k]`, or when
+/// `flipped` as `[channels, outputs, k, k]` rotated.
+#[allow(clippy::too_many_arguments)]
+fn launch_conv(
+    x: CubeTensor,
+    weight: CubeTensor,
+    bias: Option<CubeTensor>,
+    [batch, channels, height, width]: [usize; 4],
+    outputs: usize,
+    k: usize,
+    flipped: bool,
+    relu: bool,
+) -> CubeTensor {
+    let (x, weight) = (into_contiguous(x), into_contiguous(weight));
+    let shape = Shape::new([batch, outputs, height, width]);
+    let out = empty_device_contiguous_dtype(x.client.clone(), x.device.clone(), shape, DType::F32);
+    let pixels = batch * height * width;
+    if pixels == 0 || outputs == 0 {
+        return out;
+    }
+    let with_bias = bias.is_some();
+    let bias = bias.map(into_contiguous).unwrap_or_else(|| weight.clone());
+    let units = |n: usize| n.div_ceil(BLOCK) as u32;
+    let count = CubeCount::Static(units(pixels).div_ceil(GROUP), units(outputs).div_ceil(GROUP), 1);
+    // Safety: reads are clamped inside the tensors or skipped outside the image, and writes
+    // are checked against the output's size.
+    unsafe {
+        conv_kernel::launch_unchecked(
+            &out.client,
+            count,
+            CubeDim::new_2d(GROUP, GROUP),
+            x.into_buffer_arg(),
+            weight.into_buffer_arg(),
+            bias.into_buffer_arg(),
+            out.clone().into_buffer_arg(),
+            batch,
+            channels,
+            outputs,
+            height,
+            width,
+            k,
+            flipped,
+            with_bias,
+            relu,
+        );
+    }
+    out
+}
+
+/// Launches the product kernel; `bias` is read only when `with_bias`.
+fn launch_product(
+    a: CubeTensor,
+    b: CubeTensor,
+    bias: Option<CubeTensor>,
+    transpose_a: bool,
+    transpose_b: bool,
+    relu: bool,
+) -> CubeTensor {
+    let (a, b) = (into_contiguous(a), into_contiguous(b));
+    let (a_dims, b_dims) = (a.meta.shape().to_vec(), b.meta.shape().to_vec());
+    assert!(
+        a_dims.len() == 2 && b_dims.len() == 2,
+        "the product takes matrices"
+    );
+    assert!(
+        a.dtype == DType::F32 && b.dtype == DType::F32,
+        "the product takes f32"
+    );
+    let (rows, depth) = if transpose_a {
+        (a_dims[1], a_dims[0])
+    } else {
+        (a_dims[0], a_dims[1])
+    };
+    let (b_depth, cols) = if transpose_b {
+        (b_dims[1], b_dims[0])
+    } else {
+        (b_dims[0], b_dims[1])
+    };
+    assert_eq!(
+        depth, b_depth,
+        "the product's operands disagree on their inner size"
+    );
+    let out = empty_device_contiguous_dtype(
+        a.client.clone(),
+        a.device.clone(),
+        Shape::new([rows, cols]),
+        DType::F32,
+    );
+    if rows == 0 || cols == 0 {
+        return out;
+    }
+    let with_bias = bias.is_some();
+    // Without a bias the kernel never reads its buffer: `a` stands in.
+    let bias = bias.map(into_contiguous).unwrap_or_else(|| a.clone());
+    let units = |n: usize| n.div_ceil(BLOCK) as u32;
+    let count = CubeCount::Static(units(cols).div_ceil(GROUP), units(rows).div_ceil(GROUP), 1);
+    // Safety: every read is clamped inside its operand and every write checked against the
+    // output's size.
+    unsafe {
+        product_kernel::launch_unchecked(
+            &out.client,
+            count,
+            CubeDim::new_2d(GROUP, GROUP),
+            a.into_buffer_arg(),
+            b.into_buffer_arg(),
+            bias.into_buffer_arg(),
+            out.clone().into_buffer_arg(),
+            rows,
+            cols,
+            depth,
+            transpose_a,
+            transpose_b,
+            with_bias,
+            relu,
+        );
+    }
+    out
+}
+
+/// `[batch, c, h, w]` of a pooling input, checked.
+fn pool_dims(x: &CubeTensor) -> [usize; 4] {
+    let d = x.meta.shape();
+    assert!(
+        d.num_dims() == 4 && d[2].is_multiple_of(2) && d[3].is_multiple_of(2),
+        "2×2 pooling takes even planes"
+    );
+    assert!(x.dtype == DType::F32, "the pooling takes f32");
+    [d[0], d[1], d[2], d[3]]
+}
+
+impl GpuKernels for CubeBackend {
+    fn max_pool_2x2(x: CubeTensor) -> CubeTensor {
+        let [n, c, h, w] = pool_dims(&x);
+        let x = into_contiguous(x);
+        let shape = Shape::new([n, c, h / 2, w / 2]);
+        let out = empty_device_contiguous_dtype(x.client.clone(), x.device.clone(), shape, DType::F32);
+        let outputs = n * c * (h / 2) * (w / 2);
+        if outputs == 0 {
+            return out;
+        }
+        // Safety: each unit reads its own window and writes its own output.
+        unsafe {
+            pool_kernel::launch_unchecked(
+                &out.client,
+                elementwise_count(outputs),
+                CubeDim::new_1d(ELEMENTWISE_GROUP),
+                x.into_buffer_arg(),
+                out.clone().into_buffer_arg(),
+                outputs,
+                w,
+            );
+        }
+        out
+    }
+
+    fn max_pool_2x2_grad(x: CubeTensor, grad: CubeTensor) -> CubeTensor {
+        let [n, c, h, w] = pool_dims(&x);
+        let (x, grad) = (into_contiguous(x), into_contiguous(grad));
+        let out = empty_device_contiguous_dtype(
+            x.client.clone(),
+            x.device.clone(),
+            Shape::new([n, c, h, w]),
+            DType::F32,
+        );
+        let inputs = n * c * h * w;
+        if inputs == 0 {
+            return out;
+        }
+        // Safety: as the forward kernel.
+        unsafe {
+            pool_grad_kernel::launch_unchecked(
+                &out.client,
+                elementwise_count(inputs),
+                CubeDim::new_1d(ELEMENTWISE_GROUP),
+                x.into_buffer_arg(),
+                grad.into_buffer_arg(),
+                out.clone().into_buffer_arg(),
+                inputs,
+                w,
+            );
+        }
+        out
+    }
+
+    fn dense(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, relu: bool) -> CubeTensor {
+        launch_product(x, weight, Some(bias), false, false, relu)
+    }
+
+    fn product(a: CubeTensor, b: CubeTensor, transpose_a: bool, transpose_b: bool) -> CubeTensor {
+        launch_product(a, b, None, transpose_a, transpose_b, false)
+    }
+
+    fn conv_same(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, relu: bool) -> CubeTensor {
+        let [n, c, h, w, o, k] = conv_dims(&x, &weight);
+        launch_conv(x, weight, Some(bias), [n, c, h, w], o, k, false, relu)
+    }
+
+    fn conv_same_plain(x: CubeTensor, weight: CubeTensor) -> CubeTensor {
+        let [n, c, h, w, o, k] = conv_dims(&x, &weight);
+        launch_conv(x, weight, None, [n, c, h, w], o, k, false, false)
+    }
+
+    fn conv_same_input_grad(weight: CubeTensor, grad: CubeTensor) -> CubeTensor {
+        // The gradient is a same convolution of `grad` (its channels the forward outputs) with
+        // the kernel transposed and rotated.
+        let [n, o, h, w, _, k] = conv_dims(&grad, &weight);
+        let channels = weight.meta.shape()[1];
+        launch_conv(grad, weight, None, [n, o, h, w], channels, k, true, false)
+    }
+
+    fn conv_same_weight_grad(x: CubeTensor, grad: CubeTensor, kernel: usize) -> CubeTensor {
+        let (x, grad) = (into_contiguous(x), into_contiguous(grad));
+        let (xd, gd) = (x.meta.shape().to_vec(), grad.meta.shape().to_vec());
+        let [batch, channels, height, width] = [xd[0], xd[1], xd[2], xd[3]];
+        let outputs = gd[1];
+        let cols = channels * kernel * kernel;
+        // Images per split: about 2048 summed pixels each, so that the small early weight
+        // gradients (few outputs, large images) still spread over many workgroups.
+        let plane = (height * width).max(1);
+        let images = 2048usize.div_ceil(plane).clamp(1, batch.max(1));
+        let splits = batch.div_ceil(images).max(1);
+        let partial = empty_device_contiguous_dtype(
+            x.client.clone(),
+            x.device.clone(),
+            Shape::new([splits, outputs * cols]),
+            DType::F32,
+        );
+        let units = |n: usize| n.div_ceil(BLOCK) as u32;
+        let count = CubeCount::Static(
+            units(cols).div_ceil(GROUP),
+            units(outputs).div_ceil(GROUP),
+            splits as u32,
+        );
+        // Safety: as the forward kernel.
+        unsafe {
+            conv_weight_grad_kernel::launch_unchecked(
+                &partial.client,
+                count,
+                CubeDim::new_2d(GROUP, GROUP),
+                x.into_buffer_arg(),
+                grad.into_buffer_arg(),
+                partial.clone().into_buffer_arg(),
+                batch,
+                channels,
+                outputs,
+                height,
+                width,
+                images,
+                kernel,
+            );
+        }
+        let summed = if splits == 1 {
+            partial
+        } else {
+            Self::float_sum_dim(partial, 0)
+        };
+        Self::float_reshape(summed, Shape::new([outputs, channels, kernel, kernel]))
+    }
+}
+
+/// The dense layer's saved input, weight and (after a ReLU) output.
+type DenseState<B> = (FloatTensor<B>, FloatTensor<B>, Option<FloatTensor<B>>);
+
+#[derive(Debug)]
+struct Dense;
+
+impl<B: GpuKernels> Backward<B, 3> for Dense {
+    type State = DenseState<B>;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node); // [rows, outputs]
+        let (x, weight, relu_output) = ops.state;
+        let grad = match relu_output {
+            Some(out) => B::relu_backward(out, grad),
+            None => grad,
+        };
+        if let Some(node) = node_bias {
+            let outputs = weight.shape()[1];
+            let db = B::float_reshape(B::float_sum_dim(grad.clone(), 0), Shape::new([outputs]));
+            grads.register::<B>(node.id, db);
+        }
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, B::product(grad.clone(), weight, false, true)); // [rows, inputs]
+        }
+        if let Some(node) = node_weight {
+            grads.register::<B>(node.id, B::product(x, grad, true, false)); // [inputs, outputs]
+        }
+    }
+}
+
+/// The convolution's saved input, weight and (after a ReLU) output.
+type ConvState<B> = (FloatTensor<B>, FloatTensor<B>, Option<FloatTensor<B>>);
+
+/// The gradients of a "same" convolution's input and weight, those that are tracked.
+fn conv_backward<B: GpuKernels>(
+    grads: &mut Gradients,
+    node_x: Option<NodeId>,
+    node_weight: Option<NodeId>,
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+) {
+    let kernel = weight.shape()[2];
+    if let Some(id) = node_x {
+        grads.register::<B>(id, B::conv_same_input_grad(weight, grad.clone()));
+    }
+    if let Some(id) = node_weight {
+        grads.register::<B>(id, B::conv_same_weight_grad(x, grad, kernel));
+    }
+}
+
+#[derive(Debug)]
+struct ConvSame;
+
+impl<B: GpuKernels> Backward<B, 3> for ConvSame {
+    type State = ConvState<B>;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node); // [batch, outputs, h, w]
+        let (x, weight, relu_output) = ops.state;
+        let grad = match relu_output {
+            Some(out) => B::relu_backward(out, grad),
+            None => grad,
+        };
+        if let Some(node) = node_bias {
+            let outputs = weight.shape()[0];
+            let db = B::float_reshape(B::float_sum_dims(grad.clone(), &[0, 2, 3]), Shape::new([outputs]));
+            grads.register::<B>(node.id, db);
+        }
+        conv_backward::<B>(
+            grads,
+            node_x.map(|n| n.id),
+            node_weight.map(|n| n.id),
+            x,
+            weight,
+            grad,
+        );
+    }
+}
+
+#[derive(Debug)]
+struct ConvSamePlain;
+
+impl<B: GpuKernels> Backward<B, 2> for ConvSamePlain {
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, weight) = ops.state;
+        conv_backward::<B>(
+            grads,
+            node_x.map(|n| n.id),
+            node_weight.map(|n| n.id),
+            x,
+            weight,
+            grad,
+        );
+    }
+}
+
+#[derive(Debug)]
+struct MaxPool;
+
+impl<B: GpuKernels> Backward<B, 1> for MaxPool {
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, B::max_pool_2x2_grad(ops.state, grad));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Product;
+
+impl<B: GpuKernels> Backward<B, 2> for Product {
+    type State = (FloatTensor<B>, FloatTensor<B>, bool, bool);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_a, node_b] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (a, b, ta, tb) = ops.state;
+        // C = op(A)·op(B): dop(A) = G·op(B)ᵀ, dop(B) = op(A)ᵀ·G, then undo each op.
+        if let Some(node) = node_a {
+            let da = if ta {
+                B::product(b.clone(), grad.clone(), tb, true)
+            } else {
+                B::product(grad.clone(), b.clone(), false, !tb)
+            };
+            grads.register::<B>(node.id, da);
+        }
+        if let Some(node) = node_b {
+            let db = if tb {
+                B::product(grad, a, true, ta)
+            } else {
+                B::product(a, grad, !ta, false)
+            };
+            grads.register::<B>(node.id, db);
+        }
+    }
+}
+
+impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
+    fn dense(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        let prep = Dense
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
+            .compute_bound()
+            .stateful();
+        let saved =
+            matches!(prep, OpsKind::Tracked(_)).then(|| (x.primitive().clone(), weight.primitive().clone()));
+        let out = B::dense(
+            x.into_primitive(),
+            weight.into_primitive(),
+            bias.into_primitive(),
+            relu,
+        );
+        match (prep, saved) {
+            (OpsKind::Tracked(prep), Some((x, weight))) => {
+                let relu_output = relu.then(|| out.clone());
+                prep.finish((x, weight, relu_output), out)
+            }
+            (OpsKind::Tracked(_), None) => unreachable!("a tracked operation saves its state"),
+            (OpsKind::UnTracked(prep), _) => prep.finish(out),
+        }
+    }
+
+    fn conv_same(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        let prep = ConvSame
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
+            .compute_bound()
+            .stateful();
+        let saved =
+            matches!(prep, OpsKind::Tracked(_)).then(|| (x.primitive().clone(), weight.primitive().clone()));
+        let out = B::conv_same(
+            x.into_primitive(),
+            weight.into_primitive(),
+            bias.into_primitive(),
+            relu,
+        );
+        match (prep, saved) {
+            (OpsKind::Tracked(prep), Some((x, weight))) => {
+                let relu_output = relu.then(|| out.clone());
+                prep.finish((x, weight, relu_output), out)
+            }
+            (OpsKind::Tracked(_), None) => unreachable!("a tracked operation saves its state"),
+            (OpsKind::UnTracked(prep), _) => prep.finish(out),
+        }
+    }
+
+    fn conv_same_plain(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        let prep = ConvSamePlain
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful();
+        let saved =
+            matches!(prep, OpsKind::Tracked(_)).then(|| (x.primitive().clone(), weight.primitive().clone()));
+        let out = B::conv_same_plain(x.into_primitive(), weight.into_primitive());
+        match (prep, saved) {
+            (OpsKind::Tracked(prep), Some(state)) => prep.finish(state, out),
+            (OpsKind::Tracked(_), None) => unreachable!("a tracked operation saves its state"),
+            (OpsKind::UnTracked(prep), _) => prep.finish(out),
+        }
+    }
+
+    fn max_pool_2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let prep = MaxPool.prepare::<C>([x.node()]).compute_bound().stateful();
+        let saved = matches!(prep, OpsKind::Tracked(_)).then(|| x.primitive().clone());
+        let out = B::max_pool_2x2(x.into_primitive());
+        match (prep, saved) {
+            (OpsKind::Tracked(prep), Some(state)) => prep.finish(state, out),
+            (OpsKind::Tracked(_), None) => unreachable!("a tracked operation saves its state"),
+            (OpsKind::UnTracked(prep), _) => prep.finish(out),
+        }
+    }
+
+    // Called only inside backward passes, on the inner backend; not differentiable here.
+    fn max_pool_2x2_grad(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::from_inner(B::max_pool_2x2_grad(x.into_primitive(), grad.into_primitive()))
+    }
+
+    fn conv_same_input_grad(weight: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        let out = B::conv_same_input_grad(weight.into_primitive(), grad.into_primitive());
+        Self::from_inner(out)
+    }
+
+    fn conv_same_weight_grad(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        kernel: usize,
+    ) -> FloatTensor<Self> {
+        let out = B::conv_same_weight_grad(x.into_primitive(), grad.into_primitive(), kernel);
+        Self::from_inner(out)
+    }
+
+    fn product(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        transpose_a: bool,
+        transpose_b: bool,
+    ) -> FloatTensor<Self> {
+        let prep = Product
+            .prepare::<C>([a.node(), b.node()])
+            .compute_bound()
+            .stateful();
+        let saved = matches!(prep, OpsKind::Tracked(_)).then(|| {
+            (
+                a.primitive().clone(),
+                b.primitive().clone(),
+                transpose_a,
+                transpose_b,
+            )
+        });
+        let out = B::product(a.into_primitive(), b.into_primitive(), transpose_a, transpose_b);
+        match (prep, saved) {
+            (OpsKind::Tracked(prep), Some(state)) => prep.finish(state, out),
+            (OpsKind::Tracked(_), None) => unreachable!("a tracked operation saves its state"),
+            (OpsKind::UnTracked(prep), _) => prep.finish(out),
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Where an FCN training step's time goes on a device: the bench's step (FCN 3×256 on MNIST
+//! shapes, batch 128, SGD momentum) run cumulatively — forward; forward and loss; those and the
+//! backward pass; the whole step with the optimizer — each ended by one read-back that waits for
+//! the device, so that each phase's share is the difference of two means. The read-back itself
+//! is in every variant and is reported apart (`sync_ms`, an empty round trip).
+
+use super::EngineError;
+use super::loss::batch_loss;
+use crate::engine::config::OptimizerKind;
+use crate::engine::metrics::read_floats;
+use crate::engine::models::{Architecture, Mode, Model};
+use crate::engine::optim::Optimizer;
+use crate::engine::rng::Rng;
+use crate::engine::units::initial_weights;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::Serialize;
+use web_time::Instant;
+
+/// Mean milliseconds per step of each phase.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepProfile {
+    pub batch: usize,
+    pub steps: usize,
+    pub forward_ms: f64,
+    pub loss_ms: f64,
+    pub backward_ms: f64,
+    pub optimizer_ms: f64,
+    /// The whole step, read-back included.
+    pub step_ms: f64,
+    /// One read-back of a scalar with nothing queued.
+    pub sync_ms: f64,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Upto {
+    Forward,
+    Loss,
+    Backward,
+    Step,
+}
+
+/// Profiles `steps` steps of each variant (after two warm-up steps of each) on `device`.
+pub async fn fcn_step_profile(device: &Device, steps: usize) -> Result<StepProfile, EngineError> {
+    let (batch, classes, inputs) = (128, 10, 784);
+    let model = Model::new(Architecture::Fcn { depth: 3, width: 256 }, [1, 28, 28], classes);
+    let mut params: Vec<Tensor<1>> = initial_weights(&model, 0, device)
+        .into_iter()
+        .map(|t| t.autodiff().require_grad())
+        .collect();
+    let mut optimizer = Optimizer::new(OptimizerKind::Sgd, 0.9, 0.0, params.len());
+    let mut rng = Rng::from_seed(1);
+    let pixels: Vec<f32> = (0..batch * inputs)
+        .map(|_| rng.uniform(-1.0, 1.0) as f32)
+        .collect();
+    let labels: Vec<i64> = (0..batch).map(|_| rng.below(classes as u64) as i64).collect();
+    let inputs = Inputs {
+        model: &model,
+        pixels: &pixels,
+        labels: &labels,
+        device,
+        steps,
+    };
+    let forward = mean_ms(&inputs, Upto::Forward, &mut params, &mut optimizer).await?;
+    let loss = mean_ms(&inputs, Upto::Loss, &mut params, &mut optimizer).await?;
+    let backward = mean_ms(&inputs, Upto::Backward, &mut params, &mut optimizer).await?;
+    let step = mean_ms(&inputs, Upto::Step, &mut params, &mut optimizer).await?;
+
+    let mut sync_total = 0.0;
+    for _ in 0..steps {
+        let started = Instant::now();
+        read_floats(Tensor::<1>::from_data(TensorData::new(vec![0.0f32], [1]), device))
+            .await
+            .map_err(EngineError::Device)?;
+        sync_total += started.elapsed().as_secs_f64() * 1e3;
+    }
+    Ok(StepProfile {
+        batch,
+        steps,
+        forward_ms: forward,
+        loss_ms: loss - forward,
+        backward_ms: backward - loss,
+        optimizer_ms: step - backward,
+        step_ms: step,
+        sync_ms: sync_total / steps as f64,
+    })
+}
+
+/// What every variant runs on.
+struct Inputs<'a> {
+    model: &'a Model,
+    pixels: &'a [f32],
+    labels: &'a [i64],
+    device: &'a Device,
+    steps: usize,
+}
+
+/// Mean milliseconds of `steps` steps up to `upto`, each ended by a read-back.
+async fn mean_ms(
+    inputs: &Inputs<'_>,
+    upto: Upto,
+    params: &mut [Tensor<1>],
+    optimizer: &mut Optimizer,
+) -> Result<f64, EngineError> {
+    let Inputs {
+        model,
+        pixels,
+        labels,
+        device,
+        steps,
+    } = *inputs;
+    let batch = labels.len();
+    let features = pixels.len() / batch;
+    let mut total = 0.0;
+    for rep in 0..steps + 2 {
+        let started = Instant::now();
+        let x = Tensor::<2>::from_data(TensorData::new(pixels.to_vec(), [batch, features]), device); // [batch, 784]
+        let logits = model.forward(params, x, Mode::Train).logits; // [batch, 10]
+        let done: Tensor<1> = if upto == Upto::Forward {
+            logits.inner().sum()
+        } else {
+            let loss = batch_loss(logits, labels, device).await?;
+            if upto == Upto::Loss {
+                loss.value
+            } else {
+                let mut grads = loss.objective.backward();
+                let sums: Vec<Tensor<1>> = if upto == Upto::Backward {
+                    params
+                        .iter()
+                        .filter_map(|p| p.grad(&grads))
+                        .map(|g| g.sum())
+                        .collect()
+                } else {
+                    optimizer.step(params, &model.tensors, &mut grads, 0.01);
+                    params.iter().map(|p| p.clone().inner().sum()).collect()
+                };
+                Tensor::cat(sums, 0).sum()
+            }
+        };
+        read_floats(done).await.map_err(EngineError::Device)?;
+        if rep >= 2 {
+            total += started.elapsed().as_secs_f64() * 1e3;
+        }
+    }
+    Ok(total / steps as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_phase_is_timed_on_the_cpu() {
+        let p = pollster::block_on(fcn_step_profile(&Device::flex(), 2)).unwrap();
+        assert!(
+            p.step_ms > 0.0 && p.forward_ms > 0.0 && p.step_ms >= p.forward_ms,
+            "{p:?}"
+        );
+    }
+}
