@@ -35,48 +35,51 @@ function cli(name, args, data = MNIST) {
   return JSON.parse(fs.readFileSync(out, 'utf8'));
 }
 const hasCifar = fs.existsSync(path.join(CIFAR, 'test_batch.bin.gz'));
-console.log('native (CLI, CPU backend flex; matrix products in crates/gemm on every core)');
-const fcnIssue = cli('fcn-5epochs', ['--model', 'fcn', '--depth', '3', '--width', '256', '--epochs', '5', '--batch-size', '128', '--optimizer', 'sgd', '--lr', '0.01', '--momentum', '0.9', '--checkpoints', '0,1,2,3,5', '--seed', '0']);
-record('native', 'FCN 3x256, batch 128, SGD: training samples/s (5 epochs)', round(fcnIssue.timing.samples_per_second, 0), 'samples/s');
-record('native', 'FCN 3x256: reset sweep, 29 evaluations of 10k test images', round(fcnIssue.timing.sweep_seconds, 2), 's');
-if (hasCifar) {
-  for (const [name, preset] of [['vgg', 'vgg-small'], ['resnet', 'resnet-small']]) {
-    const r = cli(name, ['--preset', preset, '--epochs', '1', '--checkpoints', '0,1', '--train-limit', '2000', '--test-limit', '1000'], CIFAR);
-    record('native', `${preset} (x0.25, batch 128): training samples/s`, round(r.timing.samples_per_second, 0), 'samples/s');
-    record('native', `${preset}: sweep on 1000 test images (${r.units.length * 2 + 1 + 1} evaluations)`, round(r.timing.sweep_seconds, 1), 's');
+// BENCH_NATIVE=0 leaves out the native and PyTorch rows (the browser's alone, for the WebGPU work).
+if (process.env.BENCH_NATIVE !== '0') {
+  console.log('native (CLI, CPU backend flex; matrix products in crates/gemm on every core)');
+  const fcnIssue = cli('fcn-5epochs', ['--model', 'fcn', '--depth', '3', '--width', '256', '--epochs', '5', '--batch-size', '128', '--optimizer', 'sgd', '--lr', '0.01', '--momentum', '0.9', '--checkpoints', '0,1,2,3,5', '--seed', '0']);
+  record('native', 'FCN 3x256, batch 128, SGD: training samples/s (5 epochs)', round(fcnIssue.timing.samples_per_second, 0), 'samples/s');
+  record('native', 'FCN 3x256: reset sweep, 29 evaluations of 10k test images', round(fcnIssue.timing.sweep_seconds, 2), 's');
+  if (hasCifar) {
+    for (const [name, preset] of [['vgg', 'vgg-small'], ['resnet', 'resnet-small']]) {
+      const r = cli(name, ['--preset', preset, '--epochs', '1', '--checkpoints', '0,1', '--train-limit', '2000', '--test-limit', '1000'], CIFAR);
+      record('native', `${preset} (x0.25, batch 128): training samples/s`, round(r.timing.samples_per_second, 0), 'samples/s');
+      record('native', `${preset}: sweep on 1000 test images (${r.units.length * 2 + 1 + 1} evaluations)`, round(r.timing.sweep_seconds, 1), 's');
+    }
   }
-}
 
-// ---- PyTorch CPU, same protocols, same run (bench/torch_cpu.py) ----
-// The issue-4 VGG command natively (10 epochs, sweep of 71 evaluations of 10k test images), then
-// PyTorch on the same protocols, when a Python with torch is there (scripts/bench.sh makes one).
-const TORCH_PYTHON = process.env.LAYERLAB_TORCH_PYTHON || path.join(os.homedir(), '.cache', 'layerlab', 'torch-venv', 'bin', 'python');
-let vggIssue = null;
-if (hasCifar) {
-  vggIssue = cli('vgg-issue4', ['--model', 'vgg11', '--width-mult', '0.25', '--dataset', 'cifar10', '--epochs', '10', '--lr', '0.02', '--momentum', '0.9', '--checkpoints', '0,1,2,5,10', '--seed', '0'], CIFAR);
-  record('native', 'VGG-11 x0.25, 10k CIFAR, batch 128, 10 epochs: training samples/s', round(vggIssue.timing.samples_per_second, 0), 'samples/s');
-  record('native', 'VGG-11 x0.25: sweep, 71 evaluations of 10k test images', round(vggIssue.timing.sweep_seconds, 1), 's');
-}
-if (fs.existsSync(TORCH_PYTHON)) {
-  const args = [path.join(here, 'torch_cpu.py'), '--mnist', MNIST, ...(hasCifar ? ['--cifar', CIFAR] : [])];
-  const torch = JSON.parse(execFileSync(TORCH_PYTHON, args, { stdio: ['ignore', 'pipe', 'inherit'] }).toString());
-  const note = `(torch ${torch.torch}, ${torch.threads} threads)`;
-  const fcnBest = Math.max(torch.fcn.samples_per_second, torch.fcn.dataloader_samples_per_second);
-  record('pytorch', 'FCN 3x256, same protocol: training samples/s (indexing loop)', round(torch.fcn.samples_per_second, 0), 'samples/s', note);
-  record('pytorch', 'FCN 3x256: training samples/s through a DataLoader', round(torch.fcn.dataloader_samples_per_second, 0), 'samples/s');
-  record('pytorch', `FCN 3x256: reset sweep, ${torch.fcn.evaluations} evaluations of 10k test images`, round(torch.fcn.sweep_seconds, 2), 's');
-  record('ratio', 'FCN training: LayerLab native / PyTorch CPU (the faster loop)', round(fcnIssue.timing.samples_per_second / fcnBest, 2), 'x');
-  record('ratio', 'FCN sweep time: LayerLab native / PyTorch CPU', round(fcnIssue.timing.sweep_seconds / torch.fcn.sweep_seconds, 2), 'x');
-  if (torch.vgg && vggIssue) {
-    record('pytorch', 'VGG-11 x0.25, same protocol: training samples/s', round(torch.vgg.samples_per_second, 0), 'samples/s', `(test error ${round(torch.vgg.error * 100, 1)}%)`);
-    record('pytorch', `VGG-11 x0.25: sweep, ${torch.vgg.evaluations} evaluations of 10k test images`, round(torch.vgg.sweep_seconds, 1), 's');
-    record('ratio', 'VGG training: LayerLab native / PyTorch CPU', round(vggIssue.timing.samples_per_second / torch.vgg.samples_per_second, 2), 'x');
-    record('ratio', 'VGG sweep time: LayerLab native / PyTorch CPU', round(vggIssue.timing.sweep_seconds / torch.vgg.sweep_seconds, 2), 'x');
+  // ---- PyTorch CPU, same protocols, same run (bench/torch_cpu.py) ----
+  // The issue-4 VGG command natively (10 epochs, sweep of 71 evaluations of 10k test images), then
+  // PyTorch on the same protocols, when a Python with torch is there (scripts/bench.sh makes one).
+  const TORCH_PYTHON = process.env.LAYERLAB_TORCH_PYTHON || path.join(os.homedir(), '.cache', 'layerlab', 'torch-venv', 'bin', 'python');
+  let vggIssue = null;
+  if (hasCifar) {
+    vggIssue = cli('vgg-issue4', ['--model', 'vgg11', '--width-mult', '0.25', '--dataset', 'cifar10', '--epochs', '10', '--lr', '0.02', '--momentum', '0.9', '--checkpoints', '0,1,2,5,10', '--seed', '0'], CIFAR);
+    record('native', 'VGG-11 x0.25, 10k CIFAR, batch 128, 10 epochs: training samples/s', round(vggIssue.timing.samples_per_second, 0), 'samples/s');
+    record('native', 'VGG-11 x0.25: sweep, 71 evaluations of 10k test images', round(vggIssue.timing.sweep_seconds, 1), 's');
   }
-} else {
-  record('pytorch', 'PyTorch CPU', 'n/a', '', `(no ${TORCH_PYTHON}; scripts/bench.sh installs it)`);
-}
+  if (fs.existsSync(TORCH_PYTHON)) {
+    const args = [path.join(here, 'torch_cpu.py'), '--mnist', MNIST, ...(hasCifar ? ['--cifar', CIFAR] : [])];
+    const torch = JSON.parse(execFileSync(TORCH_PYTHON, args, { stdio: ['ignore', 'pipe', 'inherit'] }).toString());
+    const note = `(torch ${torch.torch}, ${torch.threads} threads)`;
+    const fcnBest = Math.max(torch.fcn.samples_per_second, torch.fcn.dataloader_samples_per_second);
+    record('pytorch', 'FCN 3x256, same protocol: training samples/s (indexing loop)', round(torch.fcn.samples_per_second, 0), 'samples/s', note);
+    record('pytorch', 'FCN 3x256: training samples/s through a DataLoader', round(torch.fcn.dataloader_samples_per_second, 0), 'samples/s');
+    record('pytorch', `FCN 3x256: reset sweep, ${torch.fcn.evaluations} evaluations of 10k test images`, round(torch.fcn.sweep_seconds, 2), 's');
+    record('ratio', 'FCN training: LayerLab native / PyTorch CPU (the faster loop)', round(fcnIssue.timing.samples_per_second / fcnBest, 2), 'x');
+    record('ratio', 'FCN sweep time: LayerLab native / PyTorch CPU', round(fcnIssue.timing.sweep_seconds / torch.fcn.sweep_seconds, 2), 'x');
+    if (torch.vgg && vggIssue) {
+      record('pytorch', 'VGG-11 x0.25, same protocol: training samples/s', round(torch.vgg.samples_per_second, 0), 'samples/s', `(test error ${round(torch.vgg.error * 100, 1)}%)`);
+      record('pytorch', `VGG-11 x0.25: sweep, ${torch.vgg.evaluations} evaluations of 10k test images`, round(torch.vgg.sweep_seconds, 1), 's');
+      record('ratio', 'VGG training: LayerLab native / PyTorch CPU', round(vggIssue.timing.samples_per_second / torch.vgg.samples_per_second, 2), 'x');
+      record('ratio', 'VGG sweep time: LayerLab native / PyTorch CPU', round(vggIssue.timing.sweep_seconds / torch.vgg.sweep_seconds, 2), 'x');
+    }
+  } else {
+    record('pytorch', 'PyTorch CPU', 'n/a', '', `(no ${TORCH_PYTHON}; scripts/bench.sh installs it)`);
+  }
 
+}
 // ---- browser ----
 const server = await serve(DIST, 0, { '/bench/': here });
 async function browser(webgpu) {
