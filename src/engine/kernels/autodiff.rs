@@ -2,13 +2,13 @@
 //! backward steps, which call the inner backend's gradient kernels.
 
 use super::CpuKernels;
-use burn::backend::Autodiff;
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend};
 
 /// The convolution's saved inputs for its backward pass, and its geometry.
 type ConvState<B> = (FloatTensor<B>, FloatTensor<B>, usize, usize);
@@ -90,14 +90,14 @@ impl<B: CpuKernels> Backward<B, 1> for MaxPool {
 
 /// Records `output` with `prep`: with its backward state when the operation is tracked (`state`
 /// is then `Some`, saved by the caller before the inputs were consumed), without otherwise.
-fn finish<BO, B, C, const N: usize>(
+pub(super) fn finish<BO, B, C, const N: usize>(
     prep: OpsKind<BO, B, BO::State, C, N>,
     state: Option<BO::State>,
     output: FloatTensor<B>,
 ) -> FloatTensor<Autodiff<B, C>>
 where
     BO: Backward<B, N>,
-    B: CpuKernels,
+    B: Backend,
     C: CheckpointStrategy,
 {
     match (prep, state) {
@@ -107,7 +107,7 @@ where
     }
 }
 
-fn is_tracked<BO, B, S, C, const N: usize>(prep: &OpsKind<BO, B, S, C, N>) -> bool {
+pub(super) fn is_tracked<BO, B, S, C, const N: usize>(prep: &OpsKind<BO, B, S, C, N>) -> bool {
     matches!(prep, OpsKind::Tracked(_))
 }
 

@@ -16,11 +16,12 @@
 // runtime one inside it, so that the flag removes the whole branch when the kernel expands.
 #![allow(clippy::eq_op, clippy::collapsible_if)]
 
+use super::autodiff::{finish, is_tracked};
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, AutodiffBackend, Backend, TensorMetadata, backend_extension};
@@ -124,6 +125,22 @@ fn product_shape(a: &Shape, b: &Shape, transpose_a: &bool, transpose_b: &bool) -
     Shape::new([rows, cols])
 }
 
+/// A kernel's output value: `value + shift` when `with_bias`, then the CPU backend's ReLU
+/// (NaN passes through) when `relu`.
+#[cube]
+fn activate(value: f32, shift: f32, #[comptime] with_bias: bool, #[comptime] relu: bool) -> f32 {
+    let mut out = value;
+    if with_bias {
+        out += shift;
+    }
+    if relu {
+        if !(out > 0.0 || out != out) {
+            out = 0.0;
+        }
+    }
+    out
+}
+
 /// One unit: the `BLOCK`×`BLOCK` outputs from row `BLOCK·y` and column `BLOCK·x` of
 /// `C = op(A)·op(B)`, `C: [rows, cols]`, summing over `depth`. `A` is `[rows, depth]` (stored
 /// `[depth, rows]` when `a_transposed`), `B` is `[depth, cols]` (stored `[cols, depth]` when
@@ -213,16 +230,7 @@ fn product_kernel(
         }
         #[unroll]
         for i in 0..4usize {
-            let mut value = acc[i * 4 + j];
-            if with_bias {
-                value += shift;
-            }
-            if relu {
-                // The CPU backend's ReLU: NaN passes through.
-                if !(value > 0.0 || value != value) {
-                    value = 0.0;
-                }
-            }
+            let value = activate(acc[i * 4 + j], shift, with_bias, relu);
             if row0 + i < rows && col0 + j < cols {
                 out[(row0 + i) * cols + col0 + j] = value;
             }
@@ -319,15 +327,7 @@ fn conv_kernel(
         }
         #[unroll]
         for i in 0..4usize {
-            let mut value = acc[j * 4 + i];
-            if with_bias {
-                value += shift;
-            }
-            if relu {
-                if !(value > 0.0 || value != value) {
-                    value = 0.0;
-                }
-            }
+            let value = activate(acc[j * 4 + i], shift, with_bias, relu);
             if o0 + j < outputs && p0 + i < pixels {
                 let n = (p0 + i) / plane;
                 out[(n * outputs + o0 + j) * plane + at[i]] = value;
@@ -892,36 +892,6 @@ impl<B: GpuKernels> Backward<B, 1> for MaxPool {
     }
 }
 
-#[derive(Debug)]
-struct Product;
-
-impl<B: GpuKernels> Backward<B, 2> for Product {
-    type State = (FloatTensor<B>, FloatTensor<B>, bool, bool);
-
-    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_a, node_b] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        let (a, b, ta, tb) = ops.state;
-        // C = op(A)·op(B): dop(A) = G·op(B)ᵀ, dop(B) = op(A)ᵀ·G, then undo each op.
-        if let Some(node) = node_a {
-            let da = if ta {
-                B::product(b.clone(), grad.clone(), tb, true)
-            } else {
-                B::product(grad.clone(), b.clone(), false, !tb)
-            };
-            grads.register::<B>(node.id, da);
-        }
-        if let Some(node) = node_b {
-            let db = if tb {
-                B::product(grad, a, true, ta)
-            } else {
-                B::product(a, grad, !ta, false)
-            };
-            grads.register::<B>(node.id, db);
-        }
-    }
-}
-
 impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
     fn dense(
         x: FloatTensor<Self>,
@@ -933,22 +903,15 @@ impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
             .prepare::<C>([x.node(), weight.node(), bias.node()])
             .compute_bound()
             .stateful();
-        let saved =
-            matches!(prep, OpsKind::Tracked(_)).then(|| (x.primitive().clone(), weight.primitive().clone()));
+        let saved = is_tracked(&prep).then(|| (x.primitive().clone(), weight.primitive().clone()));
         let out = B::dense(
             x.into_primitive(),
             weight.into_primitive(),
             bias.into_primitive(),
             relu,
         );
-        match (prep, saved) {
-            (OpsKind::Tracked(prep), Some((x, weight))) => {
-                let relu_output = relu.then(|| out.clone());
-                prep.finish((x, weight, relu_output), out)
-            }
-            (OpsKind::Tracked(_), None) => unreachable!("a tracked operation saves its state"),
-            (OpsKind::UnTracked(prep), _) => prep.finish(out),
-        }
+        let state = saved.map(|(x, weight)| (x, weight, relu.then(|| out.clone())));
+        finish(prep, state, out)
     }
 
     fn conv_same(
@@ -961,22 +924,15 @@ impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
             .prepare::<C>([x.node(), weight.node(), bias.node()])
             .compute_bound()
             .stateful();
-        let saved =
-            matches!(prep, OpsKind::Tracked(_)).then(|| (x.primitive().clone(), weight.primitive().clone()));
+        let saved = is_tracked(&prep).then(|| (x.primitive().clone(), weight.primitive().clone()));
         let out = B::conv_same(
             x.into_primitive(),
             weight.into_primitive(),
             bias.into_primitive(),
             relu,
         );
-        match (prep, saved) {
-            (OpsKind::Tracked(prep), Some((x, weight))) => {
-                let relu_output = relu.then(|| out.clone());
-                prep.finish((x, weight, relu_output), out)
-            }
-            (OpsKind::Tracked(_), None) => unreachable!("a tracked operation saves its state"),
-            (OpsKind::UnTracked(prep), _) => prep.finish(out),
-        }
+        let state = saved.map(|(x, weight)| (x, weight, relu.then(|| out.clone())));
+        finish(prep, state, out)
     }
 
     fn conv_same_plain(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -984,25 +940,16 @@ impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
             .prepare::<C>([x.node(), weight.node()])
             .compute_bound()
             .stateful();
-        let saved =
-            matches!(prep, OpsKind::Tracked(_)).then(|| (x.primitive().clone(), weight.primitive().clone()));
+        let saved = is_tracked(&prep).then(|| (x.primitive().clone(), weight.primitive().clone()));
         let out = B::conv_same_plain(x.into_primitive(), weight.into_primitive());
-        match (prep, saved) {
-            (OpsKind::Tracked(prep), Some(state)) => prep.finish(state, out),
-            (OpsKind::Tracked(_), None) => unreachable!("a tracked operation saves its state"),
-            (OpsKind::UnTracked(prep), _) => prep.finish(out),
-        }
+        finish(prep, saved, out)
     }
 
     fn max_pool_2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let prep = MaxPool.prepare::<C>([x.node()]).compute_bound().stateful();
-        let saved = matches!(prep, OpsKind::Tracked(_)).then(|| x.primitive().clone());
+        let saved = is_tracked(&prep).then(|| x.primitive().clone());
         let out = B::max_pool_2x2(x.into_primitive());
-        match (prep, saved) {
-            (OpsKind::Tracked(prep), Some(state)) => prep.finish(state, out),
-            (OpsKind::Tracked(_), None) => unreachable!("a tracked operation saves its state"),
-            (OpsKind::UnTracked(prep), _) => prep.finish(out),
-        }
+        finish(prep, saved, out)
     }
 
     // Called only inside backward passes, on the inner backend; not differentiable here.
@@ -1030,23 +977,11 @@ impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
         transpose_a: bool,
         transpose_b: bool,
     ) -> FloatTensor<Self> {
-        let prep = Product
-            .prepare::<C>([a.node(), b.node()])
-            .compute_bound()
-            .stateful();
-        let saved = matches!(prep, OpsKind::Tracked(_)).then(|| {
-            (
-                a.primitive().clone(),
-                b.primitive().clone(),
-                transpose_a,
-                transpose_b,
-            )
-        });
-        let out = B::product(a.into_primitive(), b.into_primitive(), transpose_a, transpose_b);
-        match (prep, saved) {
-            (OpsKind::Tracked(prep), Some(state)) => prep.finish(state, out),
-            (OpsKind::Tracked(_), None) => unreachable!("a tracked operation saves its state"),
-            (OpsKind::UnTracked(prep), _) => prep.finish(out),
-        }
+        Self::from_inner(B::product(
+            a.into_primitive(),
+            b.into_primitive(),
+            transpose_a,
+            transpose_b,
+        ))
     }
 }

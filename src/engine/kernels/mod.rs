@@ -140,7 +140,7 @@ pub fn conv2d_relu(
     if !on_cpu(&x) {
         return gpu_conv2d(x, weight, bias, stride, padding, true);
     }
-    burn::tensor::activation::relu(conv2d(x, weight, bias, stride, padding))
+    relu_if(conv2d(x, weight, bias, stride, padding), true)
 }
 
 /// A convolution off the CPU: the WebGPU kernels for stride-1 "same" convolutions (every VGG
@@ -169,22 +169,24 @@ fn gpu_conv2d(
                         x.into_dispatch(),
                         weight.into_dispatch(),
                     );
-                    let out = Tensor::from_dispatch(out);
-                    return if relu {
-                        burn::tensor::activation::relu(out)
-                    } else {
-                        out
-                    };
+                    return relu_if(Tensor::from_dispatch(out), relu);
                 }
             };
             return Tensor::from_dispatch(out);
         }
     }
-    let out = burn::tensor::module::conv2d(x, weight, bias, options(stride, padding));
+    relu_if(
+        burn::tensor::module::conv2d(x, weight, bias, options(stride, padding)),
+        relu,
+    )
+}
+
+/// `relu(t)` when `relu`, else `t`.
+fn relu_if<const D: usize>(t: Tensor<D>, relu: bool) -> Tensor<D> {
     if relu {
-        burn::tensor::activation::relu(out)
+        burn::tensor::activation::relu(t)
     } else {
-        out
+        t
     }
 }
 
@@ -202,12 +204,7 @@ pub fn dense(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1>, relu: bool) -> Te
         ));
     }
     let outputs = bias.dims()[0];
-    let y = x.matmul(weight) + bias.reshape([1, outputs]); // [batch, outputs]
-    if relu {
-        burn::tensor::activation::relu(y)
-    } else {
-        y
-    }
+    relu_if(x.matmul(weight) + bias.reshape([1, outputs]), relu) // [batch, outputs]
 }
 
 /// 2×2 max pooling with stride 2, `x: [batch, c, h, w]` → `[batch, c, h/2, w/2]`: the CPU

@@ -175,22 +175,26 @@ fn dense_layer(values: &[Tensor<1>], layer: &DenseIdx, x: Tensor<2>, relu: bool)
 
 /// A convolution with padding `kernel / 2`, `x: [batch, inputs, h, w]`.
 pub fn conv(values: &[Tensor<1>], layer: &ConvIdx, x: Tensor<4>) -> Tensor<4> {
-    let k = layer.kernel;
-    let weight = values[layer.weight]
-        .clone()
-        .reshape([layer.outputs, layer.inputs, k, k]);
-    let bias = layer.bias.map(|b| values[b].clone());
-    kernels::conv2d(x, weight, bias, layer.stride, k / 2) // [batch, outputs, h / stride, w / stride]
+    conv_layer(values, layer, x, false)
 }
 
 /// [`conv`] then the ReLU: one kernel on WebGPU.
 pub fn conv_relu(values: &[Tensor<1>], layer: &ConvIdx, x: Tensor<4>) -> Tensor<4> {
+    conv_layer(values, layer, x, true)
+}
+
+fn conv_layer(values: &[Tensor<1>], layer: &ConvIdx, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let k = layer.kernel;
     let weight = values[layer.weight]
         .clone()
         .reshape([layer.outputs, layer.inputs, k, k]);
     let bias = layer.bias.map(|b| values[b].clone());
-    kernels::conv2d_relu(x, weight, bias, layer.stride, k / 2) // [batch, outputs, h / stride, w / stride]
+    let conv = if relu {
+        kernels::conv2d_relu
+    } else {
+        kernels::conv2d
+    };
+    conv(x, weight, bias, layer.stride, k / 2) // [batch, outputs, h / stride, w / stride]
 }
 
 pub use kernels::max_pool_2x2;
