@@ -61,7 +61,7 @@ pub fn enabled(family: Family) -> bool {
 /// each axis.
 const BLOCK: usize = 4;
 /// The product kernel's unit: an 8×8 block of outputs, 16 reads per 64 multiply-adds where a
-/// 4×4 block reads 8 per 16 (FCN step 589 → 489 ms, mean of three alternating runs).
+/// 4×4 block reads 8 per 16 (FCN step 626 → 489 ms, mean of three alternating runs).
 const PRODUCT_BLOCK: usize = 8;
 const GROUP: u32 = 8;
 
@@ -146,7 +146,7 @@ fn activate(value: f32, shift: f32, #[comptime] with_bias: bool, #[comptime] rel
     out
 }
 
-/// One unit: the 8×8 (`PRODUCT_BLOCK`) outputs from row `8·y` and column `8·x` of
+/// One unit: the `block`×`block` outputs from row `block·y` and column `block·x` of
 /// `C = op(A)·op(B)`, `C: [rows, cols]`, summing over `depth`. `A` is `[rows, depth]` (stored
 /// `[depth, rows]` when `a_transposed`), `B` is `[depth, cols]` (stored `[cols, depth]` when
 /// `b_transposed`). Units at the edge read the last row or column again in place of the ones
@@ -164,27 +164,28 @@ fn product_kernel(
     #[comptime] b_transposed: bool,
     #[comptime] with_bias: bool,
     #[comptime] relu: bool,
+    #[comptime] block: usize,
 ) {
-    let row0 = ABSOLUTE_POS_Y as usize * 8;
-    let col0 = ABSOLUTE_POS_X as usize * 8;
+    let row0 = ABSOLUTE_POS_Y as usize * block;
+    let col0 = ABSOLUTE_POS_X as usize * block;
     if row0 >= rows || col0 >= cols {
         terminate!();
     }
-    let mut row = Array::<usize>::new(8usize);
-    let mut col = Array::<usize>::new(8usize);
+    let mut row = Array::<usize>::new(block);
+    let mut col = Array::<usize>::new(block);
     #[unroll]
-    for i in 0..8usize {
+    for i in 0..block {
         row[i] = min(row0 + i, rows - 1);
         col[i] = min(col0 + i, cols - 1);
     }
     // Where each operand's element `k` lies for the unit's rows and columns, and how far the
     // next `k` is.
-    let mut a_at = Array::<usize>::new(8usize);
-    let mut b_at = Array::<usize>::new(8usize);
+    let mut a_at = Array::<usize>::new(block);
+    let mut b_at = Array::<usize>::new(block);
     let mut a_step = 1usize;
     let mut b_step = 1usize;
     #[unroll]
-    for i in 0..8usize {
+    for i in 0..block {
         if a_transposed {
             a_at[i] = row[i];
         } else {
@@ -203,39 +204,39 @@ fn product_kernel(
         b_step = cols;
     }
 
-    let mut acc = Array::<f32>::new(64usize);
+    let mut acc = Array::<f32>::new(comptime!(block * block));
     #[unroll]
-    for i in 0..64usize {
+    for i in 0..comptime!(block * block) {
         acc[i] = 0.0;
     }
-    let mut av = Array::<f32>::new(8usize);
-    let mut bv = Array::<f32>::new(8usize);
+    let mut av = Array::<f32>::new(block);
+    let mut bv = Array::<f32>::new(block);
     for _ in 0..depth {
         #[unroll]
-        for i in 0..8usize {
+        for i in 0..block {
             av[i] = a[a_at[i]];
             bv[i] = b[b_at[i]];
             a_at[i] += a_step;
             b_at[i] += b_step;
         }
         #[unroll]
-        for i in 0..8usize {
+        for i in 0..block {
             #[unroll]
-            for j in 0..8usize {
-                acc[i * 8 + j] += av[i] * bv[j];
+            for j in 0..block {
+                acc[i * block + j] += av[i] * bv[j];
             }
         }
     }
 
     #[unroll]
-    for j in 0..8usize {
+    for j in 0..block {
         let mut shift = 0.0f32;
         if with_bias {
             shift = bias[col[j]];
         }
         #[unroll]
-        for i in 0..8usize {
-            let value = activate(acc[i * 8 + j], shift, with_bias, relu);
+        for i in 0..block {
+            let value = activate(acc[i * block + j], shift, with_bias, relu);
             if row0 + i < rows && col0 + j < cols {
                 out[(row0 + i) * cols + col0 + j] = value;
             }
@@ -633,6 +634,7 @@ fn launch_product(
             transpose_b,
             with_bias,
             relu,
+            PRODUCT_BLOCK,
         );
     }
     out
