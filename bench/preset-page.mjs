@@ -1,7 +1,7 @@
 // One classroom preset in the page on the CPU backend, click to heat maps (data cached), then
 // the same preset and seed with the native CLI: the two result files must be identical (timing
 // aside). Prints the time, the verdicts and the comparison.
-//   PRESET=vgg-small SEED=0 node bench/preset-page.mjs   (after trunk build --release and
+//   PRESET=vgg-small SEED=0 [THREADS=0] node bench/preset-page.mjs   (after trunk build --release and
 //   cargo build --release; the CIFAR-10 data from LAYERLAB_CIFAR_DIR or ../shared)
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -24,8 +24,12 @@ fs.mkdirSync(OUT, { recursive: true });
 
 const server = await serve(DIST);
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
-const page = await (await browser.newContext({ acceptDownloads: true })).newPage();
+// THREADS=0: service workers blocked, so the page is never cross-origin isolated: one CPU thread.
+const threadsOff = process.env.THREADS === '0';
+const page = await (await browser.newContext({ acceptDownloads: true, ...(threadsOff ? { serviceWorkers: 'block' } : {}) })).newPage();
 await page.goto(`${server.url}#backend=cpu`);
+// The engine is ready once the page has settled (a first visit reloads once, cross-origin isolated).
+await page.waitForSelector('[data-testid=run]:not([disabled])', { timeout: 120_000 });
 await page.click(`[data-testid=preset-${PRESET}]`);
 await page.fill('#field-seed', SEED);
 await page.waitForSelector('[data-testid=run]:not([disabled])', { timeout: 120_000 });
@@ -33,6 +37,7 @@ const t0 = Date.now();
 await page.click('[data-testid=run]');
 await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 3_600_000 });
 const seconds = (Date.now() - t0) / 1000;
+const threads = await page.getAttribute('[data-testid=device]', 'data-threads');
 const verdicts = await page.$$eval('[data-testid=verdict]', (els) => els.map((e) => `${e.dataset.unit} ${e.dataset.verdict}`));
 const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-json]')]);
 const pageFile = path.join(OUT, `preset-page-${PRESET}-${SEED}.json`);
@@ -40,7 +45,7 @@ await download.saveAs(pageFile);
 await browser.close();
 await server.close();
 const inPage = JSON.parse(fs.readFileSync(pageFile, 'utf8'));
-console.log(`${PRESET} seed ${SEED} in the page (CPU): ${seconds.toFixed(1)} s from the click to the heat maps; training ${inPage.timing.train_seconds.toFixed(1)} s, sweep ${inPage.timing.sweep_seconds.toFixed(1)} s`);
+console.log(`${PRESET} seed ${SEED} in the page (CPU, ${threads} thread(s)): ${seconds.toFixed(1)} s from the click to the heat maps; training ${inPage.timing.train_seconds.toFixed(1)} s, sweep ${inPage.timing.sweep_seconds.toFixed(1)} s`);
 console.log(`verdicts: ${verdicts.join(', ')}`);
 
 const cliFile = path.join(OUT, `preset-cli-${PRESET}-${SEED}.json`);

@@ -35,11 +35,14 @@ function cli(name, args, data = MNIST) {
   return JSON.parse(fs.readFileSync(out, 'utf8'));
 }
 const hasCifar = fs.existsSync(path.join(CIFAR, 'test_batch.bin.gz'));
+/** Native training samples/s, for the page-against-native ratios. */
+const native = {};
 // BENCH_NATIVE=0 leaves out the native and PyTorch rows (the browser's alone, for the WebGPU work).
 if (process.env.BENCH_NATIVE !== '0') {
   console.log('native (CLI, CPU backend flex; matrix products in crates/gemm on every core)');
   const fcnIssue = cli('fcn-5epochs', ['--model', 'fcn', '--depth', '3', '--width', '256', '--epochs', '5', '--batch-size', '128', '--optimizer', 'sgd', '--lr', '0.01', '--momentum', '0.9', '--checkpoints', '0,1,2,3,5', '--seed', '0']);
   record('native', 'FCN 3x256, batch 128, SGD: training samples/s (5 epochs)', round(fcnIssue.timing.samples_per_second, 0), 'samples/s');
+  native.fcn = fcnIssue.timing.steady_samples_per_second;
   record('native', 'FCN 3x256: reset sweep, 29 evaluations of 10k test images', round(fcnIssue.timing.sweep_seconds, 2), 's');
   if (hasCifar) {
     for (const [name, preset] of [['vgg', 'vgg-small'], ['resnet', 'resnet-small']]) {
@@ -57,6 +60,7 @@ if (process.env.BENCH_NATIVE !== '0') {
   if (hasCifar) {
     vggIssue = cli('vgg-issue4', ['--model', 'vgg11', '--width-mult', '0.25', '--dataset', 'cifar10', '--epochs', '10', '--lr', '0.02', '--momentum', '0.9', '--checkpoints', '0,1,2,5,10', '--seed', '0'], CIFAR);
     record('native', 'VGG-11 x0.25, 10k CIFAR, batch 128, 10 epochs: training samples/s', round(vggIssue.timing.samples_per_second, 0), 'samples/s');
+    native.vgg = vggIssue.timing.steady_samples_per_second;
     record('native', 'VGG-11 x0.25: sweep, 71 evaluations of 10k test images', round(vggIssue.timing.sweep_seconds, 1), 's');
   }
   if (fs.existsSync(TORCH_PYTHON)) {
@@ -138,6 +142,22 @@ async function layerlabRun(b, config, backend, label, profileSteps = 0) {
   return { result: JSON.parse(fs.readFileSync(file, 'utf8')), adapter, gpuCounts, profile };
 }
 
+/** A run on the page's CPU engine with WebAssembly threads: a first visit waits for the service
+ * worker, whose COOP/COEP headers make the page cross-origin isolated, and reloads once. */
+async function threadedRun(b, config, label) {
+  const context = await b.newContext({ acceptDownloads: true });
+  const page = await context.newPage();
+  const frag = Object.entries({ ...config, run: 1, backend: 'cpu' }).map(([k, v]) => `${k}=${v}`).join('&');
+  await page.goto(server.url + '#' + frag);
+  await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 1_800_000 });
+  const threads = Number(await page.getAttribute('[data-testid=device]', 'data-threads'));
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-json]')]);
+  const file = path.join(OUT, `browser-${label}.json`);
+  await download.saveAs(file);
+  await context.close();
+  return { result: JSON.parse(fs.readFileSync(file, 'utf8')), threads };
+}
+
 const FCN = { model: 'fcn', depth: 3, width: 256, 'batch-size': 128, lr: 0.01, momentum: 0.9, epochs: 1, checkpoints: '0,1', seed: 0, 'test-limit': 500, 'eval-batch-size': 500 };
 console.log('browser (headless Chromium; WebGPU here is SwiftShader, a software adapter)');
 const gpu = await browser(true);
@@ -173,6 +193,11 @@ const layerlab = {};
   record('browser', 'LayerLab FCN 3x256 on the CPU backend (wasm, 1 thread): samples/s', round(layerlab.wasm), 'samples/s');
   record('browser', 'LayerLab on CPU: time to first step', round(result.timing.first_step_seconds, 2), 's');
 }
+{
+  const { result, threads } = await threadedRun(cpuBrowser, { ...FCN, 'train-limit': 128 * 101 }, 'fcn-cpu-threads');
+  layerlab.wasmThreads = result.timing.steady_samples_per_second;
+  record('browser', `LayerLab FCN 3x256 on the CPU backend (wasm, ${threads} threads): samples/s`, round(layerlab.wasmThreads), 'samples/s');
+}
 if (process.env.BENCH_CNN !== '0') {
   // VGG-11 x0.25 on WebGPU at batch 32 and 128 (TF.js's rows on the same shapes come below).
   for (const batch of [32, 128]) {
@@ -191,11 +216,18 @@ if (process.env.BENCH_CNN !== '0') {
     for (const [backend, b] of [['webgpu', gpu], ['cpu', cpuBrowser]]) {
       try {
         const { result } = await layerlabRun(b, cfg, backend, `${model}-${backend}`);
-        record('browser', `LayerLab ${model} x0.25 batch 32 on ${backend === 'cpu' ? 'the CPU backend' : 'WebGPU'}: samples/s`, round(result.timing.steady_samples_per_second), 'samples/s');
+        record('browser', `LayerLab ${model} x0.25 batch 32 on ${backend === 'cpu' ? 'the CPU backend (1 thread)' : 'WebGPU'}: samples/s`, round(result.timing.steady_samples_per_second), 'samples/s');
       } catch (e) {
         record('browser', `LayerLab ${model} x0.25 on ${backend}`, 'n/a', '', String(e).slice(0, 80));
       }
     }
+  }
+  // VGG-11 x0.25 on the CPU engine with threads, at batch 32 and at the CLI's batch 128.
+  for (const batch of [32, 128]) {
+    const cfg = { model: 'vgg11', 'width-mult': 0.25, epochs: 1, lr: 0.02, 'batch-size': batch, checkpoints: '0,1', 'train-limit': batch * 6, 'test-limit': 16, 'eval-batch-size': 16 };
+    const { result, threads } = await threadedRun(cpuBrowser, cfg, `vgg11-cpu-threads-${batch}`);
+    layerlab[`vggCpuThreads${batch}`] = result.timing.steady_samples_per_second;
+    record('browser', `LayerLab vgg11 x0.25 batch ${batch} on the CPU backend (${threads} threads): samples/s`, round(result.timing.steady_samples_per_second), 'samples/s');
   }
 }
 
@@ -301,6 +333,8 @@ if (tfjs.webgpu) record('ratio', 'LayerLab WebGPU / TF.js webgpu (same adapter)'
 if (tfjs.webgpu && tfjs.webgl) record('ratio', 'LayerLab WebGPU / the faster of TF.js webgpu and webgl (target >= 1.5)', round(layerlab.webgpu / Math.max(tfjs.webgpu, tfjs.webgl), 2), 'x');
 if (tfjs.webgpuFirstStep) record('ratio', 'time to the first FCN step: LayerLab WebGPU / TF.js webgpu (target <= 0.5)', round(layerlab.webgpuFirstStep / tfjs.webgpuFirstStep, 2), 'x');
 if (tfjs.webgpuDispatches && layerlab.dispatchesPerStep) record('ratio', 'dispatches per FCN step: LayerLab / TF.js webgpu (target <= 1)', round(layerlab.dispatchesPerStep / tfjs.webgpuDispatches, 2), 'x');
+if (native.fcn && layerlab.wasmThreads) record('ratio', 'FCN training after the first step: page CPU engine with threads / native CLI (target >= 0.5)', round(layerlab.wasmThreads / native.fcn, 2), 'x');
+if (native.vgg && layerlab.vggCpuThreads128) record('ratio', 'VGG-11 x0.25 training after the first step, batch 128: page CPU engine with threads / native CLI (target >= 0.5)', round(layerlab.vggCpuThreads128 / native.vgg, 2), 'x');
 if (tfjs.wasm) record('ratio', 'LayerLab CPU (wasm) / TF.js wasm', round(layerlab.wasm / tfjs.wasm, 2), 'x');
 if (tfjs.webgpuForward) record('ratio', 'forward only: LayerLab WebGPU / TF.js webgpu', round(layerlab.webgpuForward / tfjs.webgpuForward, 2), 'x');
 if (tfjs.webgl) record('ratio', 'LayerLab best browser path / TF.js webgl', round(Math.max(layerlab.webgpu, layerlab.wasm) / tfjs.webgl, 2), 'x');

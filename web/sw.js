@@ -9,6 +9,9 @@
 //   build was deployed); if so it offers to reload.
 // - Data files are not handled here: the engine's worker keeps them in its own cache
 //   (runtime/fetch.rs), network first for the manifest, cache first for the files.
+// - Everything it serves carries COOP and COEP headers, which make the page cross-origin isolated
+//   (SharedArrayBuffer), so the CPU engine can train on every core with WebAssembly threads. A
+//   static host cannot set those headers itself; from the visit after the first, this worker does.
 const VERSION = "__VERSION__";
 const APP_CACHE = "layerlab-app-" + VERSION;
 const PRECACHE = __PRECACHE__;
@@ -30,10 +33,19 @@ self.addEventListener("activate", (event) => {
   );
 });
 
+/** `response` with the headers of a cross-origin isolated page (opaque ones as they are). */
+function isolated(response) {
+  if (!response || response.type === "opaque" || response.status === 0) return response;
+  const headers = new Headers(response.headers);
+  headers.set("Cross-Origin-Opener-Policy", "same-origin");
+  headers.set("Cross-Origin-Embedder-Policy", "require-corp");
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
 /** The page from the cache (a visit without the network), else from the network. */
 async function page(request) {
   const cached = await (await caches.open(APP_CACHE)).match(PAGE);
-  return cached || fetch(request);
+  return isolated(cached || (await fetch(request)));
 }
 
 /** Whether the network's page differs from the cached one (offline: no). */
@@ -60,10 +72,10 @@ self.addEventListener("fetch", (event) => {
   event.respondWith(
     caches.open(APP_CACHE).then(async (cache) => {
       const hit = await cache.match(request);
-      if (hit) return hit;
+      if (hit) return isolated(hit);
       const response = await fetch(request);
       if (response.ok) cache.put(request, response.clone()).catch(() => {});
-      return response;
+      return isolated(response);
     }),
   );
 });

@@ -7,12 +7,23 @@ use crate::runtime::protocol::{Backend, BackendChoice, DeviceReport};
 use burn::tensor::Device;
 
 fn cpu(reason: Option<String>) -> (Device, DeviceReport) {
+    // More than one only in the engine built with WebAssembly threads (`runtime::threads`).
+    let threads = gemm::available_threads();
+    #[cfg(target_feature = "atomics")]
+    let threads_note = crate::runtime::threads::shortfall();
+    #[cfg(not(target_feature = "atomics"))]
+    let threads_note = None;
     (
         Device::flex(),
         DeviceReport {
             backend: Backend::Cpu,
-            adapter: "CPU (burn flex backend, wasm)".into(),
+            adapter: format!(
+                "CPU (burn flex backend, wasm, {threads} thread{})",
+                if threads == 1 { "" } else { "s" }
+            ),
             fallback_reason: reason,
+            threads,
+            threads_note,
         },
     )
 }
@@ -46,6 +57,8 @@ pub async fn choose(choice: BackendChoice) -> (Device, DeviceReport) {
                 backend: Backend::Webgpu,
                 adapter: probe.description,
                 fallback_reason: None,
+                threads: 0,
+                threads_note: None,
             },
         ),
         Err(e) => cpu(Some(format!(

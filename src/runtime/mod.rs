@@ -23,5 +23,7 @@ pub mod journal;
 pub mod js;
 #[cfg(all(target_arch = "wasm32", feature = "engine"))]
 pub mod stored_run;
+#[cfg(all(target_arch = "wasm32", feature = "engine", target_feature = "atomics"))]
+pub mod threads;
 #[cfg(all(target_arch = "wasm32", feature = "engine"))]
 pub mod worker;

@@ -227,6 +227,12 @@ pub struct DeviceReport {
     pub adapter: String,
     /// Why the CPU backend is used instead of WebGPU, in words for the page.
     pub fallback_reason: Option<String>,
+    /// The CPU backend's threads (0 on WebGPU, and from engines that predate the field).
+    #[serde(default)]
+    pub threads: usize,
+    /// Why the CPU backend has fewer threads than it asked for, if it has.
+    #[serde(default)]
+    pub threads_note: Option<String>,
 }
 
 /// Worker → page. Adjacently tagged: engine events carry their own `type` tag.

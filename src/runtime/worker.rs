@@ -287,8 +287,14 @@ fn on_message(event: web_sys::MessageEvent) {
     }
 }
 
-/// Entry point of the worker binary.
+/// Entry point of the worker binary. In the engine built with threads, the helper threads'
+/// instances start here too and return at once (`runtime::threads`); the engine itself says
+/// it is ready once its helpers have joined.
 pub fn start() {
+    #[cfg(target_feature = "atomics")]
+    if crate::runtime::threads::is_helper() {
+        return;
+    }
     std::panic::set_hook(Box::new(|info| {
         post(&FromWorker::Failed {
             message: format!("internal error in the engine: {info}"),
@@ -299,6 +305,12 @@ pub fn start() {
     let handler = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(on_message);
     scope.set_onmessage(Some(handler.as_ref().unchecked_ref()));
     handler.forget();
+    #[cfg(target_feature = "atomics")]
+    wasm_bindgen_futures::spawn_local(async {
+        crate::runtime::threads::start_helpers().await;
+        post(&FromWorker::Ready);
+    });
+    #[cfg(not(target_feature = "atomics"))]
     post(&FromWorker::Ready);
 }
 

@@ -11,12 +11,12 @@ use crate::ui::components::results::{Curves, Results};
 use crate::ui::components::saved::SavedRuns;
 use crate::ui::components::share::SharePanel;
 use crate::ui::components::status::{
-    ConfirmRun, DeviceBadge, Guide, Intro, Notices, OriginBanner, ResumeOffer, UpdateBanner,
+    ConfirmRun, DeviceBadge, Guide, Intro, Notices, OriginBanner, ResumeOffer, UpdateBanner, threads_note,
 };
 use crate::ui::components::study::StudyPanel;
 use crate::ui::engine::EngineSlot;
 use crate::ui::hooks::{use_file_drop, use_hash_changes, use_leave_guard, use_present_keys};
-use crate::ui::state::{Action, AppState, Notice, Origin, ShareLink, WorkerStatus};
+use crate::ui::state::{Action, AppState, Isolation, Notice, Origin, ShareLink, WorkerStatus};
 use crate::ui::{dom, effects, offline, url};
 use std::rc::Rc;
 use yew::prelude::*;
@@ -53,11 +53,21 @@ fn with_state<T: 'static>(
 #[function_component(App)]
 pub fn app() -> Html {
     let state = use_reducer(|| {
-        AppState {
+        let state = AppState {
             framed: dom::is_framed(),
             ..AppState::default()
         }
-        .apply(Action::LoadFragment(url::parse(&dom::hash())))
+        .apply(Action::LoadFragment(url::parse(&dom::hash())));
+        // A shared result is shown at once and trains nothing unless asked: no reload for it.
+        let wait = dom::isolation_expected() && state.link_payload.is_none();
+        AppState {
+            isolation: if wait {
+                Isolation::Pending
+            } else {
+                Isolation::Settled
+            },
+            ..state
+        }
     });
     let engine = use_memo((), |_| EngineSlot::default()).as_ref().clone();
     let dispatch = {
@@ -109,6 +119,15 @@ pub fn app() -> Html {
         use_effect_with(fragment, |fragment| {
             if let Some(f) = fragment {
                 dom::replace_hash(f);
+            }
+        });
+    }
+    // The service worker is in control and nothing has started: reload, cross-origin isolated.
+    {
+        let run = state.autorun || state.confirm_run.is_some();
+        use_effect_with(state.isolation, move |isolation| {
+            if *isolation == Isolation::Reload {
+                dom::reload_for_isolation(run);
             }
         });
     }
@@ -201,6 +220,9 @@ pub fn app() -> Html {
             </header>
             if let Some(reason) = state.device.as_ref().and_then(|d| d.fallback_reason.clone()) {
                 <div class="fallback" role="status" data-testid="fallback-message">{ reason }</div>
+            }
+            if let Some(note) = state.device.as_ref().and_then(threads_note) {
+                <div class="fallback" role="status" data-testid="threads-note">{ note }</div>
             }
             <main class={classes!("layout", collapse_settings.then_some("result-first"))}>
                 <aside class={classes!("sidebar", (collapse_settings && !state.settings_open).then_some("collapsed"))}>

@@ -212,3 +212,62 @@ pub fn remember_visit() {
         let _ = storage.set_item(VISITED, "1");
     }
 }
+
+/// The `<meta>` naming the CPU engine built with WebAssembly threads (layerlab-stage).
+pub const THREADED_ENGINE: &str = "layerlab-worker-cpu-mt";
+
+/// Whether the page may share memory between threads (`crossOriginIsolated`): the headers the
+/// service worker adds make it so from the visit after the first.
+pub fn cross_origin_isolated() -> bool {
+    crate::runtime::js::get(&window().into(), "crossOriginIsolated").is_truthy()
+}
+
+/// Marks (for this tab's session) that the page reloaded once to become cross-origin isolated,
+/// so a browser that ignores the headers is not reloaded again and again.
+const ISOLATION_RELOADED: &str = "layerlab-isolation-reload";
+
+/// Whether this visit should wait for the service worker and reload to become cross-origin
+/// isolated: not isolated yet, the build has the threaded engine and a service worker, the
+/// browser has service workers, the page is not framed (isolation needs the top-level page), and
+/// it has not reloaded for this already.
+pub fn isolation_expected() -> bool {
+    let session = window().session_storage().ok().flatten();
+    !cross_origin_isolated()
+        && meta(THREADED_ENGINE).is_some()
+        && meta("layerlab-sw").is_some()
+        && !crate::runtime::js::get(&window().navigator().into(), "serviceWorker").is_undefined()
+        && !is_framed()
+        && session.is_some_and(|s| s.get_item(ISOLATION_RELOADED).ok().flatten().is_none())
+}
+
+/// Reloads the page to become cross-origin isolated (once per session). `run` keeps a linked
+/// run's `run=1` in the address (the page drops it once read), so the run starts after the
+/// reload as it would have before.
+pub fn reload_for_isolation(run: bool) {
+    if let Some(session) = window().session_storage().ok().flatten() {
+        let _ = session.set_item(ISOLATION_RELOADED, "1");
+    }
+    if run {
+        let fragment = hash();
+        let separator = if fragment.len() > 1 { "&" } else { "#" };
+        replace_hash(&format!("{}{separator}run=1", fragment.trim_end_matches('#')));
+    }
+    let _ = window().location().reload();
+}
+
+/// Why the CPU engine has one thread on this page, when it has one: in words for the page.
+pub fn single_thread_reason() -> Option<String> {
+    if cross_origin_isolated() {
+        return None;
+    }
+    meta(THREADED_ENGINE)?;
+    let has_service_worker =
+        !crate::runtime::js::get(&window().navigator().into(), "serviceWorker").is_undefined();
+    Some(if has_service_worker && meta("layerlab-sw").is_some() {
+        "One CPU thread on this visit: WebAssembly threads need this page's service worker, which \
+         is in place from the next visit. Reload the page to train on every core."
+            .into()
+    } else {
+        "One CPU thread: this browser does not offer WebAssembly threads to this page.".into()
+    })
+}

@@ -32,10 +32,16 @@ impl PartialEq for EngineSlot {
 impl EngineSlot {
     /// Starts the `kind` worker (dropping the old one); its messages become actions, and a
     /// finished run is saved at once. Its script is the content-hashed loader the page names in
-    /// `<meta name="layerlab-worker…">`, else trunk's unhashed one.
+    /// `<meta name="layerlab-worker…">`, else trunk's unhashed one. The CPU engine is the one
+    /// built with WebAssembly threads where the page can run it (cross-origin isolated).
     pub fn spawn(&self, kind: EngineKind, dispatch: Callback<Action>) -> Result<(), RuntimeError> {
         let name = kind.worker_name();
-        let url = dom::meta(name).unwrap_or_else(|| format!("./{name}_loader.js"));
+        let threaded = (kind == EngineKind::Cpu && dom::cross_origin_isolated())
+            .then(|| dom::meta(dom::THREADED_ENGINE))
+            .flatten();
+        let url = threaded
+            .or_else(|| dom::meta(name))
+            .unwrap_or_else(|| format!("./{name}_loader.js"));
         let lost = dispatch.clone();
         let worker = EngineWorker::spawn(
             &url,

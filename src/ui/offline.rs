@@ -15,12 +15,42 @@ fn container() -> Option<JsValue> {
     (!container.is_undefined() && !container.is_null()).then_some(container)
 }
 
+/// How long a first visit waits for the service worker (and the reload that makes the page
+/// cross-origin isolated) before the CPU engine starts on one thread.
+const ISOLATION_WAIT_MS: i32 = 10_000;
+
 /// Registers the build's service worker and listens to it. A browser without service workers
-/// (or a page served without layerlab-stage) simply works online only.
+/// (or a page served without layerlab-stage) simply works online only. Its taking control of
+/// the page is reported (`ServiceWorkerInControl`): its headers make the next load cross-origin
+/// isolated; if that cannot happen soon, `IsolationSettled`.
 pub fn register(dispatch: Callback<Action>) {
     let (Some(url), Some(container)) = (dom::meta("layerlab-sw"), container()) else {
+        dispatch.emit(Action::IsolationSettled);
         return;
     };
+    {
+        let control = dispatch.clone();
+        let on_control = Closure::<dyn FnMut()>::new(move || control.emit(Action::ServiceWorkerInControl));
+        if js::call(
+            &container,
+            "addEventListener",
+            &[
+                "controllerchange".into(),
+                on_control.as_ref().unchecked_ref::<JsValue>().clone(),
+            ],
+        )
+        .is_ok()
+        {
+            on_control.forget();
+        }
+        let settle = dispatch.clone();
+        let give_up = Closure::once_into_js(move || settle.emit(Action::IsolationSettled));
+        let _ = dom::window().set_timeout_with_callback_and_timeout_and_arguments_0(
+            give_up.unchecked_ref(),
+            ISOLATION_WAIT_MS,
+        );
+    }
+    let settle = dispatch.clone();
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
         match js::get_string(&event.data(), "type").as_deref() {
             Some("layerlab-update") => dispatch.emit(Action::UpdateAvailable),
@@ -41,10 +71,12 @@ pub fn register(dispatch: Callback<Action>) {
     }
     spawn_local(async move {
         let Ok(registering) = js::call(&container, "register", &[url.into()]) else {
+            settle.emit(Action::IsolationSettled);
             return;
         };
         // A refused registration (private mode, an odd scope) leaves the page online-only.
         if js::await_promise(registering).await.is_err() {
+            settle.emit(Action::IsolationSettled);
             return;
         }
         // A page the service worker served: ask it whether a newer build is deployed.

@@ -48,8 +48,8 @@ function launch({ webgpu }) {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
 }
 
-async function openPage(browser, url, init) {
-  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1500, height: 1100 } });
+async function openPage(browser, url, init, options = {}) {
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1500, height: 1100 }, ...options });
   if (init) await context.addInitScript(init);
   const page = await context.newPage();
   const errors = [];
@@ -232,12 +232,17 @@ const tests = {
     const browser = await launch({ webgpu: false });
     let result;
     try {
-      const { page, errors } = await openPage(browser, server.url + fragment(SMALL, { run: 1 }));
+      // Service workers blocked: the page cannot become cross-origin isolated, so one thread.
+      const { page, errors } = await openPage(browser, server.url + fragment(SMALL, { run: 1 }), undefined, { serviceWorkers: 'block' });
       await page.waitForSelector('[data-testid=fallback-message]', { timeout: 120_000 });
       const message = await page.textContent('[data-testid=fallback-message]');
       assert(/WebGPU/.test(message) && /CPU/.test(message), `fallback message: ${message}`);
       await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 600_000 });
       result = await checkFinishedPage(page, errors, 'fallback-cpu', 'cpu');
+      // Not cross-origin isolated: one thread, and the page says why.
+      assert(await page.getAttribute('[data-testid=device]', 'data-threads') === '1', 'one CPU thread without the service worker');
+      const note = await page.textContent('[data-testid=threads-note]');
+      assert(/one CPU thread/i.test(note) && /reload/i.test(note), `threads note: ${note}`);
       // A reload takes the data from the browser's cache: no data file is downloaded again.
       const fetched = [];
       page.on('request', (r) => { if (r.url().includes('/data/mnist/')) fetched.push(r.url()); });
@@ -254,7 +259,7 @@ const tests = {
       await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 600_000 });
       const why = await page.textContent('[data-testid=fallback-message]');
       assert(/WebGPU is not available/.test(why), `fallback message: ${why}`);
-      assert(wasm.some((u) => /layerlab-worker-cpu-[0-9a-f]{16}_bg\.wasm/.test(u)), `the CPU engine was not loaded: ${wasm.join(', ')}`);
+      assert(wasm.some((u) => /layerlab-worker-cpu-(mt-)?[0-9a-f]{16}_bg\.wasm/.test(u)), `the CPU engine was not loaded: ${wasm.join(', ')}`);
       assert(!wasm.some((u) => /layerlab-worker-[0-9a-f]{16}_bg\.wasm/.test(u)), `the WebGPU engine was loaded: ${wasm.join(', ')}`);
     } finally {
       await browser.close();
@@ -277,18 +282,26 @@ const tests = {
       ['resnet-wd', { model: 'resnet18', 'width-mult': '0.125', epochs: '1', 'batch-size': '32', lr: '0.02', momentum: '0.9',
         'weight-decay': '0.0005', checkpoints: '0,1', seed: '1', 'train-limit': '160', 'test-limit': '100', 'eval-batch-size': '100' }, CIFAR],
     ];
+    // On the CPU engine with WebAssembly threads: a first visit waits for the service worker,
+    // whose COOP/COEP headers make the page cross-origin isolated, reloads once, and runs the
+    // linked config on every core. (The one-thread engine is fallback_cpu_matches_cli's.)
     const browser = await launch({ webgpu: false });
     try {
       for (const [label, config, data] of configs) {
         const { page, errors } = await openPage(browser, server.url + fragment(config, { run: 1, backend: 'cpu' }));
         await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 600_000 });
         const result = await checkFinishedPage(page, errors, `equal-${label}`, 'cpu');
+        assert(await page.evaluate(() => crossOriginIsolated), 'the page is cross-origin isolated after the first visit');
+        const threads = Number(await page.getAttribute('[data-testid=device]', 'data-threads'));
+        const cores = await page.evaluate(() => Math.min(navigator.hardwareConcurrency, 8));
+        assert(threads === cores, `the CPU engine trains on ${threads} threads, the machine has ${cores} cores`);
+        assert(await page.$('[data-testid=threads-note]') === null, 'no one-thread note on the threaded engine');
         await page.close();
         const out = path.join(OUT, `cli-${label}.json`);
         const args = Object.entries(config).flatMap(([k, v]) => [`--${k}`, v]);
         execFileSync(CLI, ['run', '--data', data, '--out', out, '--quiet', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
         const cli = JSON.parse(fs.readFileSync(out, 'utf8'));
-        console.log(`    ${label}: all ${compareResults(result, cli)} values identical (page ${result.timing.train_seconds.toFixed(1)} s, CLI ${cli.timing.train_seconds.toFixed(1)} s of training)`);
+        console.log(`    ${label}: all ${compareResults(result, cli)} values identical (page on ${threads} threads ${result.timing.train_seconds.toFixed(1)} s, CLI ${cli.timing.train_seconds.toFixed(1)} s of training)`);
       }
     } finally {
       await browser.close();
@@ -928,7 +941,7 @@ const tests = {
       const worker = names(site).find((n) => /^layerlab-worker-cpu-[0-9a-f]{16}\.js$/.test(n));
       fs.appendFileSync(path.join(site, worker), '\n// a second build\n');
       execFileSync(STAGE, ['--dist', site], { stdio: ['ignore', 'ignore', 'inherit'] });
-      const loader = names(site).find((n) => n.startsWith('layerlab-worker-cpu-') && n.endsWith('_loader.js'));
+      const loader = names(site).find((n) => /^layerlab-worker-cpu-[0-9a-f]{16}_loader\.js$/.test(n));
       assert(!loader.includes(worker.replace('.js', '')), 'the changed worker has a new name');
       await page.reload();
       await page.waitForSelector('[data-testid=update-banner]', { timeout: 30_000 });

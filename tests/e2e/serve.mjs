@@ -9,7 +9,7 @@ import zlib from 'node:zlib';
 
 const COMPRESSIBLE = new Set(['.html', '.js', '.mjs', '.wasm', '.css', '.svg', '.json', '.txt']);
 /** A content-hashed file name (trunk's and layerlab-stage's 16 hex digits). */
-export const HASHED = /-[0-9a-f]{16}(_bg|_loader)?\.[a-z.]+$/;
+export const HASHED = /-[0-9a-f]{16}(_bg|_loader|_helper)?\.[a-z.]+$/;
 /** Gzipped bodies by path and modification time. */
 const gzipped = new Map();
 

@@ -18,6 +18,8 @@ mod threads;
 pub use kernels::{Kernel, best_f32};
 use kernels::{LhsPanel, Micro, RhsPanel, micro_f32, micro_scalar};
 use pack::{lhs_panels, rhs_panels};
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+pub use threads::serve_as_helper;
 pub use threads::threads_for;
 /// The products' thread pool, for the engine's other CPU kernels (im2col, pooling): work split
 /// into parts that write disjoint outputs gives the same bits on any number of threads.

@@ -97,25 +97,48 @@ fn strip_names(wasm: &[u8]) -> Vec<u8> {
 /// The engine's two workers: with WebGPU, and CPU-only (the smaller download).
 pub(crate) const WORKERS: [&str; 2] = ["layerlab-worker", "layerlab-worker-cpu"];
 
-/// Renames worker `name`'s three files after their contents; returns the loader's name.
+/// The CPU engine built with WebAssembly threads (scripts/build-cpu-threads.sh), when the build
+/// has it: the page loads it when it is cross-origin isolated (`ui::engine`).
+pub(crate) const THREADED_WORKER: &str = "layerlab-worker-cpu-mt";
+
+/// Whether `dist` holds worker `name`'s script (hashed or not).
+pub(crate) fn has_worker(dist: &Path, name: &str) -> io::Result<bool> {
+    Ok(find_hashed(dist, name, ".js")?.is_some())
+}
+
+/// Renames worker `name`'s files after their contents and writes its loader (and, for the
+/// [`THREADED_WORKER`], the helper threads' script); returns the loader's name.
 pub(crate) fn hash_worker(dist: &Path, name: &str) -> io::Result<String> {
     let js = find_hashed(dist, name, ".js")?.ok_or_else(|| invalid(format!("no {name} script")))?;
     let wasm = find_hashed(dist, name, "_bg.wasm")?.ok_or_else(|| invalid(format!("no {name} wasm")))?;
-    let loader = find_hashed(dist, name, "_loader.js")?;
     let (js_bytes, wasm_bytes) = (fs::read(&js)?, strip_names(&fs::read(&wasm)?));
     let hash = content_hash(&[&js_bytes, &wasm_bytes]);
     let stem = format!("{name}-{hash}");
     fs::remove_file(&js)?;
     fs::remove_file(&wasm)?;
-    if let Some(loader) = loader {
-        fs::remove_file(loader)?;
+    for suffix in ["_loader.js", "_helper.js"] {
+        if let Some(old) = find_hashed(dist, name, suffix)? {
+            fs::remove_file(old)?;
+        }
     }
     fs::write(dist.join(format!("{stem}.js")), &js_bytes)?;
     fs::write(dist.join(format!("{stem}_bg.wasm")), &wasm_bytes)?;
+    let glue = format!("importScripts(\"./{stem}.js\");");
+    let mut loader = glue.clone();
+    if name == THREADED_WORKER {
+        // The helpers instantiate the engine's module on its memory ([module, memory], posted
+        // by runtime::threads), marked as helpers first so the start function leaves them be.
+        let helper = format!(
+            "self.layerlab_helper_thread=true;{glue}self.onmessage=(e)=>{{self.onmessage=null;\
+             wasm_bindgen({{module_or_path:e.data[0],memory:e.data[1]}}).then(()=>wasm_bindgen.helper_main());}};"
+        );
+        fs::write(dist.join(format!("{stem}_helper.js")), helper)?;
+        loader = format!("self.layerlab_helper_url=\"./{stem}_helper.js\";{glue}");
+    }
     let loader_name = format!("{stem}_loader.js");
     fs::write(
         dist.join(&loader_name),
-        format!("importScripts(\"./{stem}.js\");wasm_bindgen(\"./{stem}_bg.wasm\");"),
+        format!("{loader}wasm_bindgen({{module_or_path:\"./{stem}_bg.wasm\"}});"),
     )?;
     Ok(loader_name)
 }

@@ -8,7 +8,8 @@
 //!    put beside them for download. Chunks are cached between builds (`--cache`).
 //! 2. **Hashed workers** (`assets.rs`): trunk leaves the two engine workers' files unhashed; they
 //!    lose their `name` sections and get a hash of their contents in their names, and
-//!    `index.html` names each loader in a `<meta>`.
+//!    `index.html` names each loader in a `<meta>`; the CPU engine with threads, when the build
+//!    has one, also gets its helper threads' script.
 //! 3. **Service worker**: `sw-<hash>.js`, precaching the build (the WebGPU worker aside, kept
 //!    when first fetched), named in a `<meta>` of `index.html` (the only unhashed file).
 //!
@@ -18,7 +19,9 @@
 mod assets;
 mod data;
 
-use assets::{WORKERS, content_hash, hash_worker, set_meta, write_service_worker};
+use assets::{
+    THREADED_WORKER, WORKERS, content_hash, has_worker, hash_worker, set_meta, write_service_worker,
+};
 use data::{MNIST_FILES, cifar_chunks, mnist_chunks, stage_set};
 use layerlab::engine::data::DatasetKind;
 use layerlab::engine::data::manifest::Manifest;
@@ -107,6 +110,11 @@ fn run(args: &Args) -> io::Result<()> {
         let loader = hash_worker(&args.dist, name)?;
         html = set_meta(&html, name, &format!("./{loader}"));
         eprintln!("{name}: {loader}");
+    }
+    if has_worker(&args.dist, THREADED_WORKER)? {
+        let loader = hash_worker(&args.dist, THREADED_WORKER)?;
+        html = set_meta(&html, THREADED_WORKER, &format!("./{loader}"));
+        eprintln!("{THREADED_WORKER}: {loader}");
     }
     let service_worker = write_service_worker(&args.dist)?;
     fs::write(

@@ -4,6 +4,7 @@
 
 use crate::runtime::protocol::{Backend, DeviceReport, JournalHeader};
 use crate::ui::components::help;
+use crate::ui::dom;
 use crate::ui::state::{Notice, NoticeKind, Origin, WorkerStatus};
 use yew::prelude::*;
 
@@ -20,7 +21,7 @@ pub fn device_badge(props: &DeviceProps) -> Html {
         (Some(d), _) => {
             let backend = d.backend.name();
             html! {
-                <div class={classes!("device", backend)} data-testid="device" data-backend={backend}>
+                <div class={classes!("device", backend)} data-testid="device" data-backend={backend} data-threads={d.threads.to_string()}>
                     { if d.backend == Backend::Webgpu { format!("WebGPU · {}", d.adapter) } else { d.adapter.clone() } }
                 </div>
             }
@@ -35,6 +36,17 @@ pub fn device_badge(props: &DeviceProps) -> Html {
             html! { <div class="device lost" data-testid="device" data-backend="">{ "engine restarting…" }</div> }
         }
     }
+}
+
+/// Why the CPU engine trains on fewer threads than the machine has cores, if it does.
+pub fn threads_note(device: &DeviceReport) -> Option<String> {
+    if device.backend != Backend::Cpu {
+        return None;
+    }
+    device
+        .threads_note
+        .clone()
+        .or_else(|| (device.threads <= 1).then(dom::single_thread_reason).flatten())
 }
 
 #[derive(Properties, PartialEq)]

@@ -102,6 +102,22 @@ pub struct AppState {
     pub settings_open: bool,
     /// A newer build of the page is deployed (the service worker saw it): offer to reload.
     pub update_available: bool,
+    /// Whether the CPU engine waits for the page to become cross-origin isolated (its threads).
+    pub isolation: Isolation,
+}
+
+/// A first visit cannot share memory between threads: the service worker that adds the headers
+/// for it is only installing. The CPU engine then waits for it, and the page reloads once it is
+/// in control, before anything has started (a few seconds at most; then it goes on with one
+/// thread).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    /// Nothing to wait for: isolated already, or it cannot be had on this visit.
+    Settled,
+    /// The service worker is installing; the CPU engine is not loaded yet.
+    Pending,
+    /// The service worker is in control: the app reloads the page.
+    Reload,
 }
 
 /// Everything that can happen to the page.
@@ -164,6 +180,10 @@ pub enum Action {
     UpdateAvailable,
     /// The browser was asked for a WebGPU adapter: what it has.
     GpuProbed(GpuAdapter),
+    /// The service worker took control of the page (its headers apply from the next load).
+    ServiceWorkerInControl,
+    /// Cross-origin isolation will not come on this visit (no service worker, or too slow).
+    IsolationSettled,
 }
 
 impl Default for AppState {
@@ -197,6 +217,7 @@ impl Default for AppState {
             present_view: 0,
             settings_open: false,
             update_available: false,
+            isolation: Isolation::Settled,
         }
     }
 }
@@ -222,6 +243,9 @@ impl AppState {
             return;
         };
         let kind = EngineKind::for_choice(self.backend, adapter);
+        if kind == EngineKind::Cpu && self.isolation != Isolation::Settled {
+            return;
+        }
         if self.engine != Some(kind) && !self.running() {
             self.engine = Some(kind);
             self.worker = WorkerStatus::Loading;
@@ -332,6 +356,32 @@ impl AppState {
             Action::PresentKey(key) => self.present_key(key),
             Action::ToggleSettings => self.settings_open = !self.settings_open,
             Action::UpdateAvailable => self.update_available = true,
+            // Reloaded only for the CPU engine (the WebGPU one has no use for it), and only while
+            // the page shows nothing a reload would lose or redo.
+            Action::ServiceWorkerInControl => {
+                if self.isolation == Isolation::Pending {
+                    let wants_cpu = self.gpu.is_none_or(|adapter| {
+                        EngineKind::for_choice(self.backend, adapter) == EngineKind::Cpu
+                    });
+                    let idle = !self.running()
+                        && !self.unsaved
+                        && self.result.is_none()
+                        && self.compare.is_none()
+                        && self.link_payload.is_none();
+                    self.isolation = if wants_cpu && idle {
+                        Isolation::Reload
+                    } else {
+                        Isolation::Settled
+                    };
+                    self.pick_engine();
+                }
+            }
+            Action::IsolationSettled => {
+                if self.isolation == Isolation::Pending {
+                    self.isolation = Isolation::Settled;
+                    self.pick_engine();
+                }
+            }
             Action::ConfirmRun(start) => {
                 self.confirm_run = None;
                 self.autorun = start;

@@ -157,6 +157,48 @@ fn fragment_with_bad_config_is_reported_not_run() {
 }
 
 #[test]
+fn a_first_visit_waits_for_isolation_before_the_cpu_engine() {
+    use crate::runtime::protocol::{EngineKind, GpuAdapter};
+    let pending = AppState {
+        isolation: Isolation::Pending,
+        ..AppState::default()
+    };
+    let s = pending.clone().apply(Action::GpuProbed(GpuAdapter::Software));
+    assert_eq!(s.engine, None, "the CPU engine waits for the service worker");
+    let reload = s.clone().apply(Action::ServiceWorkerInControl);
+    assert_eq!((reload.isolation, reload.engine), (Isolation::Reload, None));
+    let late = s.apply(Action::IsolationSettled);
+    assert_eq!(
+        (late.isolation, late.engine),
+        (Isolation::Settled, Some(EngineKind::Cpu)),
+        "no service worker in time: one thread, at once"
+    );
+    assert_eq!(
+        late.apply(Action::ServiceWorkerInControl).isolation,
+        Isolation::Settled,
+        "settled stays settled"
+    );
+    // The WebGPU engine does not wait, and is not reloaded for the CPU's threads.
+    let gpu = pending.clone().apply(Action::GpuProbed(GpuAdapter::Hardware));
+    assert_eq!(gpu.engine, Some(EngineKind::Webgpu));
+    assert_eq!(
+        gpu.apply(Action::ServiceWorkerInControl).isolation,
+        Isolation::Settled
+    );
+    // A result on the page (a dropped file) is not reloaded away.
+    let shown = AppState {
+        result: Some(Rc::new(sample_result())),
+        ..pending
+    }
+    .apply(Action::GpuProbed(GpuAdapter::Software))
+    .apply(Action::ServiceWorkerInControl);
+    assert_eq!(
+        (shown.isolation, shown.engine),
+        (Isolation::Settled, Some(EngineKind::Cpu))
+    );
+}
+
+#[test]
 fn the_engine_loaded_follows_the_backend_and_the_adapter() {
     use crate::runtime::protocol::{EngineKind, GpuAdapter};
     let s = AppState::default();

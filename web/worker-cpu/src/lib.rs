@@ -14,3 +14,11 @@ pub async fn profile_fcn_step(steps: usize) -> Result<String, wasm_bindgen::JsVa
         .await
         .map_err(|e| wasm_bindgen::JsValue::from_str(&e))
 }
+
+/// A helper thread's entry (the engine built with WebAssembly threads): its helper script calls
+/// it once the module is instantiated on the engine's shared memory. It never returns.
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn helper_main() {
+    layerlab::runtime::threads::serve();
+}
