@@ -116,7 +116,9 @@ impl EngineSlot {
                 Ok(())
             }
             None => Err(RuntimeError::Engine(
-                "The engine is not running; reload the page.".into(),
+                // It starts within seconds (a first visit waits for its service worker, a
+                // crashed engine is restarted): the archive can simply be dropped again.
+                "The engine is still starting: drop the archive again once it says it is ready.".into(),
             )),
         }
     }

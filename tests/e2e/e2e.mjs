@@ -489,7 +489,8 @@ const tests = {
       const study = JSON.parse(fs.readFileSync(file, 'utf8'));
       assert(study.study.runs.length === 3, 'three runs in the file');
       const { page, errors } = await openPage(browser, server.url);
-      await page.waitForSelector('[data-testid=import-file]');
+      // The engine is ready once a first visit has settled (it reloads once, cross-origin isolated).
+      await page.waitForSelector('[data-testid=run]:not([disabled])', { timeout: 60_000 });
       await page.setInputFiles('[data-testid=import-file]', file);
       await page.waitForSelector('[data-testid=heatmap-study][data-state=done]', { timeout: 30_000 });
       const check = async (p) => {
@@ -633,6 +634,7 @@ const tests = {
       const cells = await heatmapCells(page);
       // The exported file opens again, cell for cell, and the saved run survives a reload.
       const other = await openPage(browser, server.url);
+      await other.page.waitForSelector('[data-testid=run]:not([disabled])', { timeout: 60_000 });
       await other.page.setInputFiles('[data-testid=import-file]', path.join(OUT, 'diverged-result.json'));
       await other.page.waitForSelector('[data-testid=legend-non-finite]', { timeout: 30_000 });
       const again = await heatmapCells(other.page);
