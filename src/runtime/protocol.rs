@@ -78,6 +78,11 @@ impl EngineKind {
         }
     }
 
+    /// The `<meta>` of `index.html` naming the CPU engine built with WebAssembly threads, and its
+    /// files' name (scripts/build-cpu-threads.sh, layerlab-stage); the page loads it in place of
+    /// the CPU worker when it is cross-origin isolated.
+    pub const THREADED_CPU_WORKER: &'static str = "layerlab-worker-cpu-mt";
+
     /// The `<meta>` of `index.html` naming its worker's (content-hashed) loader, and the name
     /// of trunk's unhashed one.
     pub fn worker_name(self) -> &'static str {

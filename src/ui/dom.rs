@@ -2,6 +2,8 @@
 
 use crate::engine::result::ResultFile;
 use crate::runtime::error::RuntimeError;
+use crate::runtime::protocol::EngineKind;
+use crate::ui::offline;
 use wasm_bindgen::JsCast;
 
 pub fn window() -> web_sys::Window {
@@ -213,9 +215,6 @@ pub fn remember_visit() {
     }
 }
 
-/// The `<meta>` naming the CPU engine built with WebAssembly threads (layerlab-stage).
-pub const THREADED_ENGINE: &str = "layerlab-worker-cpu-mt";
-
 /// Whether the page may share memory between threads (`crossOriginIsolated`): the headers the
 /// service worker adds make it so from the visit after the first.
 pub fn cross_origin_isolated() -> bool {
@@ -226,6 +225,11 @@ pub fn cross_origin_isolated() -> bool {
 /// so a browser that ignores the headers is not reloaded again and again.
 const ISOLATION_RELOADED: &str = "layerlab-isolation-reload";
 
+/// Whether the build has a service worker and the browser can run it.
+fn has_service_worker() -> bool {
+    meta(offline::SERVICE_WORKER_META).is_some() && offline::container().is_some()
+}
+
 /// Whether this visit should wait for the service worker and reload to become cross-origin
 /// isolated: not isolated yet, the build has the threaded engine and a service worker, the
 /// browser has service workers, the page is not framed (isolation needs the top-level page), and
@@ -233,9 +237,8 @@ const ISOLATION_RELOADED: &str = "layerlab-isolation-reload";
 pub fn isolation_expected() -> bool {
     let session = window().session_storage().ok().flatten();
     !cross_origin_isolated()
-        && meta(THREADED_ENGINE).is_some()
-        && meta("layerlab-sw").is_some()
-        && !crate::runtime::js::get(&window().navigator().into(), "serviceWorker").is_undefined()
+        && meta(EngineKind::THREADED_CPU_WORKER).is_some()
+        && has_service_worker()
         && !is_framed()
         && session.is_some_and(|s| s.get_item(ISOLATION_RELOADED).ok().flatten().is_none())
 }
@@ -260,10 +263,8 @@ pub fn single_thread_reason() -> Option<String> {
     if cross_origin_isolated() {
         return None;
     }
-    meta(THREADED_ENGINE)?;
-    let has_service_worker =
-        !crate::runtime::js::get(&window().navigator().into(), "serviceWorker").is_undefined();
-    Some(if has_service_worker && meta("layerlab-sw").is_some() {
+    meta(EngineKind::THREADED_CPU_WORKER)?;
+    Some(if has_service_worker() {
         "One CPU thread on this visit: WebAssembly threads need this page's service worker, which \
          is in place from the next visit. Reload the page to train on every core."
             .into()

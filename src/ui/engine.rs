@@ -37,7 +37,7 @@ impl EngineSlot {
     pub fn spawn(&self, kind: EngineKind, dispatch: Callback<Action>) -> Result<(), RuntimeError> {
         let name = kind.worker_name();
         let threaded = (kind == EngineKind::Cpu && dom::cross_origin_isolated())
-            .then(|| dom::meta(dom::THREADED_ENGINE))
+            .then(|| dom::meta(EngineKind::THREADED_CPU_WORKER))
             .flatten();
         let url = threaded
             .or_else(|| dom::meta(name))

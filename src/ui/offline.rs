@@ -10,7 +10,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 use yew::Callback;
 
-fn container() -> Option<JsValue> {
+/// The `<meta>` naming the build's service worker (written by layerlab-stage).
+pub const SERVICE_WORKER_META: &str = "layerlab-sw";
+
+/// `navigator.serviceWorker`, where the browser has service workers.
+pub fn container() -> Option<JsValue> {
     let container = js::get(&js::get(&js_sys::global(), "navigator"), "serviceWorker");
     (!container.is_undefined() && !container.is_null()).then_some(container)
 }
@@ -24,7 +28,7 @@ const ISOLATION_WAIT_MS: i32 = 10_000;
 /// the page is reported (`ServiceWorkerInControl`): its headers make the next load cross-origin
 /// isolated; if that cannot happen soon, `IsolationSettled`.
 pub fn register(dispatch: Callback<Action>) {
-    let (Some(url), Some(container)) = (dom::meta("layerlab-sw"), container()) else {
+    let (Some(url), Some(container)) = (dom::meta(SERVICE_WORKER_META), container()) else {
         dispatch.emit(Action::IsolationSettled);
         return;
     };

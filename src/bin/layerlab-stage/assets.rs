@@ -2,6 +2,7 @@
 //! sections stripped), the service worker, and the `<meta>` tags that name them in `index.html`.
 
 use crate::data::invalid;
+use layerlab::runtime::protocol::EngineKind;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -99,7 +100,7 @@ pub(crate) const WORKERS: [&str; 2] = ["layerlab-worker", "layerlab-worker-cpu"]
 
 /// The CPU engine built with WebAssembly threads (scripts/build-cpu-threads.sh), when the build
 /// has it: the page loads it when it is cross-origin isolated (`ui::engine`).
-pub(crate) const THREADED_WORKER: &str = "layerlab-worker-cpu-mt";
+pub(crate) const THREADED_WORKER: &str = EngineKind::THREADED_CPU_WORKER;
 
 /// Whether `dist` holds worker `name`'s script (hashed or not).
 pub(crate) fn has_worker(dist: &Path, name: &str) -> io::Result<bool> {
