@@ -1,6 +1,7 @@
 //! The CPU backend's own kernels (src/engine/kernels) against burn's operations on the same
-//! backend: convolution forward and all three gradients, and 2×2 max pooling with its gradient,
-//! on random shapes (kernels 1 and 3, strides 1 and 2, batches that need more than one chunk).
+//! backend: convolution forward and all three gradients, 2×2 max pooling with its gradient, and
+//! dense layers with their bias and ReLU, on random shapes (kernels 1 and 3, strides 1 and 2,
+//! batches that need more than one chunk).
 
 use burn::tensor::{Device, Distribution, Tensor};
 use layerlab::engine::kernels;
@@ -125,4 +126,65 @@ fn max_pooling_matches_burn_and_routes_ties_to_one_input() {
     let x = Tensor::<4>::from_floats([[[[1.0, f32::NAN], [3.0, 2.0]]]], &Device::flex());
     let pooled = kernels::max_pool_2x2(x).into_data().try_to_vec::<f32>().unwrap();
     assert!(pooled[0].is_nan());
+}
+
+/// The dense layer (`kernels::dense`: product, bias and ReLU in one kernel on the CPU backend,
+/// its own backward pass) against burn's matmul, broadcast add and ReLU: the output and all
+/// three gradients, with and without the ReLU, on shapes from one row to the FCN's, including
+/// ones past the products' threading threshold. They are the same operations in the same
+/// order, so the values must be identical, not merely close.
+#[test]
+fn dense_matches_burn_forward_and_backward_bit_for_bit() {
+    let device = Device::flex().autodiff();
+    let cases = [
+        (1, 3, 2, true),
+        (5, 17, 9, false),
+        (7, 33, 40, true),
+        (128, 784, 256, true),
+        (64, 256, 10, false),
+    ];
+    for (case, &(batch, inputs, outputs, relu)) in cases.iter().enumerate() {
+        let seed = 500 + case as u64;
+        let x = random([1, 1, batch, inputs], seed).reshape([batch, inputs]);
+        let weight = random([1, 1, inputs, outputs], seed + 1).reshape([inputs, outputs]);
+        let bias = random([1, 1, 1, outputs], seed + 2).reshape([outputs]);
+        let upstream = random([1, 1, batch, outputs], seed + 3).reshape([batch, outputs]);
+        let mut results = Vec::new();
+        for ours in [true, false] {
+            let xa = Tensor::<2>::from_data(x.to_data(), &device).require_grad();
+            let wa = Tensor::<2>::from_data(weight.to_data(), &device).require_grad();
+            let ba = Tensor::<1>::from_data(bias.to_data(), &device).require_grad();
+            let out = if ours {
+                kernels::dense(xa.clone(), wa.clone(), ba.clone(), relu)
+            } else {
+                let linear = xa.clone().matmul(wa.clone()) + ba.clone().reshape([1, outputs]);
+                if relu {
+                    burn::tensor::activation::relu(linear)
+                } else {
+                    linear
+                }
+            };
+            let up = Tensor::<2>::from_data(upstream.to_data(), &device);
+            let grads = (out.clone() * up).sum().backward();
+            let bits = |t: burn::tensor::TensorData| -> Vec<u32> {
+                t.try_to_vec::<f32>()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect()
+            };
+            results.push([
+                bits(out.inner().into_data()),
+                bits(xa.grad(&grads).unwrap().into_data()),
+                bits(wa.grad(&grads).unwrap().into_data()),
+                bits(ba.grad(&grads).unwrap().into_data()),
+            ]);
+        }
+        for (part, name) in ["output", "input grad", "weight grad", "bias grad"]
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(results[0][part], results[1][part], "case {case}: {name}");
+        }
+    }
 }

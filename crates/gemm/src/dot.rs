@@ -279,7 +279,12 @@ pub(crate) unsafe fn gemm(
         return;
     }
     let block = block(kernel);
-    let per = m.div_ceil(threads.max(1)).div_ceil(block.rows) * block.rows;
+    let parts = if threads > 1 {
+        threads * crate::threads::PARTS_PER_THREAD
+    } else {
+        1
+    };
+    let per = m.div_ceil(parts).div_ceil(block.rows) * block.rows;
     let parts = m.div_ceil(per);
     let part = |index: usize| {
         let rows = index * per..((index + 1) * per).min(m);

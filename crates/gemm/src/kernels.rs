@@ -21,7 +21,9 @@ pub(crate) struct RhsPanel<E> {
     pub(crate) ps: usize,
 }
 
-/// A register-tiled inner kernel: `tile: [MR][NR]` (row-major) := the left panel × the right panel.
+/// A register-tiled inner kernel: `MR` rows of `NR` outputs := the left panel × the right panel,
+/// row `r` stored at `out + r·out_rs` (straight into the destination when a whole tile fits it,
+/// into a scratch tile otherwise).
 #[derive(Clone, Copy)]
 pub(crate) struct Micro<E> {
     pub(crate) mr: usize,
@@ -29,7 +31,7 @@ pub(crate) struct Micro<E> {
     /// Multiply-adds this kernel does in the time packing transposes one element (about two
     /// cycles): what [`gemm_real`] weighs packing against padding with.
     pub(crate) pack_cost: usize,
-    pub(crate) run: unsafe fn(k: usize, a: LhsPanel<E>, b: RhsPanel<E>, tile: *mut E),
+    pub(crate) run: unsafe fn(k: usize, a: LhsPanel<E>, b: RhsPanel<E>, out: *mut E, out_rs: usize),
 }
 
 /// The portable kernel, also the reference the SIMD ones must equal bit for bit.
@@ -37,7 +39,8 @@ pub(crate) unsafe fn micro_scalar<E: Element, const MR: usize, const NR: usize>(
     k: usize,
     a: LhsPanel<E>,
     b: RhsPanel<E>,
-    tile: *mut E,
+    out: *mut E,
+    out_rs: usize,
 ) {
     let mut acc = [[E::ZERO; NR]; MR];
     for p in 0..k {
@@ -51,7 +54,7 @@ pub(crate) unsafe fn micro_scalar<E: Element, const MR: usize, const NR: usize>(
     }
     for (r, row) in acc.iter().enumerate() {
         for (c, &v) in row.iter().enumerate() {
-            unsafe { *tile.add(r * NR + c) = v };
+            unsafe { *out.add(r * out_rs + c) = v };
         }
     }
 }
@@ -60,10 +63,9 @@ pub(crate) unsafe fn micro_scalar<E: Element, const MR: usize, const NR: usize>(
 /// deliberately not enabled).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-unsafe fn micro_avx_6x16(k: usize, a: LhsPanel<f32>, b: RhsPanel<f32>, tile: *mut f32) {
+unsafe fn micro_avx_6x16(k: usize, a: LhsPanel<f32>, b: RhsPanel<f32>, out: *mut f32, out_rs: usize) {
     use core::arch::x86_64::*;
     const MR: usize = 6;
-    const NR: usize = 16;
     let mut acc = [[_mm256_setzero_ps(); 2]; MR];
     for p in 0..k {
         let bp = unsafe { b.ptr.add(p * b.ps) };
@@ -76,8 +78,8 @@ unsafe fn micro_avx_6x16(k: usize, a: LhsPanel<f32>, b: RhsPanel<f32>, tile: *mu
     }
     for (r, row) in acc.iter().enumerate() {
         unsafe {
-            _mm256_storeu_ps(tile.add(r * NR), row[0]);
-            _mm256_storeu_ps(tile.add(r * NR + 8), row[1]);
+            _mm256_storeu_ps(out.add(r * out_rs), row[0]);
+            _mm256_storeu_ps(out.add(r * out_rs + 8), row[1]);
         }
     }
 }
@@ -87,10 +89,9 @@ unsafe fn micro_avx_6x16(k: usize, a: LhsPanel<f32>, b: RhsPanel<f32>, tile: *mu
 /// multiply-add would give at 256 bits.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn micro_avx512_8x32(k: usize, a: LhsPanel<f32>, b: RhsPanel<f32>, tile: *mut f32) {
+unsafe fn micro_avx512_8x32(k: usize, a: LhsPanel<f32>, b: RhsPanel<f32>, out: *mut f32, out_rs: usize) {
     use core::arch::x86_64::*;
     const MR: usize = 8;
-    const NR: usize = 32;
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
     for p in 0..k {
         let bp = unsafe { b.ptr.add(p * b.ps) };
@@ -103,8 +104,8 @@ unsafe fn micro_avx512_8x32(k: usize, a: LhsPanel<f32>, b: RhsPanel<f32>, tile: 
     }
     for (r, row) in acc.iter().enumerate() {
         unsafe {
-            _mm512_storeu_ps(tile.add(r * NR), row[0]);
-            _mm512_storeu_ps(tile.add(r * NR + 16), row[1]);
+            _mm512_storeu_ps(out.add(r * out_rs), row[0]);
+            _mm512_storeu_ps(out.add(r * out_rs + 16), row[1]);
         }
     }
 }
@@ -113,10 +114,9 @@ unsafe fn micro_avx512_8x32(k: usize, a: LhsPanel<f32>, b: RhsPanel<f32>, tile: 
 /// `f32x4_mul` and `f32x4_add` are IEEE single operations; relaxed SIMD's `madd` is not used
 /// because its rounding is up to the engine.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-unsafe fn micro_simd128_4x8(k: usize, a: LhsPanel<f32>, b: RhsPanel<f32>, tile: *mut f32) {
+unsafe fn micro_simd128_4x8(k: usize, a: LhsPanel<f32>, b: RhsPanel<f32>, out: *mut f32, out_rs: usize) {
     use core::arch::wasm32::*;
     const MR: usize = 4;
-    const NR: usize = 8;
     let mut acc = [[f32x4_splat(0.0); 2]; MR];
     for p in 0..k {
         let bp = unsafe { b.ptr.add(p * b.ps) };
@@ -129,8 +129,8 @@ unsafe fn micro_simd128_4x8(k: usize, a: LhsPanel<f32>, b: RhsPanel<f32>, tile: 
     }
     for (r, row) in acc.iter().enumerate() {
         unsafe {
-            v128_store(tile.add(r * NR) as *mut v128, row[0]);
-            v128_store(tile.add(r * NR + 4) as *mut v128, row[1]);
+            v128_store(out.add(r * out_rs) as *mut v128, row[0]);
+            v128_store(out.add(r * out_rs + 4) as *mut v128, row[1]);
         }
     }
 }

@@ -201,6 +201,8 @@ unsafe fn gemm_panels<E: Element>(
     let (mut lhs_list, mut rhs_list) = (Vec::new(), Vec::new());
     let mut tile = vec![E::ZERO; mr * nr];
     let plain_rows = scale.is_plain() && dst.cs == 1;
+    let direct = plain_rows && dst.rs > 0;
+    let plain_cols = scale.is_plain() && dst.rs == 1 && dst.cs != 1;
     let mut jc = cols.start;
     while jc < cols.end {
         let jend = (jc + nc).min(cols.end);
@@ -213,7 +215,22 @@ unsafe fn gemm_panels<E: Element>(
                 let width = nr.min(jend - j0);
                 for (&a, i0) in lhs_list.iter().zip((ic..iend).step_by(mr)) {
                     let height = mr.min(iend - i0);
-                    unsafe { (micro.run)(k, a, b, tile.as_mut_ptr()) };
+                    if direct && height == mr && width == nr {
+                        // A whole tile of a plain row-major destination: stored in place.
+                        unsafe { (micro.run)(k, a, b, dst.at(i0, j0), dst.rs as usize) };
+                        continue;
+                    }
+                    unsafe { (micro.run)(k, a, b, tile.as_mut_ptr(), nr) };
+                    if plain_cols {
+                        // A column-major destination: each tile column is a contiguous run.
+                        for c in 0..width {
+                            let out = unsafe { core::slice::from_raw_parts_mut(dst.at(i0, j0 + c), height) };
+                            for (r, cell) in out.iter_mut().enumerate() {
+                                *cell = tile[r * nr + c];
+                            }
+                        }
+                        continue;
+                    }
                     for r in 0..height {
                         let row = &tile[r * nr..r * nr + width];
                         if plain_rows {
@@ -274,7 +291,7 @@ unsafe fn gemm_real<E: Element>(
     }
     let split_rows = m >= n;
     let (len, unit) = if split_rows { (m, micro.mr) } else { (n, micro.nr) };
-    let per = len.div_ceil(threads).div_ceil(unit) * unit;
+    let per = len.div_ceil(threads * threads::PARTS_PER_THREAD).div_ceil(unit) * unit;
     let part = |index: usize| {
         let range = index * per..((index + 1) * per).min(len);
         let (rows, cols) = if split_rows { (range, 0..n) } else { (0..m, range) };

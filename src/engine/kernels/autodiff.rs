@@ -1,4 +1,4 @@
-//! Autodiff over [`CpuKernels`]: the convolution and pooling forward passes recorded with their
+//! Autodiff over [`CpuKernels`]: the convolution, pooling and dense forward passes recorded with their
 //! backward steps, which call the inner backend's gradient kernels.
 
 use super::CpuKernels;
@@ -70,6 +70,34 @@ fn conv_backward<B: CpuKernels>(
     }
     if let Some(id) = node_weight {
         grads.register::<B>(id, B::conv2d_weight_grad(x, weight, grad, stride, padding));
+    }
+}
+
+/// A dense layer's saved inputs, and its output when a ReLU follows (for the mask).
+type DenseState<B> = (FloatTensor<B>, FloatTensor<B>, Option<FloatTensor<B>>);
+
+#[derive(Debug)]
+struct Dense;
+
+impl<B: CpuKernels> Backward<B, 3> for Dense {
+    type State = DenseState<B>;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let mut grad = grads.consume::<B>(&ops.node);
+        let (x, weight, relu_out) = ops.state;
+        if let Some(out) = relu_out {
+            grad = B::dense_relu_mask(out, grad);
+        }
+        if let Some(node) = node_bias {
+            grads.register::<B>(node.id, B::dense_bias_grad(grad.clone()));
+        }
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, B::dense_input_grad(weight, grad.clone()));
+        }
+        if let Some(node) = node_weight {
+            grads.register::<B>(node.id, B::dense_weight_grad(x, grad));
+        }
     }
 }
 
@@ -152,6 +180,27 @@ impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
         let state =
             is_tracked(&prep).then(|| (x.primitive().clone(), weight.primitive().clone(), stride, padding));
         let out = B::conv2d_plain(x.into_primitive(), weight.into_primitive(), stride, padding);
+        finish(prep, state, out)
+    }
+
+    fn dense(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        let prep = Dense
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
+            .compute_bound()
+            .stateful();
+        let inputs = is_tracked(&prep).then(|| (x.primitive().clone(), weight.primitive().clone()));
+        let out = B::dense(
+            x.into_primitive(),
+            weight.into_primitive(),
+            bias.into_primitive(),
+            relu,
+        );
+        let state = inputs.map(|(x, weight)| (x, weight, relu.then(|| out.clone())));
         finish(prep, state, out)
     }
 

@@ -4,9 +4,12 @@
 //!
 //! The batch is cut into chunks of whole images (the count depends only on the shapes, never on
 //! the machine), each chunk's patches laid out as one `[patch, images · pixels]` matrix, so even
-//! the late layers' 2×2 maps make one wide product instead of a product per image. Every sum has
-//! a fixed order, so the page (wasm, one thread) and the command line (all cores) get the same
-//! bits.
+//! the late layers' 2×2 maps make one wide product instead of a product per image. The chunks
+//! are small enough for a core's L2 cache and spread over the threads, a chunk's copies and
+//! product on one thread: the patch matrix is read back from the cache that wrote it, where
+//! batch-wide chunks went out to memory and back (im2col was 14% of a VGG step natively). Every
+//! sum has a fixed order, so the page (wasm, any number of threads) and the command line get the
+//! same bits.
 
 use core::ops::Range;
 use gemm::Parallelism;
@@ -40,9 +43,14 @@ fn at_least(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
     &mut buffer[..len]
 }
 
-/// Floats one chunk's patch matrix may hold (16 MB): the batch is split into as few equal chunks
-/// of whole images as keep it under this.
-const CHUNK_FLOATS: usize = 1 << 22;
+/// Floats one chunk's patch matrix may hold (1 MB, half a core's L2 here): the batch is split
+/// into as few equal chunks of whole images as keep it under this, and at least
+/// [`MIN_CHUNKS`].
+const CHUNK_FLOATS: usize = 1 << 18;
+
+/// Chunks a batch is cut into at least (when it has the images), so that up to eight threads
+/// get near-equal shares even of the late layers' small maps.
+const MIN_CHUNKS: usize = 8;
 
 /// The sizes of one convolution: input `[batch, channels, height, width]`, weight
 /// `[outputs, channels, kernel, kernel]`, output `[batch, outputs, out_height, out_width]`.
@@ -101,14 +109,17 @@ impl ConvShape {
     }
 
     /// The batch as chunks `(first image, images)`: as few as keep a chunk's patch matrix under
-    /// [`CHUNK_FLOATS`], of equal size but for the last.
-    fn chunks(&self) -> impl Iterator<Item = (usize, usize)> {
+    /// [`CHUNK_FLOATS`] (but at least [`MIN_CHUNKS`]), of equal size but for the last. They
+    /// depend on the shape alone: the weight gradient sums the chunks' products in this order.
+    fn chunks(&self) -> Vec<(usize, usize)> {
         let per_image = (self.patch() * self.pixels()).max(1);
         let most = (CHUNK_FLOATS / per_image).clamp(1, self.batch);
-        let count = self.batch.div_ceil(most);
+        let count = self.batch.div_ceil(most).max(MIN_CHUNKS.min(self.batch));
         let size = self.batch.div_ceil(count);
         let batch = self.batch;
-        (0..count).map(move |i| (i * size, size.min(batch - i * size)))
+        (0..batch.div_ceil(size))
+            .map(|i| (i * size, size.min(batch - i * size)))
+            .collect()
     }
 }
 
@@ -224,8 +235,9 @@ fn im2col_same(shape: &ConvShape, x: &[f32], first: usize, images: usize, col: &
 }
 
 /// Adds `col`'s values back onto the input positions they were read from (the adjoint of
-/// [`im2col`]), rows in order, so each input gradient sums its taps in a fixed order.
-fn col2im(shape: &ConvShape, col: &[f32], first: usize, images: usize, dx: &mut [f32]) {
+/// [`im2col`]) in `chunk`, the chunk's images' input gradient, rows in order, so each input
+/// gradient sums its taps in a fixed order.
+fn col2im(shape: &ConvShape, col: &[f32], images: usize, chunk: &mut [f32]) {
     let (h, w, k, s, p) = (
         shape.height,
         shape.width,
@@ -237,7 +249,7 @@ fn col2im(shape: &ConvShape, col: &[f32], first: usize, images: usize, dx: &mut 
     let columns = images * oh * ow;
     let plane_len = h * w;
     let image_len = shape.channels * plane_len;
-    let chunk = &mut dx[first * image_len..][..images * image_len];
+    debug_assert_eq!(chunk.len(), images * image_len);
     // Split by image: each part owns its images' planes, and every input gradient still sums
     // its taps in (c, ki, kj) order.
     in_parts(chunk, images, image_len, |mine, block| {
@@ -258,8 +270,16 @@ fn col2im(shape: &ConvShape, col: &[f32], first: usize, images: usize, dx: &mut 
                             let src = &row[(b * oh + oy) * ow..][ox_first..ox_end];
                             let line = &mut plane[iy as usize * w..][..w];
                             let ix_first = ox_first * s + kj - p;
-                            for (i, v) in src.iter().enumerate() {
-                                line[ix_first + i * s] += *v;
+                            if s == 1 {
+                                // Contiguous: a loop the compiler vectorizes.
+                                let dst = &mut line[ix_first..ix_first + src.len()];
+                                for (d, v) in dst.iter_mut().zip(src) {
+                                    *d += *v;
+                                }
+                            } else {
+                                for (i, v) in src.iter().enumerate() {
+                                    line[ix_first + i * s] += *v;
+                                }
                             }
                         }
                     }
@@ -302,7 +322,8 @@ pub(crate) fn in_parts(
     });
 }
 
-/// `dst [m, n] (+)= lhs [m, k] × rhs [k, n]`, each given as (pointer, row stride, column stride).
+/// `dst [m, n] := lhs [m, k] × rhs [k, n]`, each given as (pointer or slice, row stride, column
+/// stride).
 ///
 /// # Safety
 /// The views must address every element the shapes name; `dst` must not alias the operands.
@@ -311,11 +332,12 @@ unsafe fn product(
     m: usize,
     n: usize,
     k: usize,
-    dst: &mut [f32],
-    accumulate: bool,
+    dst: (&mut [f32], isize, isize),
     lhs: (*const f32, isize, isize),
     rhs: (*const f32, isize, isize),
+    threads: Parallelism,
 ) {
+    let (dst, dst_rs, dst_cs) = dst;
     debug_assert!(dst.len() >= m * n);
     unsafe {
         gemm::gemm::<f32>(
@@ -323,9 +345,9 @@ unsafe fn product(
             n,
             k,
             dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
+            dst_cs,
+            dst_rs,
+            false,
             lhs.0,
             lhs.2,
             lhs.1,
@@ -337,9 +359,52 @@ unsafe fn product(
             false,
             false,
             false,
-            Parallelism::Rayon(0),
+            threads,
         )
     }
+}
+
+/// `len` floats that chunks running on different threads write in disjoint ranges.
+struct Disjoint {
+    ptr: *mut f32,
+    len: usize,
+}
+
+// Safety: every user writes only its own range (see `range`).
+unsafe impl Sync for Disjoint {}
+
+impl Disjoint {
+    fn new(values: &mut [f32]) -> Self {
+        Self {
+            ptr: values.as_mut_ptr(),
+            len: values.len(),
+        }
+    }
+
+    /// Floats `start..start + len`.
+    ///
+    /// # Safety
+    /// No other live slice from this `Disjoint` may overlap the range.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn range(&self, start: usize, len: usize) -> &mut [f32] {
+        assert!(start + len <= self.len);
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.add(start), len) }
+    }
+}
+
+/// Runs `work(index, first image, images)` for every chunk, the chunks shared out among the
+/// threads, and says how a chunk's product should use threads: on its own thread when the
+/// chunks keep every thread busy, on all of them when there are fewer chunks than threads.
+fn over_chunks(chunks: &[(usize, usize)], work: impl Fn(usize, usize, usize, Parallelism) + Sync) {
+    let inner = if chunks.len() >= gemm::available_threads() {
+        Parallelism::Rayon(1)
+    } else {
+        Parallelism::Rayon(0)
+    };
+    gemm::for_each_part(chunks.len(), |index| {
+        let (first, images) = chunks[index];
+        work(index, first, images, inner);
+    });
 }
 
 /// The output `[batch, outputs, oh, ow]` of `x` (`[batch, channels, h, w]`) convolved with
@@ -348,9 +413,10 @@ pub fn forward(shape: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]
     assert_eq!(x.len(), shape.input_len());
     assert_eq!(weight.len(), shape.weight_len());
     let (patch, pixels, outputs) = (shape.patch(), shape.pixels(), shape.outputs);
-    let mut out = Vec::with_capacity(shape.output_len());
-    with_scratch(|col, product_out| {
-        for (first, images) in shape.chunks() {
+    let mut out = vec![0.0f32; shape.output_len()];
+    let shared = Disjoint::new(&mut out);
+    over_chunks(&shape.chunks(), |_, first, images, threads| {
+        with_scratch(|col, product_out| {
             let columns = images * pixels;
             let col = at_least(col, patch * columns);
             let product_out = at_least(product_out, outputs * columns);
@@ -361,24 +427,30 @@ pub fn forward(shape: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]
                     outputs,
                     columns,
                     patch,
-                    product_out,
-                    false,
+                    (product_out, columns as isize, 1),
                     (weight.as_ptr(), patch as isize, 1),
                     (col.as_ptr(), columns as isize, 1),
+                    threads,
                 );
             }
-            // Appended as [images, outputs, pixels], the bias added on the way.
-            debug_assert_eq!(out.len(), first * outputs * pixels);
+            // Safety: this chunk's images, which no other chunk writes.
+            let mine = unsafe { shared.range(first * outputs * pixels, images * outputs * pixels) };
+            // Stored as [images, outputs, pixels], the bias added on the way.
             for b in 0..images {
                 for o in 0..outputs {
                     let src = &product_out[o * columns + b * pixels..][..pixels];
+                    let dst = &mut mine[(b * outputs + o) * pixels..][..pixels];
                     match bias {
-                        Some(bias) => out.extend(src.iter().map(|v| *v + bias[o])),
-                        None => out.extend_from_slice(src),
+                        Some(bias) => {
+                            for (d, v) in dst.iter_mut().zip(src) {
+                                *d = *v + bias[o];
+                            }
+                        }
+                        None => dst.copy_from_slice(src),
                     }
                 }
             }
-        }
+        })
     });
     out
 }
@@ -399,14 +471,31 @@ fn gather_grad(shape: &ConvShape, grad: &[f32], first: usize, images: usize, dst
     });
 }
 
+/// Copies one chunk of the output gradient `[batch, outputs, pixels]` into `[images · pixels,
+/// outputs]`, the weight gradient's right operand.
+fn gather_grad_transposed(shape: &ConvShape, grad: &[f32], first: usize, images: usize, dst: &mut [f32]) {
+    let (pixels, outputs) = (shape.pixels(), shape.outputs);
+    let dst = &mut dst[..images * pixels * outputs];
+    for (b, block) in dst.chunks_exact_mut(pixels * outputs).enumerate() {
+        let image = &grad[(first + b) * outputs * pixels..][..outputs * pixels];
+        for (o, plane) in image.chunks_exact(pixels).enumerate() {
+            for (pixel, v) in plane.iter().enumerate() {
+                block[pixel * outputs + o] = *v;
+            }
+        }
+    }
+}
+
 /// The gradient of the input `[batch, channels, h, w]` given the output's.
 pub fn input_grad(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec<f32> {
     assert_eq!(weight.len(), shape.weight_len());
     assert_eq!(grad.len(), shape.output_len());
     let (patch, pixels, outputs) = (shape.patch(), shape.pixels(), shape.outputs);
+    let image_len = shape.channels * shape.height * shape.width;
     let mut dx = vec![0.0f32; shape.input_len()];
-    with_scratch(|dcol, dy| {
-        for (first, images) in shape.chunks() {
+    let shared = Disjoint::new(&mut dx);
+    over_chunks(&shape.chunks(), |_, first, images, threads| {
+        with_scratch(|dcol, dy| {
             let columns = images * pixels;
             let dy = at_least(dy, outputs * columns);
             let dcol = at_least(dcol, patch * columns);
@@ -417,43 +506,61 @@ pub fn input_grad(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec<f32> {
                     patch,
                     columns,
                     outputs,
-                    dcol,
-                    false,
+                    (dcol, columns as isize, 1),
                     (weight.as_ptr(), 1, patch as isize),
                     (dy.as_ptr(), columns as isize, 1),
+                    threads,
                 );
             }
-            col2im(shape, dcol, first, images, &mut dx);
-        }
+            // Safety: this chunk's images, which no other chunk writes.
+            let mine = unsafe { shared.range(first * image_len, images * image_len) };
+            col2im(shape, dcol, images, mine);
+        })
     });
     dx
 }
 
 /// The gradient of the weight `[outputs, channels, k, k]`: the output gradient times the
-/// patches, summed over the batch (chunk by chunk, in order).
+/// patches, one product per chunk, then the chunks' products summed in order.
 pub fn weight_grad(shape: &ConvShape, x: &[f32], grad: &[f32]) -> Vec<f32> {
     assert_eq!(x.len(), shape.input_len());
     assert_eq!(grad.len(), shape.output_len());
     let (patch, pixels, outputs) = (shape.patch(), shape.pixels(), shape.outputs);
-    let mut dw = vec![0.0f32; shape.weight_len()];
-    with_scratch(|col, dy| {
-        for (index, (first, images)) in shape.chunks().enumerate() {
+    let chunks = shape.chunks();
+    let len = shape.weight_len();
+    let mut partial = vec![0.0f32; chunks.len() * len];
+    let shared = Disjoint::new(&mut partial);
+    over_chunks(&chunks, |index, first, images, threads| {
+        with_scratch(|col, dy| {
             let columns = images * pixels;
-            let dy = at_least(dy, outputs * columns);
+            let dy_t = at_least(dy, columns * outputs);
             let col = at_least(col, patch * columns);
-            gather_grad(shape, grad, first, images, dy);
+            gather_grad_transposed(shape, grad, first, images, dy_t);
             im2col(shape, x, first, images, col);
-            // [outputs, patch] += [outputs, images · pixels] × [patch, images · pixels]ᵀ
+            // Safety: this chunk's own product.
+            let mine = unsafe { shared.range(index * len, len) };
+            // [outputs, patch]ᵀ = [patch, images · pixels] × [images · pixels, outputs]: both
+            // operands row-major, so the register-tile kernels take them as they are (taken as
+            // dot products of two rows, this was 18% of a VGG step).
             unsafe {
                 product(
-                    outputs,
                     patch,
+                    outputs,
                     columns,
-                    &mut dw,
-                    index > 0,
-                    (dy.as_ptr(), columns as isize, 1),
-                    (col.as_ptr(), 1, columns as isize),
+                    (mine, 1, patch as isize),
+                    (col.as_ptr(), columns as isize, 1),
+                    (dy_t.as_ptr(), outputs as isize, 1),
+                    threads,
                 );
+            }
+        })
+    });
+    // ((P₀ + P₁) + P₂) + …, split over the weight's elements.
+    let mut dw = partial[..len].to_vec();
+    in_parts(&mut dw, len, 1, |mine, block| {
+        for part in partial.chunks_exact(len).skip(1) {
+            for (d, p) in block.iter_mut().zip(&part[mine.clone()]) {
+                *d += *p;
             }
         }
     });

@@ -1,5 +1,6 @@
-//! The CPU backend's own kernels for what CNN training spends its time in: convolution (forward,
-//! and the gradients of input, weight and bias) and 2×2 max pooling, registered with burn as a
+//! The CPU backend's own kernels for what training spends its time in: convolution (forward,
+//! and the gradients of input, weight and bias), 2×2 max pooling and dense layers with their
+//! bias and ReLU, registered with burn as a
 //! backend extension ([`CpuKernels`]) for burn-flex and for autodiff over it, with their backward
 //! passes.
 //!
@@ -14,12 +15,14 @@
 mod autodiff;
 pub mod check;
 pub mod conv;
+pub mod dense;
 #[cfg(feature = "webgpu")]
 pub mod gpu;
 pub mod pool;
 
+use burn::backend::TensorMetadata;
 use burn::backend::flex::{FlexTensor, Layout};
-use burn::backend::ops::{ConvOptions, ModuleOps};
+use burn::backend::ops::{ActivationOps, ConvOptions, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, IntDType, backend_extension};
 use burn::tensor::{Bytes, DType, Device, Shape, Tensor};
@@ -77,6 +80,43 @@ pub trait CpuKernels: Backend {
         grad: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         Self::conv2d_bias_backward(x, bias, grad)
+    }
+
+    /// `relu?(x · weight + bias)`: `x: [batch, inputs]`, `weight: [inputs, outputs]`,
+    /// `bias: [outputs]`.
+    fn dense(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        let outputs = bias.shape().dims::<1>()[0];
+        let out = Self::float_add(
+            Self::float_matmul(x, weight),
+            Self::float_reshape(bias, Shape::from(vec![1, outputs])),
+        );
+        if relu { Self::relu(out) } else { out }
+    }
+
+    /// The gradient before a ReLU whose output was `out`.
+    fn dense_relu_mask(out: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::relu_backward(out, grad)
+    }
+
+    /// `grad [batch, outputs] × weightᵀ`.
+    fn dense_input_grad(weight: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::float_matmul(grad, Self::float_transpose(weight))
+    }
+
+    /// `xᵀ × grad`.
+    fn dense_weight_grad(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::float_matmul(Self::float_transpose(x), grad)
+    }
+
+    /// `grad`'s rows summed: `[outputs]`.
+    fn dense_bias_grad(grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        let outputs = grad.shape().dims::<2>()[1];
+        Self::float_reshape(Self::float_sum_dim(grad, 0), Shape::from(vec![outputs]))
     }
 
     /// `[batch, channels, h, w]` → `[batch, channels, h/2, w/2]`, h and w even.
@@ -191,12 +231,20 @@ fn relu_if<const D: usize>(t: Tensor<D>, relu: bool) -> Tensor<D> {
 }
 
 /// `x · weight + bias`, then the ReLU when `relu`, for `x: [batch, inputs]`,
-/// `weight: [inputs, outputs]`, `bias: [outputs]`: one fused kernel on WebGPU, burn's
-/// operations elsewhere (the CPU path's values stay what they were).
+/// `weight: [inputs, outputs]`, `bias: [outputs]`: one fused kernel on WebGPU, the CPU
+/// backend's kernels there, burn's operations elsewhere.
 pub fn dense(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1>, relu: bool) -> Tensor<2> {
     #[cfg(feature = "webgpu")]
     if x.device().without_autodiff() != Device::flex() && gpu::enabled(gpu::Family::Dense) {
         return Tensor::from_dispatch(<Dispatch as gpu::GpuKernels>::dense(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            bias.into_dispatch(),
+            relu,
+        ));
+    }
+    if x.device().without_autodiff() == Device::flex() {
+        return Tensor::from_dispatch(<Dispatch as CpuKernels>::dense(
             x.into_dispatch(),
             weight.into_dispatch(),
             bias.into_dispatch(),
@@ -357,6 +405,53 @@ impl CpuKernels for Flex {
         };
         let grad = contiguous(grad);
         tensor(conv::bias_grad(&shape, values(&grad)), dims(&bias))
+    }
+
+    fn dense(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, relu: bool) -> FlexTensor {
+        let (xd, wd, bd) = (dims(&x), dims(&weight), dims(&bias));
+        let f32s = [&x, &weight, &bias].iter().all(|t| t.dtype() == DType::F32);
+        if !f32s || xd.len() != 2 || wd.len() != 2 || bd.len() != 1 || xd[1] != wd[0] || wd[1] != bd[0] {
+            let out = Flex::float_add(
+                Flex::float_matmul(x, weight),
+                Flex::float_reshape(bias, Shape::from(vec![1, bd.iter().product()])),
+            );
+            return if relu { Flex::relu(out) } else { out };
+        }
+        let (x, weight, bias) = (contiguous(x), contiguous(weight), contiguous(bias));
+        let out = dense::forward(values(&x), values(&weight), values(&bias), xd[0], relu);
+        tensor(out, vec![xd[0], wd[1]])
+    }
+
+    fn dense_relu_mask(out: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        if out.dtype() != DType::F32 || grad.dtype() != DType::F32 || dims(&out) != dims(&grad) {
+            return Flex::relu_backward(out, grad);
+        }
+        let (out, grad) = (contiguous(out), contiguous(grad));
+        tensor(dense::relu_mask(values(&out), values(&grad)), dims(&grad))
+    }
+
+    fn dense_input_grad(weight: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        let (wd, gd) = (dims(&weight), dims(&grad));
+        let (weight, grad) = (contiguous(weight), contiguous(grad));
+        tensor(
+            dense::input_grad(values(&weight), values(&grad), gd[0], gd[1]),
+            vec![gd[0], wd[0]],
+        )
+    }
+
+    fn dense_weight_grad(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        let (xd, gd) = (dims(&x), dims(&grad));
+        let (x, grad) = (contiguous(x), contiguous(grad));
+        tensor(
+            dense::weight_grad(values(&x), values(&grad), gd[0], gd[1]),
+            vec![xd[1], gd[1]],
+        )
+    }
+
+    fn dense_bias_grad(grad: FlexTensor) -> FlexTensor {
+        let gd = dims(&grad);
+        let grad = contiguous(grad);
+        tensor(dense::bias_grad(values(&grad), gd[1]), vec![gd[1]])
     }
 
     fn max_pool_2x2(x: FlexTensor) -> FlexTensor {

@@ -41,8 +41,21 @@ pub fn forward(x: &[f32], planes: usize, h: usize, w: usize) -> Vec<f32> {
         let rows = input.chunks_exact(2 * w);
         for (rows, out_row) in rows.zip(block.chunks_exact_mut(ow)) {
             let (top, bottom) = rows.split_at(w);
-            let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
-            for ((t, b), value) in windows.zip(out_row.iter_mut()) {
+            // Eight windows at a time in fixed-size arrays, which the compiler turns into
+            // vector shuffles and selects; then the rest one by one.
+            let whole = ow - ow % 8;
+            let groups = top.chunks_exact(16).zip(bottom.chunks_exact(16));
+            for ((t, b), out) in groups.zip(out_row[..whole].chunks_exact_mut(8)) {
+                let mut values = [0.0f32; 8];
+                for (i, value) in values.iter_mut().enumerate() {
+                    *value = pick(pick(pick(t[2 * i], t[2 * i + 1]), b[2 * i]), b[2 * i + 1]);
+                }
+                out.copy_from_slice(&values);
+            }
+            let windows = top[2 * whole..]
+                .chunks_exact(2)
+                .zip(bottom[2 * whole..].chunks_exact(2));
+            for ((t, b), value) in windows.zip(out_row[whole..].iter_mut()) {
                 *value = pick(pick(pick(t[0], t[1]), b[0]), b[1]);
             }
         }
@@ -61,12 +74,20 @@ pub fn backward(x: &[f32], grad: &[f32], planes: usize, h: usize, w: usize) -> V
         for (index, dplane) in mine.clone().zip(block.chunks_exact_mut(h * w)) {
             let plane = &x[index * h * w..][..h * w];
             let gplane = &grad[index * oh * ow..][..oh * ow];
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let top = 2 * oy * w + 2 * ox;
-                    let window = [plane[top], plane[top + 1], plane[top + w], plane[top + w + 1]];
+            // Every input position is written (the winner's gradient or zero), row pair by
+            // row pair, without branching on the winner.
+            let rows = plane.chunks_exact(2 * w).zip(dplane.chunks_exact_mut(2 * w));
+            for ((rows, drows), grads) in rows.zip(gplane.chunks_exact(ow)) {
+                let (top, bottom) = rows.split_at(w);
+                let (dtop, dbottom) = drows.split_at_mut(w);
+                for (ox, g) in grads.iter().enumerate() {
+                    let window = [top[2 * ox], top[2 * ox + 1], bottom[2 * ox], bottom[2 * ox + 1]];
                     let at = winner(window);
-                    dplane[top + (at & 1) + (at >> 1) * w] = gplane[oy * ow + ox];
+                    let routed = |slot: usize| if at == slot { *g } else { 0.0 };
+                    dtop[2 * ox] = routed(0);
+                    dtop[2 * ox + 1] = routed(1);
+                    dbottom[2 * ox] = routed(2);
+                    dbottom[2 * ox + 1] = routed(3);
                 }
             }
         }

@@ -1,0 +1,62 @@
+// Where the page's CPU engine spends its time: a V8 CPU profile of the engine worker and its
+// helper workers, four seconds in the middle of a training run, taken over the DevTools protocol
+// (Playwright gives no session for workers). Prints each worker's top functions by self time and
+// writes /tmp/worker-N.cpuprofile (loadable in Chromium's DevTools).
+//   node --experimental-websocket bench/worker-profile.mjs      (Node 20; after trunk build --release)
+//   THREADS=0: the one-thread engine (service workers blocked); MODEL=vgg: VGG-11 x0.25, batch 128.
+// The release wasm has no function names. For names, serve a copy of dist whose threaded module
+// is rebuilt with them, e.g.:
+//   cp -r dist /tmp/dist-names && wasm-bindgen --target no-modules --no-typescript --keep-debug \
+//     --out-dir /tmp/wb --out-name m $CARGO_TARGET_DIR/wasm-threads/wasm32-unknown-unknown/release/layerlab_worker_cpu.wasm \
+//     && cp /tmp/wb/m_bg.wasm /tmp/dist-names/layerlab-worker-cpu-mt-*_bg.wasm
+//   LAYERLAB_DIST=/tmp/dist-names node --experimental-websocket bench/worker-profile.mjs
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import { serve } from '../tests/e2e/serve.mjs';
+const server = await serve(process.env.LAYERLAB_DIST || 'dist');
+const threads = process.env.THREADS !== '0';
+const model = process.env.MODEL || 'fcn';
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-background-networking', '--remote-debugging-port=9333'] });
+const context = await browser.newContext(threads ? {} : { serviceWorkers: 'block' });
+const page = await context.newPage();
+const cfg = model === 'fcn' ? 'model=fcn&epochs=3&train-limit=60000&test-limit=500&checkpoints=0,3' : 'model=vgg11&width-mult=0.25&epochs=1&lr=0.02&batch-size=128&train-limit=3000&test-limit=200&checkpoints=0,1';
+await page.goto(`${server.url}#${cfg}&run=1&backend=cpu`);
+await page.waitForSelector('[data-testid=device][data-threads]', { timeout: 120000 });
+await page.waitForTimeout(model === 'fcn' ? 2500 : 8000);
+// The worker's CPU profile through the browser's own DevTools endpoint (flat sessions).
+const version = await (await fetch('http://127.0.0.1:9333/json/version')).json();
+const ws = new WebSocket(version.webSocketDebuggerUrl);
+await new Promise((r) => ws.addEventListener('open', r));
+let id = 0; const pending = new Map(); const attached = [];
+ws.addEventListener('message', (e) => {
+  const m = JSON.parse(e.data);
+  if (m.id && pending.has(m.id)) { pending.get(m.id)(m); pending.delete(m.id); }
+  if (m.method === 'Target.attachedToTarget') attached.push(m.params);
+});
+const send = (method, params = {}, sessionId) => new Promise((r) => { const i = ++id; pending.set(i, r); ws.send(JSON.stringify({ id: i, method, params, sessionId })); });
+const { result } = await send('Target.getTargets');
+const workers = result.targetInfos.filter((t) => t.type === 'worker');
+console.log('workers', workers.map((w) => w.url.slice(-60)));
+const sessions = [];
+for (const w of workers) {
+  const r = await send('Target.attachToTarget', { targetId: w.targetId, flatten: true });
+  sessions.push({ url: w.url, sid: r.result.sessionId });
+}
+for (const s of sessions) { await send('Profiler.enable', {}, s.sid); await send('Profiler.setSamplingInterval', { interval: 200 }, s.sid); }
+await Promise.all(sessions.map((s) => send('Profiler.start', {}, s.sid)));
+await new Promise((r) => setTimeout(r, 4000));
+for (const [i, s] of sessions.entries()) {
+  const r = await send('Profiler.stop', {}, s.sid);
+  const prof = r.result.profile;
+  // Self time per function.
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const counts = new Map();
+  for (const sid of prof.samples) counts.set(sid, (counts.get(sid) || 0) + 1);
+  const self = new Map();
+  let total = 0;
+  for (const [nid, c] of counts) { const n = byId.get(nid); const name = n.callFrame.functionName || '(' + n.callFrame.url.slice(-20) + ')'; self.set(name, (self.get(name) || 0) + c); total += c; }
+  console.log(`--- ${s.url.slice(-50)}: ${total} samples`);
+  [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 22).forEach(([n, c]) => console.log((100 * c / total).toFixed(1).padStart(5), n.slice(0, 110)));
+  fs.writeFileSync(`/tmp/worker-${i}.cpuprofile`, JSON.stringify(prof));
+}
+ws.close(); await browser.close(); await server.close();

@@ -1,0 +1,134 @@
+//! Dense layers on `f32` slices: `relu?(x · weight + bias)` with the bias and the ReLU applied
+//! as each product row is written, and its gradients. burn-flex's own path made a product, a
+//! broadcast add and a ReLU (three fresh buffers; each of its matmul outputs is zeroed and then
+//! copied once more to re-align it), then as many passes back; in the page that was 6% of an FCN
+//! step in allocation alone. The products are the deterministic `gemm`, so the page and the
+//! command line still agree bit for bit.
+
+use gemm::Parallelism;
+
+/// burn-flex's ReLU, NaN kept (as PyTorch does).
+#[inline(always)]
+fn relu(v: f32) -> f32 {
+    if v.is_nan() || v > 0.0 { v } else { 0.0 }
+}
+
+/// `dst [m, n] := lhs [m, k] × rhs [k, n]`, operands as (pointer, row stride, column stride),
+/// `dst` row-major, on every core.
+///
+/// # Safety
+/// The views must address every element the shapes name; `dst` must not alias the operands.
+unsafe fn product(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    lhs: (*const f32, isize, isize),
+    rhs: (*const f32, isize, isize),
+) {
+    assert!(dst.len() >= m * n);
+    unsafe {
+        gemm::gemm::<f32>(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.0,
+            lhs.2,
+            lhs.1,
+            rhs.0,
+            rhs.2,
+            rhs.1,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::Rayon(0),
+        )
+    }
+}
+
+/// `x: [batch, inputs]`, `weight: [inputs, outputs]`, `bias: [outputs]` → `[batch, outputs]`.
+pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], batch: usize, with_relu: bool) -> Vec<f32> {
+    let outputs = bias.len();
+    let inputs = weight.len() / outputs.max(1);
+    assert!(x.len() == batch * inputs && weight.len() == inputs * outputs);
+    let mut out = vec![0.0f32; batch * outputs];
+    // [batch, outputs] = [batch, inputs] × [inputs, outputs]
+    unsafe {
+        product(
+            batch,
+            outputs,
+            inputs,
+            &mut out,
+            (x.as_ptr(), inputs as isize, 1),
+            (weight.as_ptr(), outputs as isize, 1),
+        )
+    };
+    for row in out.chunks_exact_mut(outputs.max(1)) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            let biased = *v + *b;
+            *v = if with_relu { relu(biased) } else { biased };
+        }
+    }
+    out
+}
+
+/// The gradient through the ReLU: `grad` where the output was positive (or NaN), else zero
+/// (a select on every element, which vectorizes; a branch on the sign mispredicted often).
+pub fn relu_mask(out: &[f32], grad: &[f32]) -> Vec<f32> {
+    assert_eq!(out.len(), grad.len());
+    let kept = |o: f32, g: f32| if o.is_nan() || o > 0.0 { g } else { 0.0 };
+    out.iter().zip(grad).map(|(o, g)| kept(*o, *g)).collect()
+}
+
+/// The input gradient `[batch, inputs]` = `grad [batch, outputs] × weightᵀ`.
+pub fn input_grad(weight: &[f32], grad: &[f32], batch: usize, outputs: usize) -> Vec<f32> {
+    let inputs = weight.len() / outputs.max(1);
+    assert!(grad.len() == batch * outputs && weight.len() == inputs * outputs);
+    let mut dx = vec![0.0f32; batch * inputs];
+    unsafe {
+        product(
+            batch,
+            inputs,
+            outputs,
+            &mut dx,
+            (grad.as_ptr(), outputs as isize, 1),
+            (weight.as_ptr(), 1, outputs as isize),
+        )
+    };
+    dx
+}
+
+/// The weight gradient `[inputs, outputs]` = `xᵀ × grad`.
+pub fn weight_grad(x: &[f32], grad: &[f32], batch: usize, outputs: usize) -> Vec<f32> {
+    let inputs = x.len() / batch.max(1);
+    assert!(x.len() == batch * inputs && grad.len() == batch * outputs);
+    let mut dw = vec![0.0f32; inputs * outputs];
+    unsafe {
+        product(
+            inputs,
+            outputs,
+            batch,
+            &mut dw,
+            (x.as_ptr(), 1, inputs as isize),
+            (grad.as_ptr(), outputs as isize, 1),
+        )
+    };
+    dw
+}
+
+/// The bias gradient `[outputs]`: `grad`'s rows summed in order.
+pub fn bias_grad(grad: &[f32], outputs: usize) -> Vec<f32> {
+    let mut db = vec![0.0f32; outputs];
+    for row in grad.chunks_exact(outputs.max(1)) {
+        for (d, g) in db.iter_mut().zip(row) {
+            *d += *g;
+        }
+    }
+    db
+}
