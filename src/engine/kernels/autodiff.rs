@@ -73,8 +73,35 @@ fn conv_backward<B: CpuKernels>(
     }
 }
 
-/// A dense layer's saved inputs, and its output when a ReLU follows (for the mask).
-type DenseState<B> = (FloatTensor<B>, FloatTensor<B>, Option<FloatTensor<B>>);
+/// A dense layer's saved input and weight, and its output when a ReLU follows (for the mask):
+/// the state of the CPU's and the WebGPU kernels' dense backward steps alike.
+pub(super) type DenseState<B> = (FloatTensor<B>, FloatTensor<B>, Option<FloatTensor<B>>);
+
+/// Tensors on autodiff over `B`.
+type Tracked<B, C> = FloatTensor<Autodiff<B, C>>;
+
+/// Records a dense layer whose output `forward` computes from the inner tensors (`x`, `weight`,
+/// `bias`), with `step` as its backward step and, when tracked, its [`DenseState`].
+pub(super) fn record_dense<BO, B, C>(
+    step: BO,
+    (x, weight, bias): (Tracked<B, C>, Tracked<B, C>, Tracked<B, C>),
+    relu: bool,
+    forward: impl FnOnce(FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) -> FloatTensor<B>,
+) -> Tracked<B, C>
+where
+    BO: Backward<B, 3, State = DenseState<B>>,
+    B: Backend,
+    C: CheckpointStrategy,
+{
+    let prep = step
+        .prepare::<C>([x.node(), weight.node(), bias.node()])
+        .compute_bound()
+        .stateful();
+    let saved = is_tracked(&prep).then(|| (x.primitive().clone(), weight.primitive().clone()));
+    let out = forward(x.into_primitive(), weight.into_primitive(), bias.into_primitive());
+    let state = saved.map(|(x, weight)| (x, weight, relu.then(|| out.clone())));
+    finish(prep, state, out)
+}
 
 #[derive(Debug)]
 struct Dense;
@@ -189,19 +216,9 @@ impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
         bias: FloatTensor<Self>,
         relu: bool,
     ) -> FloatTensor<Self> {
-        let prep = Dense
-            .prepare::<C>([x.node(), weight.node(), bias.node()])
-            .compute_bound()
-            .stateful();
-        let inputs = is_tracked(&prep).then(|| (x.primitive().clone(), weight.primitive().clone()));
-        let out = B::dense(
-            x.into_primitive(),
-            weight.into_primitive(),
-            bias.into_primitive(),
-            relu,
-        );
-        let state = inputs.map(|(x, weight)| (x, weight, relu.then(|| out.clone())));
-        finish(prep, state, out)
+        record_dense::<_, B, C>(Dense, (x, weight, bias), relu, |x, weight, bias| {
+            B::dense(x, weight, bias, relu)
+        })
     }
 
     fn max_pool_2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {

@@ -328,7 +328,7 @@ pub(crate) fn in_parts(
 /// # Safety
 /// The views must address every element the shapes name; `dst` must not alias the operands.
 #[allow(clippy::too_many_arguments)]
-unsafe fn product(
+pub(crate) unsafe fn product(
     m: usize,
     n: usize,
     k: usize,

@@ -5,6 +5,7 @@
 //! step in allocation alone. The products are the deterministic `gemm`, so the page and the
 //! command line still agree bit for bit.
 
+use super::conv;
 use gemm::Parallelism;
 
 /// burn-flex's ReLU, NaN kept (as PyTorch does).
@@ -13,11 +14,10 @@ fn relu(v: f32) -> f32 {
     if v.is_nan() || v > 0.0 { v } else { 0.0 }
 }
 
-/// `dst [m, n] := lhs [m, k] × rhs [k, n]`, operands as (pointer, row stride, column stride),
-/// `dst` row-major, on every core.
+/// `dst [m, n] := lhs [m, k] × rhs [k, n]`, `dst` row-major, on every core.
 ///
 /// # Safety
-/// The views must address every element the shapes name; `dst` must not alias the operands.
+/// As [`conv::product`]'s.
 unsafe fn product(
     m: usize,
     n: usize,
@@ -26,30 +26,7 @@ unsafe fn product(
     lhs: (*const f32, isize, isize),
     rhs: (*const f32, isize, isize),
 ) {
-    assert!(dst.len() >= m * n);
-    unsafe {
-        gemm::gemm::<f32>(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            lhs.0,
-            lhs.2,
-            lhs.1,
-            rhs.0,
-            rhs.2,
-            rhs.1,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::Rayon(0),
-        )
-    }
+    unsafe { conv::product(m, n, k, (dst, n as isize, 1), lhs, rhs, Parallelism::Rayon(0)) }
 }
 
 /// `x: [batch, inputs]`, `weight: [inputs, outputs]`, `bias: [outputs]` → `[batch, outputs]`.

@@ -16,7 +16,7 @@
 // runtime one inside it, so that the flag removes the whole branch when the kernel expands.
 #![allow(clippy::eq_op, clippy::collapsible_if)]
 
-use super::autodiff::{finish, is_tracked};
+use super::autodiff::{DenseState, finish, is_tracked, record_dense};
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -781,9 +781,6 @@ impl GpuKernels for CubeBackend {
     }
 }
 
-/// The dense layer's saved input, weight and (after a ReLU) output.
-type DenseState<B> = (FloatTensor<B>, FloatTensor<B>, Option<FloatTensor<B>>);
-
 #[derive(Debug)]
 struct Dense;
 
@@ -906,19 +903,9 @@ impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
         bias: FloatTensor<Self>,
         relu: bool,
     ) -> FloatTensor<Self> {
-        let prep = Dense
-            .prepare::<C>([x.node(), weight.node(), bias.node()])
-            .compute_bound()
-            .stateful();
-        let saved = is_tracked(&prep).then(|| (x.primitive().clone(), weight.primitive().clone()));
-        let out = B::dense(
-            x.into_primitive(),
-            weight.into_primitive(),
-            bias.into_primitive(),
-            relu,
-        );
-        let state = saved.map(|(x, weight)| (x, weight, relu.then(|| out.clone())));
-        finish(prep, state, out)
+        record_dense::<_, B, C>(Dense, (x, weight, bias), relu, |x, weight, bias| {
+            B::dense(x, weight, bias, relu)
+        })
     }
 
     fn conv_same(
