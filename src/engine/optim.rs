@@ -68,8 +68,8 @@ impl Optimizer {
                 params[i] = value.autodiff().require_grad();
                 continue;
             }
-            if self.weight_decay > 0.0 && spec.role.decays() {
-                grad = grad + value.clone().mul_scalar(self.weight_decay);
+            if decay > 0.0 {
+                grad = grad + value.clone().mul_scalar(decay);
             }
             let update = match self.kind {
                 OptimizerKind::Sgd => {

@@ -22,7 +22,7 @@ pub mod pool;
 
 use burn::backend::TensorMetadata;
 use burn::backend::flex::{FlexTensor, Layout};
-use burn::backend::ops::{ActivationOps, ConvOptions, FloatTensorOps, ModuleOps};
+use burn::backend::ops::{ActivationOps, ConvOptions, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, IntDType, backend_extension};
 use burn::tensor::{Bytes, DType, Device, Shape, Tensor};
@@ -90,12 +90,7 @@ pub trait CpuKernels: Backend {
         bias: FloatTensor<Self>,
         relu: bool,
     ) -> FloatTensor<Self> {
-        let outputs = bias.shape().dims::<1>()[0];
-        let out = Self::float_add(
-            Self::float_matmul(x, weight),
-            Self::float_reshape(bias, Shape::from(vec![1, outputs])),
-        );
-        if relu { Self::relu(out) } else { out }
+        generic_dense::<Self>(x, weight, bias, relu)
     }
 
     /// The gradient before a ReLU whose output was `out`.
@@ -127,6 +122,21 @@ pub trait CpuKernels: Backend {
     fn max_pool_2x2_grad(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         generic_pool_grad::<Self>(x, grad)
     }
+}
+
+/// burn's own dense layer: a product, the bias added by broadcast, then the ReLU.
+fn generic_dense<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    relu: bool,
+) -> FloatTensor<B> {
+    let outputs = bias.shape().num_elements();
+    let out = B::float_add(
+        B::float_matmul(x, weight),
+        B::float_reshape(bias, Shape::from(vec![1, outputs])),
+    );
+    if relu { B::relu(out) } else { out }
 }
 
 /// burn's own 2×2 max-pooling gradient.
@@ -411,11 +421,7 @@ impl CpuKernels for Flex {
         let (xd, wd, bd) = (dims(&x), dims(&weight), dims(&bias));
         let f32s = [&x, &weight, &bias].iter().all(|t| t.dtype() == DType::F32);
         if !f32s || xd.len() != 2 || wd.len() != 2 || bd.len() != 1 || xd[1] != wd[0] || wd[1] != bd[0] {
-            let out = Flex::float_add(
-                Flex::float_matmul(x, weight),
-                Flex::float_reshape(bias, Shape::from(vec![1, bd.iter().product()])),
-            );
-            return if relu { Flex::relu(out) } else { out };
+            return generic_dense::<Flex>(x, weight, bias, relu);
         }
         let (x, weight, bias) = (contiguous(x), contiguous(weight), contiguous(bias));
         let out = dense::forward(values(&x), values(&weight), values(&bias), xd[0], relu);
