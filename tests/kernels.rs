@@ -39,6 +39,9 @@ const CASES: &[Case] = &[
     (1, 2, 1, 1, 3, 3, 1, true),
     // 40 images of 16 × 32 × 32 at kernel 3: two chunks.
     (40, 16, 32, 32, 8, 3, 1, true),
+    // A first layer, 40 images of 3 × 32 × 32: chunks of 5 images, 5,120 columns each, whose
+    // weight gradient is summed as dot products in lanes.
+    (40, 3, 32, 32, 16, 3, 1, true),
 ];
 
 #[test]

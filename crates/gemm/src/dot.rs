@@ -14,10 +14,16 @@ use crate::{Kernel, Scale, View, ViewMut};
 /// Lanes of every dot product, on every target.
 pub const LANES: usize = 16;
 
+/// Shortest `k` summed in lanes. Below it the register tiles win even with an operand to
+/// transpose first: in wasm 2× at 128 × 256 over 256 (an MLP's input gradient) and at 576 × 64
+/// over 448, natively even to 1.14× (BENCHMARKS.md); at 27 × 16 over 9,216 (a first
+/// convolution's weight gradient) the lanes are 3.2× faster natively.
+pub const MIN_K: usize = 1024;
+
 /// Whether a product is summed in lanes: both operands contiguous along `k`, and `k` long enough
-/// to fill the lanes.
+/// that the lanes beat the register tiles ([`MIN_K`]).
 pub fn applies(k: usize, lhs_cs: isize, rhs_rs: isize) -> bool {
-    lhs_cs == 1 && rhs_rs == 1 && k >= LANES
+    lhs_cs == 1 && rhs_rs == 1 && k >= MIN_K
 }
 
 /// The fixed tree: halves, then quarters, then pairs.

@@ -109,7 +109,7 @@ pub fn for_each_part(parts: usize, part: impl Fn(usize) + Sync) {
 #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
 mod pool {
     use std::cell::Cell;
-    use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::SeqCst};
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
     use std::sync::{Condvar, Mutex, MutexGuard};
 
     /// The job under way. Its closure's lifetime is erased: [`share`] waits until every part
@@ -126,10 +126,9 @@ mod pool {
 
     /// The posted job and its epoch.
     static POSTED: Mutex<(u32, Option<Job>)> = Mutex::new((0, None));
-    /// Bumped when a job is posted; what idle helpers watch.
-    static EPOCH: AtomicU32 = AtomicU32::new(0);
-    /// `epoch << 32 | next part to claim`: a claim names its job, so a helper that read the
-    /// previous job late cannot claim a part of the next one.
+    /// `epoch << 32 | next part to claim`, the epoch bumped when a job is posted (what idle
+    /// helpers watch): a claim names its job, so a helper that read the previous job late
+    /// cannot claim a part of the next one.
     static TICKET: AtomicU64 = AtomicU64::new(0);
     /// Parts of the current job finished.
     static FINISHED: AtomicUsize = AtomicUsize::new(0);
@@ -182,6 +181,11 @@ mod pool {
         false
     }
 
+    /// The epoch of the job posted last.
+    fn epoch() -> u32 {
+        (TICKET.load(SeqCst) >> 32) as u32
+    }
+
     /// Claims the next part of job `epoch`, if one is left.
     fn claim(epoch: u32, parts: usize) -> Option<usize> {
         let mut ticket = TICKET.load(SeqCst);
@@ -214,14 +218,14 @@ mod pool {
 
     /// A helper thread's whole life: registers, calls `ready`, then runs parts as they come.
     pub fn serve_as_helper(ready: impl FnOnce()) -> ! {
-        let mut seen = EPOCH.load(SeqCst);
+        let mut seen = epoch();
         HELPERS.fetch_add(1, SeqCst);
         ready();
         loop {
-            if !watch(HELPER_CHECKS, || EPOCH.load(SeqCst) != seen) {
+            if !watch(HELPER_CHECKS, || epoch() != seen) {
                 let mut guard = lock(&SLEEP);
                 SLEEPERS.fetch_add(1, SeqCst);
-                while EPOCH.load(SeqCst) == seen {
+                while epoch() == seen {
                     guard = wait(&WAKE_HELPERS, guard);
                 }
                 SLEEPERS.fetch_sub(1, SeqCst);
@@ -248,11 +252,11 @@ mod pool {
         // Safety: only the lifetime changes; see `Job`.
         let part: *const (dyn Fn(usize) + Sync + 'static) = unsafe { core::mem::transmute(part) };
         let job = Job { part, parts };
-        let epoch = EPOCH.load(SeqCst).wrapping_add(1);
+        let epoch = epoch().wrapping_add(1);
         *lock(&POSTED) = (epoch, Some(job));
         FINISHED.store(0, SeqCst);
+        // Posts the job: its epoch, and part 0 next.
         TICKET.store(u64::from(epoch) << 32, SeqCst);
-        EPOCH.store(epoch, SeqCst);
         if SLEEPERS.load(SeqCst) > 0 {
             let _guard = lock(&SLEEP);
             WAKE_HELPERS.notify_all();

@@ -193,6 +193,10 @@ fn im2col_general(shape: &ConvShape, x: &[f32], first: usize, images: usize, col
 /// and 8×8 maps of a CNN's late stages made one tiny copy per line.
 fn im2col_same(shape: &ConvShape, x: &[f32], first: usize, images: usize, col: &mut [f32]) {
     let (h, w, k, p) = (shape.height, shape.width, shape.kernel, shape.padding);
+    if w < SMALL_MAP_WIDTH {
+        im2col_small(shape, x, first, images, col);
+        return;
+    }
     let plane_len = h * w;
     let columns = images * plane_len;
     in_parts(col, shape.channels, k * k * columns, |channels, block| {
@@ -219,12 +223,19 @@ fn im2col_same(shape: &ConvShape, x: &[f32], first: usize, images: usize, col: &
                             let from = (lo as isize + shift) as usize;
                             out[lo..hi].copy_from_slice(&plane[from..from + hi - lo]);
                         }
-                        // The columns whose input column `ox + dx` is outside the line.
+                        // The columns whose input column `ox + dx` is outside the line: one
+                        // for a 3×3 kernel, stored as such (a fill is a call in wasm).
+                        let edge = dx.unsigned_abs().min(w);
                         for line in out[oy_first * w..oy_end * w].chunks_exact_mut(w) {
-                            if dx < 0 {
-                                line[..(-dx as usize).min(w)].fill(0.0);
-                            } else if dx > 0 {
-                                line[w.saturating_sub(dx as usize)..].fill(0.0);
+                            let zeros = if dx < 0 {
+                                &mut line[..edge]
+                            } else {
+                                &mut line[w - edge..]
+                            };
+                            match zeros {
+                                [] => {}
+                                [only] => *only = 0.0,
+                                more => more.fill(0.0),
                             }
                         }
                     }
@@ -233,6 +244,54 @@ fn im2col_same(shape: &ConvShape, x: &[f32], first: usize, images: usize, col: &
         }
     });
 }
+
+/// Maps narrower than this take [`im2col_small`]: their lines are too short for copies.
+const SMALL_MAP_WIDTH: usize = 16;
+
+/// [`im2col_same`] for small maps (the 8×8, 4×4 and 2×2 of a CNN's late stages), where the
+/// copies and zero fills of a few floats each cost more as calls (`memory.copy` and
+/// `memory.fill` in wasm) than the values they move: each row `(ki, kj)` reads the plane
+/// through a table of source positions made once per call, [`PADDING`] where the window hangs
+/// over the edge. The same values as the copying path.
+fn im2col_small(shape: &ConvShape, x: &[f32], first: usize, images: usize, col: &mut [f32]) {
+    let (h, w, k, p) = (shape.height, shape.width, shape.kernel, shape.padding);
+    let plane_len = h * w;
+    let columns = images * plane_len;
+    // [k·k, plane_len]: where output pixel `(oy, ox)` of row `(ki, kj)` reads its input.
+    let mut sources = Vec::with_capacity(k * k * plane_len);
+    for ki in 0..k {
+        for kj in 0..k {
+            for oy in 0..h {
+                for ox in 0..w {
+                    let (iy, ix) = ((oy + ki).checked_sub(p), (ox + kj).checked_sub(p));
+                    sources.push(match (iy, ix) {
+                        (Some(iy), Some(ix)) if iy < h && ix < w => (iy * w + ix) as u32,
+                        _ => PADDING,
+                    });
+                }
+            }
+        }
+    }
+    in_parts(col, shape.channels, k * k * columns, |channels, block| {
+        for c in channels.clone() {
+            let rows = &mut block[(c - channels.start) * k * k * columns..][..k * k * columns];
+            for (row, row_sources) in rows
+                .chunks_exact_mut(columns)
+                .zip(sources.chunks_exact(plane_len))
+            {
+                for (b, out) in row.chunks_exact_mut(plane_len).enumerate() {
+                    let plane = &x[((first + b) * shape.channels + c) * plane_len..][..plane_len];
+                    for (value, &source) in out.iter_mut().zip(row_sources) {
+                        *value = plane.get(source as usize).copied().unwrap_or(0.0);
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// [`im2col_small`]'s source position for a value in the padding: past every plane.
+const PADDING: u32 = u32::MAX;
 
 /// Adds `col`'s values back onto the input positions they were read from (the adjoint of
 /// [`im2col`]) in `chunk`, the chunk's images' input gradient, rows in order, so each input
@@ -298,10 +357,22 @@ pub(crate) fn in_parts(
     item_len: usize,
     work: impl Fn(Range<usize>, &mut [f32]) + Sync,
 ) {
+    in_parts_weighing(data.len(), data, count, item_len, work);
+}
+
+/// [`in_parts`] for work of `floats` floats read or written in all (where that is not
+/// `data`'s own size).
+fn in_parts_weighing(
+    floats: usize,
+    data: &mut [f32],
+    count: usize,
+    item_len: usize,
+    work: impl Fn(Range<usize>, &mut [f32]) + Sync,
+) {
     /// Below this many floats a fork costs more than it saves.
     const PARALLEL_MIN_FLOATS: usize = 1 << 16;
     debug_assert_eq!(data.len(), count * item_len);
-    let parts = if data.len() >= PARALLEL_MIN_FLOATS {
+    let parts = if floats >= PARALLEL_MIN_FLOATS {
         gemm::available_threads().min(count)
     } else {
         1
@@ -311,7 +382,10 @@ pub(crate) fn in_parts(
         return;
     }
     let per = count.div_ceil(parts);
-    let blocks: Vec<Mutex<&mut [f32]>> = data.chunks_mut(per * item_len).map(Mutex::new).collect();
+    let blocks = blocks(
+        data,
+        (0..count.div_ceil(per)).map(|i| per.min(count - i * per) * item_len),
+    );
     gemm::for_each_part(blocks.len(), |index| {
         let mut block = blocks[index]
             .lock()
@@ -364,46 +438,40 @@ pub(crate) unsafe fn product(
     }
 }
 
-/// `len` floats that chunks running on different threads write in disjoint ranges.
-struct Disjoint {
-    ptr: *mut f32,
-    len: usize,
+/// `data` cut into consecutive blocks of `sizes` floats, each behind its own lock, so that chunks
+/// running on different threads each write their own block.
+fn blocks(mut data: &mut [f32], sizes: impl Iterator<Item = usize>) -> Vec<Mutex<&mut [f32]>> {
+    let mut blocks = Vec::new();
+    for size in sizes {
+        let (block, rest) = core::mem::take(&mut data).split_at_mut(size);
+        blocks.push(Mutex::new(block));
+        data = rest;
+    }
+    blocks
 }
 
-// Safety: every user writes only its own range (see `range`).
-unsafe impl Sync for Disjoint {}
-
-impl Disjoint {
-    fn new(values: &mut [f32]) -> Self {
-        Self {
-            ptr: values.as_mut_ptr(),
-            len: values.len(),
-        }
-    }
-
-    /// Floats `start..start + len`.
-    ///
-    /// # Safety
-    /// No other live slice from this `Disjoint` may overlap the range.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn range(&self, start: usize, len: usize) -> &mut [f32] {
-        assert!(start + len <= self.len);
-        unsafe { core::slice::from_raw_parts_mut(self.ptr.add(start), len) }
-    }
-}
-
-/// Runs `work(index, first image, images)` for every chunk, the chunks shared out among the
-/// threads, and says how a chunk's product should use threads: on its own thread when the
-/// chunks keep every thread busy, on all of them when there are fewer chunks than threads.
-fn over_chunks(chunks: &[(usize, usize)], work: impl Fn(usize, usize, usize, Parallelism) + Sync) {
+/// Runs `work(first image, images, threads, block)` for every chunk, the chunks shared
+/// out among the threads, each with its own block of `out` (cut by `block_len(images)`), and
+/// says how a chunk's product should use threads: on its own thread when the chunks keep every
+/// thread busy, on all of them when there are fewer chunks than threads.
+fn over_chunks(
+    chunks: &[(usize, usize)],
+    out: &mut [f32],
+    block_len: impl Fn(usize) -> usize,
+    work: impl Fn(usize, usize, Parallelism, &mut [f32]) + Sync,
+) {
     let inner = if chunks.len() >= gemm::available_threads() {
         Parallelism::Rayon(1)
     } else {
         Parallelism::Rayon(0)
     };
+    let blocks = blocks(out, chunks.iter().map(|&(_, images)| block_len(images)));
     gemm::for_each_part(chunks.len(), |index| {
         let (first, images) = chunks[index];
-        work(index, first, images, inner);
+        let mut block = blocks[index]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        work(first, images, inner, &mut block);
     });
 }
 
@@ -414,44 +482,47 @@ pub fn forward(shape: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]
     assert_eq!(weight.len(), shape.weight_len());
     let (patch, pixels, outputs) = (shape.patch(), shape.pixels(), shape.outputs);
     let mut out = vec![0.0f32; shape.output_len()];
-    let shared = Disjoint::new(&mut out);
-    over_chunks(&shape.chunks(), |_, first, images, threads| {
-        with_scratch(|col, product_out| {
-            let columns = images * pixels;
-            let col = at_least(col, patch * columns);
-            let product_out = at_least(product_out, outputs * columns);
-            im2col(shape, x, first, images, col);
-            // [outputs, images · pixels] = [outputs, patch] × [patch, images · pixels]
-            unsafe {
-                product(
-                    outputs,
-                    columns,
-                    patch,
-                    (product_out, columns as isize, 1),
-                    (weight.as_ptr(), patch as isize, 1),
-                    (col.as_ptr(), columns as isize, 1),
-                    threads,
-                );
-            }
-            // Safety: this chunk's images, which no other chunk writes.
-            let mine = unsafe { shared.range(first * outputs * pixels, images * outputs * pixels) };
-            // Stored as [images, outputs, pixels], the bias added on the way.
-            for b in 0..images {
-                for o in 0..outputs {
-                    let src = &product_out[o * columns + b * pixels..][..pixels];
-                    let dst = &mut mine[(b * outputs + o) * pixels..][..pixels];
-                    match bias {
-                        Some(bias) => {
-                            for (d, v) in dst.iter_mut().zip(src) {
-                                *d = *v + bias[o];
+    let image_out = outputs * pixels;
+    over_chunks(
+        &shape.chunks(),
+        &mut out,
+        |images| images * image_out,
+        |first, images, threads, mine| {
+            with_scratch(|col, product_out| {
+                let columns = images * pixels;
+                let col = at_least(col, patch * columns);
+                let product_out = at_least(product_out, outputs * columns);
+                im2col(shape, x, first, images, col);
+                // [outputs, images · pixels] = [outputs, patch] × [patch, images · pixels]
+                unsafe {
+                    product(
+                        outputs,
+                        columns,
+                        patch,
+                        (product_out, columns as isize, 1),
+                        (weight.as_ptr(), patch as isize, 1),
+                        (col.as_ptr(), columns as isize, 1),
+                        threads,
+                    );
+                }
+                // Stored as [images, outputs, pixels], the bias added on the way.
+                for b in 0..images {
+                    for o in 0..outputs {
+                        let src = &product_out[o * columns + b * pixels..][..pixels];
+                        let dst = &mut mine[(b * outputs + o) * pixels..][..pixels];
+                        match bias {
+                            Some(bias) => {
+                                for (d, v) in dst.iter_mut().zip(src) {
+                                    *d = *v + bias[o];
+                                }
                             }
+                            None => dst.copy_from_slice(src),
                         }
-                        None => dst.copy_from_slice(src),
                     }
                 }
-            }
-        })
-    });
+            })
+        },
+    );
     out
 }
 
@@ -493,32 +564,42 @@ pub fn input_grad(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec<f32> {
     let (patch, pixels, outputs) = (shape.patch(), shape.pixels(), shape.outputs);
     let image_len = shape.channels * shape.height * shape.width;
     let mut dx = vec![0.0f32; shape.input_len()];
-    let shared = Disjoint::new(&mut dx);
-    over_chunks(&shape.chunks(), |_, first, images, threads| {
-        with_scratch(|dcol, dy| {
-            let columns = images * pixels;
-            let dy = at_least(dy, outputs * columns);
-            let dcol = at_least(dcol, patch * columns);
-            gather_grad(shape, grad, first, images, dy);
-            // [patch, images · pixels] = [outputs, patch]ᵀ × [outputs, images · pixels]
-            unsafe {
-                product(
-                    patch,
-                    columns,
-                    outputs,
-                    (dcol, columns as isize, 1),
-                    (weight.as_ptr(), 1, patch as isize),
-                    (dy.as_ptr(), columns as isize, 1),
-                    threads,
-                );
-            }
-            // Safety: this chunk's images, which no other chunk writes.
-            let mine = unsafe { shared.range(first * image_len, images * image_len) };
-            col2im(shape, dcol, images, mine);
-        })
-    });
+    over_chunks(
+        &shape.chunks(),
+        &mut dx,
+        |images| images * image_len,
+        |first, images, threads, mine| {
+            with_scratch(|dcol, dy| {
+                let columns = images * pixels;
+                let dy = at_least(dy, outputs * columns);
+                let dcol = at_least(dcol, patch * columns);
+                gather_grad(shape, grad, first, images, dy);
+                // [patch, images · pixels] = [outputs, patch]ᵀ × [outputs, images · pixels]
+                unsafe {
+                    product(
+                        patch,
+                        columns,
+                        outputs,
+                        (dcol, columns as isize, 1),
+                        (weight.as_ptr(), 1, patch as isize),
+                        (dy.as_ptr(), columns as isize, 1),
+                        threads,
+                    );
+                }
+                col2im(shape, dcol, images, mine);
+            })
+        },
+    );
     dx
 }
+
+/// Columns per chunk (images · pixels: the weight gradient's sum) from which that sum runs as dot
+/// products in lanes rather than through the register tiles: a first layer's few weights (27 ×
+/// 16) over a long sum (9,216 columns) fill a lane kernel but waste half of an AVX-512 tile.
+/// Measured on the products alone: natively 3.2× faster there and 1.05–1.2× at 144 × 32 over
+/// 1,792 and 288 × 64 over 832, but in wasm even at 27 × 16 and 0.6–0.7× at the others, so only
+/// the long sums take it. The path depends on the chunk's shape alone (same bits everywhere).
+const DOT_MIN_COLUMNS: usize = 4096;
 
 /// The gradient of the weight `[outputs, channels, k, k]`: the output gradient times the
 /// patches, one product per chunk, then the chunks' products summed in order.
@@ -529,32 +610,42 @@ pub fn weight_grad(shape: &ConvShape, x: &[f32], grad: &[f32]) -> Vec<f32> {
     let chunks = shape.chunks();
     let len = shape.weight_len();
     let mut partial = vec![0.0f32; chunks.len() * len];
-    let shared = Disjoint::new(&mut partial);
-    over_chunks(&chunks, |index, first, images, threads| {
-        with_scratch(|col, dy| {
-            let columns = images * pixels;
-            let dy_t = at_least(dy, columns * outputs);
-            let col = at_least(col, patch * columns);
-            gather_grad_transposed(shape, grad, first, images, dy_t);
-            im2col(shape, x, first, images, col);
-            // Safety: this chunk's own product.
-            let mine = unsafe { shared.range(index * len, len) };
-            // [outputs, patch]ᵀ = [patch, images · pixels] × [images · pixels, outputs]: both
-            // operands row-major, so the register-tile kernels take them as they are (taken as
-            // dot products of two rows, this was 18% of a VGG step).
-            unsafe {
-                product(
-                    patch,
-                    outputs,
-                    columns,
-                    (mine, 1, patch as isize),
-                    (col.as_ptr(), columns as isize, 1),
-                    (dy_t.as_ptr(), outputs as isize, 1),
-                    threads,
-                );
-            }
-        })
-    });
+    over_chunks(
+        &chunks,
+        &mut partial,
+        |_| len,
+        |first, images, threads, mine| {
+            with_scratch(|col, dy| {
+                let columns = images * pixels;
+                let dy = at_least(dy, columns * outputs);
+                let col = at_least(col, patch * columns);
+                im2col(shape, x, first, images, col);
+                // [outputs, patch]ᵀ = [patch, images · pixels] × [images · pixels, outputs]
+                let rhs = if columns >= DOT_MIN_COLUMNS {
+                    // dy as [outputs, images · pixels]: both operands contiguous along the sum,
+                    // each element a dot product in lanes.
+                    gather_grad(shape, grad, first, images, dy);
+                    (dy.as_ptr(), 1, columns as isize)
+                } else {
+                    // dy as [images · pixels, outputs]: both operands row-major, so the
+                    // register-tile kernels take them as they are.
+                    gather_grad_transposed(shape, grad, first, images, dy);
+                    (dy.as_ptr(), outputs as isize, 1)
+                };
+                unsafe {
+                    product(
+                        patch,
+                        outputs,
+                        columns,
+                        (mine, 1, patch as isize),
+                        (col.as_ptr(), columns as isize, 1),
+                        rhs,
+                        threads,
+                    );
+                }
+            })
+        },
+    );
     // ((P₀ + P₁) + P₂) + …, split over the weight's elements.
     let mut dw = partial[..len].to_vec();
     in_parts(&mut dw, len, 1, |mine, block| {
@@ -568,18 +659,22 @@ pub fn weight_grad(shape: &ConvShape, x: &[f32], grad: &[f32]) -> Vec<f32> {
 }
 
 /// The gradient of the bias `[outputs]`: each channel's output gradient summed over images, then
-/// pixels, in order.
+/// pixels, in order; the channels split over the threads (each sum stays on one).
 pub fn bias_grad(shape: &ConvShape, grad: &[f32]) -> Vec<f32> {
     assert_eq!(grad.len(), shape.output_len());
     let (pixels, outputs) = (shape.pixels(), shape.outputs);
     let mut db = vec![0.0f32; outputs];
-    for b in 0..shape.batch {
-        for (o, sum) in db.iter_mut().enumerate() {
-            for v in &grad[(b * outputs + o) * pixels..][..pixels] {
-                *sum += *v;
+    let work = |mine: Range<usize>, sums: &mut [f32]| {
+        for b in 0..shape.batch {
+            for (o, sum) in mine.clone().zip(sums.iter_mut()) {
+                for v in &grad[(b * outputs + o) * pixels..][..pixels] {
+                    *sum += *v;
+                }
             }
         }
-    }
+    };
+    // Split by the work (the whole gradient), not by the output's few floats.
+    in_parts_weighing(grad.len(), &mut db, outputs, 1, work);
     db
 }
 
@@ -587,8 +682,9 @@ pub fn bias_grad(shape: &ConvShape, grad: &[f32]) -> Vec<f32> {
 mod tests {
     use super::*;
 
-    /// The contiguous-copy path writes exactly the general path's values (bit for bit, padding
-    /// zeros included) on square and oblong maps down to 1×1, kernels 1, 3 and 5.
+    /// The "same" paths (copies on wide maps, a table on small ones) write exactly the general
+    /// path's values (bit for bit, padding zeros included) on square and oblong maps from 1×1
+    /// to 18×20, kernels 1, 3 and 5.
     #[test]
     fn same_padding_im2col_equals_the_general_one() {
         for &(channels, height, width, kernel) in &[
@@ -599,6 +695,11 @@ mod tests {
             (2, 4, 3, 5),
             (3, 5, 5, 1),
             (1, 1, 4, 3),
+            // Wide enough for the copying path.
+            (2, 16, 16, 3),
+            (2, 9, 17, 3),
+            (1, 18, 20, 5),
+            (2, 16, 16, 1),
         ] {
             let shape = ConvShape {
                 batch: 3,
