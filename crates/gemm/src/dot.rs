@@ -1,5 +1,6 @@
 //! The dot-product strategy, for f32 products whose operands are both contiguous along `k`
-//! (`lhs` row-major, `rhs` column-major: a convolution's im2col product and its weight gradient).
+//! (`lhs` row-major, `rhs` column-major) and whose `k` is long ([`MIN_K`]): a first
+//! convolution's weight gradient, few outputs over thousands of pixels.
 //!
 //! The outer-product kernels would have to transpose one operand first, which costs more than the
 //! product itself when one side is a handful of pixels. Here each output is a dot product in a
@@ -15,9 +16,9 @@ use crate::{Kernel, Scale, View, ViewMut};
 pub const LANES: usize = 16;
 
 /// Shortest `k` summed in lanes. Below it the register tiles win even with an operand to
-/// transpose first: in wasm 2× at 128 × 256 over 256 (an MLP's input gradient) and at 576 × 64
-/// over 448, natively even to 1.14× (BENCHMARKS.md); at 27 × 16 over 9,216 (a first
-/// convolution's weight gradient) the lanes are 3.2× faster natively.
+/// transpose first: in wasm 2× (576 × 64 over 448, 576 × 128 over 256); natively they range from
+/// 0.95× to 1.14× (128 × 256 over 256 and over 784). At 27 × 16 over 9,216 (a first
+/// convolution's weight gradient) the lanes are 3.2× faster natively (BENCHMARKS.md).
 pub const MIN_K: usize = 1024;
 
 /// Whether a product is summed in lanes: both operands contiguous along `k`, and `k` long enough
