@@ -450,15 +450,16 @@ fn blocks(mut data: &mut [f32], sizes: impl Iterator<Item = usize>) -> Vec<Mutex
     blocks
 }
 
-/// Runs `work(first image, images, threads, block)` for every chunk, the chunks shared
-/// out among the threads, each with its own block of `out` (cut by `block_len(images)`), and
-/// says how a chunk's product should use threads: on its own thread when the chunks keep every
-/// thread busy, on all of them when there are fewer chunks than threads.
+/// Runs `work(first image, images, threads, block, scratch, scratch)` for every chunk, the
+/// chunks shared out among the threads, each with its own block of `out` (cut by
+/// `block_len(images)`) and its thread's two scratch buffers, and says how a chunk's product
+/// should use threads: on its own thread when the chunks keep every thread busy, on all of them
+/// when there are fewer chunks than threads.
 fn over_chunks(
     chunks: &[(usize, usize)],
     out: &mut [f32],
     block_len: impl Fn(usize) -> usize,
-    work: impl Fn(usize, usize, Parallelism, &mut [f32]) + Sync,
+    work: impl Fn(usize, usize, Parallelism, &mut [f32], &mut Vec<f32>, &mut Vec<f32>) + Sync,
 ) {
     let inner = if chunks.len() >= gemm::available_threads() {
         Parallelism::Rayon(1)
@@ -471,7 +472,9 @@ fn over_chunks(
         let mut block = blocks[index]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        work(first, images, inner, &mut block);
+        with_scratch(|first_buffer, second_buffer| {
+            work(first, images, inner, &mut block, first_buffer, second_buffer)
+        });
     });
 }
 
@@ -487,40 +490,38 @@ pub fn forward(shape: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]
         &shape.chunks(),
         &mut out,
         |images| images * image_out,
-        |first, images, threads, mine| {
-            with_scratch(|col, product_out| {
-                let columns = images * pixels;
-                let col = at_least(col, patch * columns);
-                let product_out = at_least(product_out, outputs * columns);
-                im2col(shape, x, first, images, col);
-                // [outputs, images · pixels] = [outputs, patch] × [patch, images · pixels]
-                unsafe {
-                    product(
-                        outputs,
-                        columns,
-                        patch,
-                        (product_out, columns as isize, 1),
-                        (weight.as_ptr(), patch as isize, 1),
-                        (col.as_ptr(), columns as isize, 1),
-                        threads,
-                    );
-                }
-                // Stored as [images, outputs, pixels], the bias added on the way.
-                for b in 0..images {
-                    for o in 0..outputs {
-                        let src = &product_out[o * columns + b * pixels..][..pixels];
-                        let dst = &mut mine[(b * outputs + o) * pixels..][..pixels];
-                        match bias {
-                            Some(bias) => {
-                                for (d, v) in dst.iter_mut().zip(src) {
-                                    *d = *v + bias[o];
-                                }
+        |first, images, threads, mine, col, product_out| {
+            let columns = images * pixels;
+            let col = at_least(col, patch * columns);
+            let product_out = at_least(product_out, outputs * columns);
+            im2col(shape, x, first, images, col);
+            // [outputs, images · pixels] = [outputs, patch] × [patch, images · pixels]
+            unsafe {
+                product(
+                    outputs,
+                    columns,
+                    patch,
+                    (product_out, columns as isize, 1),
+                    (weight.as_ptr(), patch as isize, 1),
+                    (col.as_ptr(), columns as isize, 1),
+                    threads,
+                );
+            }
+            // Stored as [images, outputs, pixels], the bias added on the way.
+            for b in 0..images {
+                for o in 0..outputs {
+                    let src = &product_out[o * columns + b * pixels..][..pixels];
+                    let dst = &mut mine[(b * outputs + o) * pixels..][..pixels];
+                    match bias {
+                        Some(bias) => {
+                            for (d, v) in dst.iter_mut().zip(src) {
+                                *d = *v + bias[o];
                             }
-                            None => dst.copy_from_slice(src),
                         }
+                        None => dst.copy_from_slice(src),
                     }
                 }
-            })
+            }
         },
     );
     out
@@ -568,26 +569,24 @@ pub fn input_grad(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec<f32> {
         &shape.chunks(),
         &mut dx,
         |images| images * image_len,
-        |first, images, threads, mine| {
-            with_scratch(|dcol, dy| {
-                let columns = images * pixels;
-                let dy = at_least(dy, outputs * columns);
-                let dcol = at_least(dcol, patch * columns);
-                gather_grad(shape, grad, first, images, dy);
-                // [patch, images · pixels] = [outputs, patch]ᵀ × [outputs, images · pixels]
-                unsafe {
-                    product(
-                        patch,
-                        columns,
-                        outputs,
-                        (dcol, columns as isize, 1),
-                        (weight.as_ptr(), 1, patch as isize),
-                        (dy.as_ptr(), columns as isize, 1),
-                        threads,
-                    );
-                }
-                col2im(shape, dcol, images, mine);
-            })
+        |first, images, threads, mine, dcol, dy| {
+            let columns = images * pixels;
+            let dy = at_least(dy, outputs * columns);
+            let dcol = at_least(dcol, patch * columns);
+            gather_grad(shape, grad, first, images, dy);
+            // [patch, images · pixels] = [outputs, patch]ᵀ × [outputs, images · pixels]
+            unsafe {
+                product(
+                    patch,
+                    columns,
+                    outputs,
+                    (dcol, columns as isize, 1),
+                    (weight.as_ptr(), 1, patch as isize),
+                    (dy.as_ptr(), columns as isize, 1),
+                    threads,
+                );
+            }
+            col2im(shape, dcol, images, mine);
         },
     );
     dx
@@ -614,36 +613,34 @@ pub fn weight_grad(shape: &ConvShape, x: &[f32], grad: &[f32]) -> Vec<f32> {
         &chunks,
         &mut partial,
         |_| len,
-        |first, images, threads, mine| {
-            with_scratch(|col, dy| {
-                let columns = images * pixels;
-                let dy = at_least(dy, columns * outputs);
-                let col = at_least(col, patch * columns);
-                im2col(shape, x, first, images, col);
-                // [outputs, patch]ᵀ = [patch, images · pixels] × [images · pixels, outputs]
-                let rhs = if columns >= DOT_MIN_COLUMNS {
-                    // dy as [outputs, images · pixels]: both operands contiguous along the sum,
-                    // each element a dot product in lanes.
-                    gather_grad(shape, grad, first, images, dy);
-                    (dy.as_ptr(), 1, columns as isize)
-                } else {
-                    // dy as [images · pixels, outputs]: both operands row-major, so the
-                    // register-tile kernels take them as they are.
-                    gather_grad_transposed(shape, grad, first, images, dy);
-                    (dy.as_ptr(), outputs as isize, 1)
-                };
-                unsafe {
-                    product(
-                        patch,
-                        outputs,
-                        columns,
-                        (mine, 1, patch as isize),
-                        (col.as_ptr(), columns as isize, 1),
-                        rhs,
-                        threads,
-                    );
-                }
-            })
+        |first, images, threads, mine, col, dy| {
+            let columns = images * pixels;
+            let dy = at_least(dy, columns * outputs);
+            let col = at_least(col, patch * columns);
+            im2col(shape, x, first, images, col);
+            // [outputs, patch]ᵀ = [patch, images · pixels] × [images · pixels, outputs]
+            let rhs = if columns >= DOT_MIN_COLUMNS {
+                // dy as [outputs, images · pixels]: both operands contiguous along the sum,
+                // each element a dot product in lanes.
+                gather_grad(shape, grad, first, images, dy);
+                (dy.as_ptr(), 1, columns as isize)
+            } else {
+                // dy as [images · pixels, outputs]: both operands row-major, so the
+                // register-tile kernels take them as they are.
+                gather_grad_transposed(shape, grad, first, images, dy);
+                (dy.as_ptr(), outputs as isize, 1)
+            };
+            unsafe {
+                product(
+                    patch,
+                    outputs,
+                    columns,
+                    (mine, 1, patch as isize),
+                    (col.as_ptr(), columns as isize, 1),
+                    rhs,
+                    threads,
+                );
+            }
         },
     );
     // ((P₀ + P₁) + P₂) + …, split over the weight's elements.
