@@ -1,8 +1,23 @@
 //! Entry point of the engine's web worker.
 
 #[cfg(target_arch = "wasm32")]
+unsafe extern "C" {
+    /// The static constructors, synthesized by the linker: cubecl registers its IR dialects
+    /// through `inventory`, one constructor each.
+    fn __wasm_call_ctors();
+}
+
+#[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(start)]
 pub fn start() {
+    // Run the constructors once, here. A module whose exports never call them is linked as a
+    // "command": wasm-ld then wraps every export (4,641 here, the externref table's included)
+    // in a call to all of them, and each JS-to-wasm call of a training step re-ran thousands of
+    // idempotent registrations: half of the worker's time on WebGPU.
+    // SAFETY: the first Rust code of the instance (wasm-bindgen calls `start` right after
+    // instantiation) and nothing reads the registries before it; inventory's constructors
+    // are idempotent, so a second run would be harmless too.
+    unsafe { __wasm_call_ctors() };
     layerlab::runtime::worker::start();
 }
 
