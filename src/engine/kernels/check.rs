@@ -21,9 +21,17 @@ pub struct KernelCheck {
     pub passed: bool,
 }
 
-/// `[rows, inputs, outputs]`: edges that are not multiples of the kernel's 4×4 blocks or its
-/// 32×32 workgroups, a single row and column, and the FCN's own layer sizes at a small batch.
-const SHAPES: [[usize; 3]; 5] = [[1, 1, 1], [5, 7, 3], [33, 17, 10], [70, 40, 36], [16, 784, 256]];
+/// `[rows, inputs, outputs]`: edges that are not multiples of the kernels' blocks or
+/// workgroups, a single row and column, sizes in whole quads (the quad product, forward and
+/// both gradients) and not, and the FCN's own layer sizes at a small batch.
+const SHAPES: [[usize; 3]; 6] = [
+    [1, 1, 1],
+    [5, 7, 3],
+    [33, 17, 10],
+    [70, 40, 36],
+    [9, 12, 20],
+    [16, 784, 256],
+];
 
 /// The values on `device` and on the CPU for every shape, ReLU on and off.
 pub async fn against_cpu(device: &Device) -> Result<Vec<KernelCheck>, String> {
@@ -110,13 +118,23 @@ async fn pool_values(
 
 /// `[batch, channels, h, w, outputs, k]`, stride 1, "same" padding: a single pixel, edges that
 /// are not multiples of the kernel's blocks, a 1×1 kernel, and a weight gradient summed over
-/// several splits of the batch.
-const CONV_SHAPES: [[usize; 6]; 5] = [
+/// several splits of the batch; then shapes the quad kernels take (widths and output counts in
+/// whole quads, or 2×2 images of a quad each): rows of one, two and three quads, 2×2 images,
+/// a 5×5 kernel (theirs stop at 3×3), output channels that end inside a unit, the input
+/// gradient in quads (channels in quads) and not, and a split batch.
+const CONV_SHAPES: [[usize; 6]; 12] = [
     [1, 1, 1, 1, 1, 1],
     [2, 3, 5, 7, 4, 3],
     [2, 4, 6, 6, 5, 1],
     [3, 5, 8, 8, 6, 3],
     [12, 2, 24, 24, 3, 3],
+    [2, 3, 6, 8, 8, 3],
+    [3, 8, 4, 12, 12, 3],
+    [2, 4, 4, 4, 4, 5],
+    [2, 4, 8, 8, 8, 1],
+    [40, 4, 8, 8, 8, 3],
+    [3, 8, 2, 2, 12, 3],
+    [2, 4, 2, 2, 4, 1],
 ];
 
 /// Appends the rows of one case: output, then the gradients (the bias's when there is one).

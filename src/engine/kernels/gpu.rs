@@ -244,6 +244,182 @@ fn product_kernel(
     }
 }
 
+/// Four consecutive floats of an operand, read with one load: SwiftShader turns every load of a
+/// unit into one gather per lane, so a quad moves four values for the price of one.
+type Quad = Vector<f32, Const<4>>;
+
+/// The quad product's unit: 8 rows by 16 columns of `C`, 24 quad reads per 512 multiply-adds.
+const QUAD_ROWS: usize = 8;
+const QUAD_COLS: usize = 16;
+/// The quad product's workgroup: 16 units across by 4 down (256 columns by 32 rows).
+const QUAD_GROUP: (u32, u32) = (16, 4);
+
+/// The product of [`product_kernel`] with its operands read as quads along their contiguous
+/// axis, for shapes that allow it (see [`quads_fit`]): `A` along `depth` (along `rows` when
+/// `a_transposed`), `B` along `cols` (along `depth` when `b_transposed`). Each unit sums its
+/// 8×16 outputs in registers; reads past the edge are clamped to the last row, column or quad,
+/// and only outputs inside `C` are written.
+#[cube(launch_unchecked)]
+fn product_quads_kernel(
+    a: &[Quad],
+    b: &[Quad],
+    bias: &[f32],
+    out: &mut [f32],
+    rows: usize,
+    cols: usize,
+    depth: usize,
+    #[comptime] a_transposed: bool,
+    #[comptime] b_transposed: bool,
+    #[comptime] with_bias: bool,
+    #[comptime] relu: bool,
+) {
+    let row0 = ABSOLUTE_POS_Y as usize * QUAD_ROWS;
+    let col0 = ABSOLUTE_POS_X as usize * QUAD_COLS;
+    if row0 >= rows || col0 >= cols {
+        terminate!();
+    }
+    let mut acc = Array::<f32>::new(comptime!(QUAD_ROWS * QUAD_COLS));
+    #[unroll]
+    for i in 0..comptime!(QUAD_ROWS * QUAD_COLS) {
+        acc[i] = 0.0;
+    }
+    let mut av = Array::<f32>::new(comptime!(QUAD_ROWS * 4));
+    let mut bv = Array::<f32>::new(comptime!(QUAD_COLS * 4));
+    let mut row = Array::<usize>::new(QUAD_ROWS);
+    #[unroll]
+    for i in 0..QUAD_ROWS {
+        row[i] = min(row0 + i, rows - 1);
+    }
+    // B's quads (4 columns each) of the unit, clamped, when B is read along `cols`.
+    let col_quads = cols / 4;
+    let mut quad = Array::<usize>::new(comptime!(QUAD_COLS / 4));
+    #[unroll]
+    for q in 0..comptime!(QUAD_COLS / 4) {
+        quad[q] = min(col0 / 4 + q, col_quads - 1);
+    }
+    if a_transposed {
+        // A stored [depth, rows] (two quads of rows per k), B [depth, cols]: one k at a time.
+        let row_quads = rows / 4;
+        let first = row0 / 4;
+        let second = min(first + 1, row_quads - 1);
+        for k in 0..depth {
+            let lo = a[k * row_quads + first];
+            let hi = a[k * row_quads + second];
+            #[unroll]
+            for t in 0..4 {
+                av[t] = lo.extract(t);
+                av[t + 4] = hi.extract(t);
+            }
+            #[unroll]
+            for q in 0..comptime!(QUAD_COLS / 4) {
+                let v = b[k * col_quads + quad[q]];
+                #[unroll]
+                for t in 0..4 {
+                    bv[q * 4 + t] = v.extract(t);
+                }
+            }
+            #[unroll]
+            for i in 0..QUAD_ROWS {
+                #[unroll]
+                for j in 0..QUAD_COLS {
+                    acc[i * QUAD_COLS + j] += av[i] * bv[j];
+                }
+            }
+        }
+    } else {
+        // A stored [rows, depth]: each row's next four k in one quad.
+        let depth_quads = depth / 4;
+        let mut col = Array::<usize>::new(QUAD_COLS);
+        #[unroll]
+        for j in 0..QUAD_COLS {
+            col[j] = min(col0 + j, cols - 1);
+        }
+        for k4 in 0..depth_quads {
+            #[unroll]
+            for i in 0..QUAD_ROWS {
+                let v = a[row[i] * depth_quads + k4];
+                #[unroll]
+                for t in 0..4 {
+                    av[i * 4 + t] = v.extract(t);
+                }
+            }
+            if b_transposed {
+                // B stored [cols, depth]: each column's four k in one quad; a dot per output.
+                #[unroll]
+                for j in 0..QUAD_COLS {
+                    let v = b[col[j] * depth_quads + k4];
+                    #[unroll]
+                    for t in 0..4 {
+                        bv[j * 4 + t] = v.extract(t);
+                    }
+                }
+                #[unroll]
+                for i in 0..QUAD_ROWS {
+                    #[unroll]
+                    for j in 0..QUAD_COLS {
+                        acc[i * QUAD_COLS + j] += av[i * 4] * bv[j * 4]
+                            + av[i * 4 + 1] * bv[j * 4 + 1]
+                            + av[i * 4 + 2] * bv[j * 4 + 2]
+                            + av[i * 4 + 3] * bv[j * 4 + 3];
+                    }
+                }
+            } else {
+                // B stored [depth, cols]: the four k one after the other, 16 columns each.
+                #[unroll]
+                for t in 0..4 {
+                    #[unroll]
+                    for q in 0..comptime!(QUAD_COLS / 4) {
+                        let v = b[(k4 * 4 + t) * col_quads + quad[q]];
+                        #[unroll]
+                        for c in 0..4 {
+                            bv[q * 4 + c] = v.extract(c);
+                        }
+                    }
+                    #[unroll]
+                    for i in 0..QUAD_ROWS {
+                        #[unroll]
+                        for j in 0..QUAD_COLS {
+                            acc[i * QUAD_COLS + j] += av[i * 4 + t] * bv[j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[unroll]
+    for j in 0..QUAD_COLS {
+        let mut shift = 0.0f32;
+        if with_bias {
+            shift = bias[min(col0 + j, cols - 1)];
+        }
+        #[unroll]
+        for i in 0..QUAD_ROWS {
+            let value = activate(acc[i * QUAD_COLS + j], shift, with_bias, relu);
+            if row0 + i < rows && col0 + j < cols {
+                out[(row0 + i) * cols + col0 + j] = value;
+            }
+        }
+    }
+}
+
+/// Whether [`product_quads_kernel`] can read the operands of `C = op(A)·op(B)` as quads: the
+/// axis each is read along holds whole quads.
+fn quads_fit(rows: usize, cols: usize, depth: usize, a_transposed: bool, b_transposed: bool) -> bool {
+    let a_axis = if a_transposed { rows } else { depth };
+    let b_axis = if b_transposed { depth } else { cols };
+    // A transposed steps one k at a time and B's quads run along cols: no B-transposed pair.
+    !(a_transposed && b_transposed) && a_axis.is_multiple_of(4) && b_axis.is_multiple_of(4)
+}
+
+/// A contiguous f32 tensor as a buffer of quads (its size a multiple of four).
+fn quads_arg(tensor: CubeTensor) -> BufferArg {
+    let floats = tensor.meta.shape().num_elements();
+    debug_assert_eq!(floats % 4, 0);
+    // Safety: the buffer holds `floats` f32 values, so `floats / 4` quads.
+    unsafe { BufferArg::from_raw_parts_binding(tensor.handle.binding(), floats / 4) }
+}
+
 /// One unit of a stride-1 "same" convolution as a product: the 4 output channels from `4·y`
 /// by the 4 pixels (of `batch·h·w`) from `4·x`, summing over input channels and the `k×k`
 /// window, reading zero outside the image. With `flipped` it is the input gradient instead:
@@ -426,6 +602,333 @@ fn conv_weight_grad_kernel(
     }
 }
 
+/// Output channels per unit of the quad convolutions (two quads of the repacked weights).
+const CONV_QUAD_OUTPUTS: usize = 8;
+/// The largest kernel the quad convolutions take (3×3: the weight gradient's unit keeps
+/// `8·k²` sums; a row of four outputs reads at most `k/2` pixels past each end, inside the
+/// quads either side).
+const CONV_QUAD_MAX_KERNEL: usize = 3;
+/// Units per workgroup of the quad convolutions, numbered along one axis so that no lane idles
+/// when a layer has few output channels or few pixels.
+const CONV_QUAD_GROUP: u32 = 64;
+
+/// The weights of a convolution as `[channels, k, k, outputs]`, output channels innermost, so
+/// that four of them are one quad: from `[outputs, channels, k, k]`, or when `flipped` (the
+/// input gradient's weights) from `[channels, outputs, k, k]` rotated by 180°.
+#[cube(launch_unchecked)]
+fn conv_repack_kernel(
+    weight: &[f32],
+    out: &mut [f32],
+    channels: usize,
+    outputs: usize,
+    #[comptime] k: usize,
+    #[comptime] flipped: bool,
+) {
+    let i = ABSOLUTE_POS;
+    if i >= channels * outputs * k * k {
+        terminate!();
+    }
+    let o = i % outputs;
+    let kx = (i / outputs) % k;
+    let ky = (i / (outputs * k)) % k;
+    let c = i / (outputs * k * k);
+    if flipped {
+        out[i] = weight[((c * outputs + o) * k + (k - 1 - ky)) * k + (k - 1 - kx)];
+    } else {
+        out[i] = weight[((o * channels + c) * k + ky) * k + kx];
+    }
+}
+
+/// One row of `x` for a row of four outputs: the quad under them and the quads either side,
+/// as 12 values from `xv[0]` (the output row's first pixel at `xv[4]`), zero past the image's
+/// edges and the whole row zero when `inside` is false (`row_start` must still lie inside
+/// `x`). Every read happens and the edges are masked after: no branch for SwiftShader to
+/// split its lanes on.
+#[cube]
+fn conv_row(x: &[Quad], xv: &mut Array<f32>, row_start: usize, qx: usize, row_quads: usize, inside: bool) {
+    let prev = x[row_start + max(qx, 1) - 1];
+    let cur = x[row_start + qx];
+    let next = x[row_start + min(qx + 1, row_quads - 1)];
+    let has_prev = inside && qx > 0;
+    let has_next = inside && qx + 1 < row_quads;
+    #[unroll]
+    for t in 0..4 {
+        xv[t] = select(has_prev, prev.extract(t), 0.0);
+        xv[t + 4] = select(inside, cur.extract(t), 0.0);
+        xv[t + 8] = select(has_next, next.extract(t), 0.0);
+    }
+}
+
+/// The image row `yy - pad` of a kernel row at `yy` (offset by the padding), and whether it
+/// lies inside the image; outside, row 0 stands in (read, then masked).
+#[cube]
+fn conv_source_row(yy: usize, height: usize, #[comptime] pad: usize) -> (usize, bool) {
+    let inside = yy >= pad && yy < height + pad;
+    (select(inside, yy, pad) - pad, inside)
+}
+
+/// [`conv_kernel`] reading quads, for widths and output counts that are multiples of four: a
+/// unit computes 8 output channels (two quads of the weights repacked by
+/// [`conv_repack_kernel`]) by a row of 4 pixels (one quad of `x`), and per input channel and
+/// kernel row reads 3 quads of `x` and `2·k` of weights for `32·k` multiply-adds; it writes
+/// its outputs as 8 quads.
+#[cube(launch_unchecked)]
+fn conv_quads_kernel(
+    x: &[Quad],
+    weight: &[Quad],
+    bias: &[f32],
+    out: &mut [Quad],
+    batch: usize,
+    channels: usize,
+    outputs: usize,
+    height: usize,
+    width: usize,
+    #[comptime] k: usize,
+    #[comptime] whole_planes: bool,
+    #[comptime] with_bias: bool,
+    #[comptime] relu: bool,
+) {
+    // With `whole_planes` (2×2 images) a quad is a whole image: one row of quads of one.
+    let row_quads = select(whole_planes, 1, width / 4);
+    let plane_quads = select(whole_planes, 1, height * row_quads);
+    let pixel_quads = batch * plane_quads;
+    let groups = outputs.div_ceil(CONV_QUAD_OUTPUTS);
+    let unit = ABSOLUTE_POS;
+    if unit >= pixel_quads * groups {
+        terminate!();
+    }
+    let pad = comptime!(k / 2);
+    let pq = unit % pixel_quads;
+    let o0 = (unit / pixel_quads) * CONV_QUAD_OUTPUTS;
+    let n = pq / plane_quads;
+    let py = (pq % plane_quads) / row_quads;
+    let qx = pq % row_quads;
+    let output_quads = outputs / 4;
+    let first = o0 / 4;
+    let second = min(first + 1, output_quads - 1);
+    let mut acc = Array::<f32>::new(comptime!(CONV_QUAD_OUTPUTS * 4));
+    #[unroll]
+    for i in 0..comptime!(CONV_QUAD_OUTPUTS * 4) {
+        acc[i] = 0.0;
+    }
+    let mut xv = Array::<f32>::new(12usize);
+    let mut wv = Array::<f32>::new(CONV_QUAD_OUTPUTS);
+    for c in 0..channels {
+        let image = (n * channels + c) * plane_quads;
+        if whole_planes {
+            let plane = x[image];
+            #[unroll]
+            for t in 0..4 {
+                xv[t] = plane.extract(t);
+            }
+        }
+        #[unroll]
+        for ky in 0..k {
+            if !whole_planes {
+                let (row, inside) = conv_source_row(py + ky, height, pad);
+                conv_row(x, &mut xv, image + row * row_quads, qx, row_quads, inside);
+            }
+            #[unroll]
+            for kx in 0..k {
+                let at = ((c * k + ky) * k + kx) * output_quads;
+                let lo = weight[at + first];
+                let hi = weight[at + second];
+                #[unroll]
+                for t in 0..4 {
+                    wv[t] = lo.extract(t);
+                    wv[t + 4] = hi.extract(t);
+                }
+                #[unroll]
+                for j in 0..CONV_QUAD_OUTPUTS {
+                    #[unroll]
+                    for i in 0..4 {
+                        if whole_planes {
+                            // Output pixel i of the 2×2 image reads pixel `plane_source` of it,
+                            // known when the kernel expands; the padding adds nothing.
+                            if comptime!(plane_source(i, ky, kx, pad) < 4) {
+                                acc[j * 4 + i] += wv[j] * xv[comptime!(plane_source(i, ky, kx, pad))];
+                            }
+                        } else {
+                            acc[j * 4 + i] += wv[j] * xv[comptime!(4 + i + kx - pad)];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    #[unroll]
+    for j in 0..CONV_QUAD_OUTPUTS {
+        if o0 + j < outputs {
+            let mut shift = 0.0f32;
+            if with_bias {
+                shift = bias[o0 + j];
+            }
+            let mut value = Quad::empty();
+            #[unroll]
+            for i in 0..4 {
+                value.insert(i, activate(acc[j * 4 + i], shift, with_bias, relu));
+            }
+            out[(n * outputs + o0 + j) * plane_quads + py * row_quads + qx] = value;
+        }
+    }
+}
+
+/// [`conv_weight_grad_kernel`] reading quads, for widths and output counts that are multiples
+/// of four: a unit sums the gradients of 8 output channels by one input channel's whole
+/// `k×k` window over the images of its split, 4 pixels at a time: 8 quads of `grad` and
+/// `3·k` of `x` for `32·k²` multiply-adds.
+#[cube(launch_unchecked)]
+fn conv_weight_grad_quads_kernel(
+    x: &[Quad],
+    grad: &[Quad],
+    out: &mut [f32],
+    batch: usize,
+    channels: usize,
+    outputs: usize,
+    height: usize,
+    width: usize,
+    images: usize,
+    #[comptime] k: usize,
+    #[comptime] whole_planes: bool,
+) {
+    // With `whole_planes` (2×2 images) a quad is a whole image, as in the forward kernel.
+    let row_quads = select(whole_planes, 1, width / 4);
+    let plane_quads = select(whole_planes, 1, height * row_quads);
+    let rows = select(whole_planes, 1, height);
+    let groups = outputs.div_ceil(CONV_QUAD_OUTPUTS);
+    let unit = ABSOLUTE_POS_X as usize;
+    let split = ABSOLUTE_POS_Z as usize;
+    if unit >= channels * groups {
+        terminate!();
+    }
+    let pad = comptime!(k / 2);
+    let c = unit % channels;
+    let o0 = (unit / channels) * CONV_QUAD_OUTPUTS;
+    let mut o = Array::<usize>::new(CONV_QUAD_OUTPUTS);
+    #[unroll]
+    for j in 0..CONV_QUAD_OUTPUTS {
+        o[j] = min(o0 + j, outputs - 1);
+    }
+    let mut acc = Array::<f32>::new(comptime!(CONV_QUAD_OUTPUTS * k * k));
+    #[unroll]
+    for i in 0..comptime!(CONV_QUAD_OUTPUTS * k * k) {
+        acc[i] = 0.0;
+    }
+    let mut xv = Array::<f32>::new(12usize);
+    let mut gv = Array::<f32>::new(comptime!(CONV_QUAD_OUTPUTS * 4));
+    let first = split * images;
+    let last = min(first + images, batch);
+    for n in first..last {
+        let image = (n * channels + c) * plane_quads;
+        for y in 0..rows {
+            for qx in 0..row_quads {
+                #[unroll]
+                for j in 0..CONV_QUAD_OUTPUTS {
+                    let g = grad[(n * outputs + o[j]) * plane_quads + y * row_quads + qx];
+                    #[unroll]
+                    for i in 0..4 {
+                        gv[j * 4 + i] = g.extract(i);
+                    }
+                }
+                if whole_planes {
+                    let plane = x[image];
+                    #[unroll]
+                    for t in 0..4 {
+                        xv[t] = plane.extract(t);
+                    }
+                }
+                #[unroll]
+                for ky in 0..k {
+                    if !whole_planes {
+                        let (row, inside) = conv_source_row(y + ky, height, pad);
+                        conv_row(x, &mut xv, image + row * row_quads, qx, row_quads, inside);
+                    }
+                    #[unroll]
+                    for j in 0..CONV_QUAD_OUTPUTS {
+                        #[unroll]
+                        for kx in 0..k {
+                            #[unroll]
+                            for i in 0..4 {
+                                if whole_planes {
+                                    if comptime!(plane_source(i, ky, kx, pad) < 4) {
+                                        acc[(j * k + ky) * k + kx] +=
+                                            gv[j * 4 + i] * xv[comptime!(plane_source(i, ky, kx, pad))];
+                                    }
+                                } else {
+                                    acc[(j * k + ky) * k + kx] +=
+                                        gv[j * 4 + i] * xv[comptime!(4 + i + kx - pad)];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let cols = channels * k * k;
+    #[unroll]
+    for j in 0..CONV_QUAD_OUTPUTS {
+        if o0 + j < outputs {
+            #[unroll]
+            for w in 0..comptime!(k * k) {
+                out[(split * outputs + o0 + j) * cols + c * k * k + w] = acc[j * k * k + w];
+            }
+        }
+    }
+}
+
+/// In a 2×2 image, the pixel (0..4) that output pixel `i` reads at kernel offset `(ky, kx)`,
+/// or 4 when that falls in the padding.
+fn plane_source(i: usize, ky: usize, kx: usize, pad: usize) -> usize {
+    let (sy, sx) = (i / 2 + ky, i % 2 + kx);
+    if sy < pad || sy >= 2 + pad || sx < pad || sx >= 2 + pad {
+        4
+    } else {
+        (sy - pad) * 2 + sx - pad
+    }
+}
+
+/// Whether the quad convolutions take this shape: rows of whole quads (or 2×2 images, a quad
+/// each), output channels in whole quads, and a kernel whose reach stays within a quad either
+/// side; if so, whether a quad is a whole image.
+fn conv_quads_fit(height: usize, width: usize, outputs: usize, k: usize) -> Option<bool> {
+    let whole_planes = height == 2 && width == 2;
+    let rows_of_quads = width > 0 && width.is_multiple_of(4);
+    ((rows_of_quads || whole_planes) && outputs.is_multiple_of(4) && k <= CONV_QUAD_MAX_KERNEL)
+        .then_some(whole_planes)
+}
+
+/// The weights repacked for [`conv_quads_kernel`] (see [`conv_repack_kernel`]).
+fn repack_conv_weight(
+    weight: CubeTensor,
+    channels: usize,
+    outputs: usize,
+    k: usize,
+    flipped: bool,
+) -> CubeTensor {
+    let out = empty_device_contiguous_dtype(
+        weight.client.clone(),
+        weight.device.clone(),
+        Shape::new([channels * k * k * outputs]),
+        DType::F32,
+    );
+    // Safety: one unit per output value, each reading one weight inside the tensor.
+    unsafe {
+        conv_repack_kernel::launch_unchecked(
+            &out.client,
+            elementwise_count(channels * k * k * outputs, ELEMENTWISE_GROUP),
+            CubeDim::new_1d(ELEMENTWISE_GROUP),
+            weight.into_buffer_arg(),
+            out.clone().into_buffer_arg(),
+            channels,
+            outputs,
+            k,
+            flipped,
+        );
+    }
+    out
+}
+
 /// Index (0..4) of the window's winner, the CPU kernel's rule (`pool::winner`): a later value
 /// wins only when greater, or NaN where the best so far is not.
 #[cube]
@@ -491,8 +994,8 @@ fn pool_grad_kernel(x: &[f32], grad: &[f32], out: &mut [f32], inputs: usize, wid
 /// Units per workgroup of the element-wise kernels.
 const ELEMENTWISE_GROUP: u32 = 256;
 
-fn elementwise_count(n: usize) -> CubeCount {
-    let groups = n.div_ceil(ELEMENTWISE_GROUP as usize) as u32;
+fn elementwise_count(n: usize, group: u32) -> CubeCount {
+    let groups = n.div_ceil(group as usize) as u32;
     // At most 65535 workgroups along an axis: the rest along y (the kernels use ABSOLUTE_POS).
     if groups <= 65_535 {
         CubeCount::Static(groups, 1, 1)
@@ -542,6 +1045,34 @@ fn launch_conv(
     }
     let with_bias = bias.is_some();
     let bias = bias.map(into_contiguous).unwrap_or_else(|| weight.clone());
+    if let Some(whole_planes) = conv_quads_fit(height, width, outputs, k) {
+        let weight = repack_conv_weight(weight, channels, outputs, k, flipped);
+        let units = pixels / 4 * outputs.div_ceil(CONV_QUAD_OUTPUTS);
+        // Safety: reads are clamped inside the tensors or skipped outside the image, and writes
+        // are checked against the output channels; the quad buffers' lengths are their sizes
+        // over four.
+        unsafe {
+            conv_quads_kernel::launch_unchecked(
+                &out.client,
+                elementwise_count(units, CONV_QUAD_GROUP),
+                CubeDim::new_1d(CONV_QUAD_GROUP),
+                quads_arg(x),
+                quads_arg(weight),
+                bias.into_buffer_arg(),
+                quads_arg(out.clone()),
+                batch,
+                channels,
+                outputs,
+                height,
+                width,
+                k,
+                whole_planes,
+                with_bias,
+                relu,
+            );
+        }
+        return out;
+    }
     let units = |n: usize| n.div_ceil(BLOCK) as u32;
     let count = CubeCount::Static(units(pixels).div_ceil(GROUP), units(outputs).div_ceil(GROUP), 1);
     // Safety: reads are clamped inside the tensors or skipped outside the image, and writes
@@ -614,6 +1145,34 @@ fn launch_product(
     let with_bias = bias.is_some();
     // Without a bias the kernel never reads its buffer: `a` stands in.
     let bias = bias.map(into_contiguous).unwrap_or_else(|| a.clone());
+    if quads_fit(rows, cols, depth, transpose_a, transpose_b) {
+        let (group_x, group_y) = QUAD_GROUP;
+        let count = CubeCount::Static(
+            (cols.div_ceil(QUAD_COLS) as u32).div_ceil(group_x),
+            (rows.div_ceil(QUAD_ROWS) as u32).div_ceil(group_y),
+            1,
+        );
+        // Safety: as below; the quad buffers' lengths are their sizes over four.
+        unsafe {
+            product_quads_kernel::launch_unchecked(
+                &out.client,
+                count,
+                CubeDim::new_2d(group_x, group_y),
+                quads_arg(a),
+                quads_arg(b),
+                bias.into_buffer_arg(),
+                out.clone().into_buffer_arg(),
+                rows,
+                cols,
+                depth,
+                transpose_a,
+                transpose_b,
+                with_bias,
+                relu,
+            );
+        }
+        return out;
+    }
     let units = |n: usize| n.div_ceil(PRODUCT_BLOCK) as u32;
     let count = CubeCount::Static(units(cols).div_ceil(GROUP), units(rows).div_ceil(GROUP), 1);
     // Safety: every read is clamped inside its operand and every write checked against the
@@ -665,7 +1224,7 @@ impl GpuKernels for CubeBackend {
         unsafe {
             pool_kernel::launch_unchecked(
                 &out.client,
-                elementwise_count(outputs),
+                elementwise_count(outputs, ELEMENTWISE_GROUP),
                 CubeDim::new_1d(ELEMENTWISE_GROUP),
                 x.into_buffer_arg(),
                 out.clone().into_buffer_arg(),
@@ -693,7 +1252,7 @@ impl GpuKernels for CubeBackend {
         unsafe {
             pool_grad_kernel::launch_unchecked(
                 &out.client,
-                elementwise_count(inputs),
+                elementwise_count(inputs, ELEMENTWISE_GROUP),
                 CubeDim::new_1d(ELEMENTWISE_GROUP),
                 x.into_buffer_arg(),
                 grad.into_buffer_arg(),
@@ -748,29 +1307,53 @@ impl GpuKernels for CubeBackend {
             Shape::new([splits, outputs * cols]),
             DType::F32,
         );
-        let units = |n: usize| n.div_ceil(BLOCK) as u32;
-        let count = CubeCount::Static(
-            units(cols).div_ceil(GROUP),
-            units(outputs).div_ceil(GROUP),
-            splits as u32,
-        );
-        // Safety: as the forward kernel.
-        unsafe {
-            conv_weight_grad_kernel::launch_unchecked(
-                &partial.client,
-                count,
-                CubeDim::new_2d(GROUP, GROUP),
-                x.into_buffer_arg(),
-                grad.into_buffer_arg(),
-                partial.clone().into_buffer_arg(),
-                batch,
-                channels,
-                outputs,
-                height,
-                width,
-                images,
-                kernel,
+        if let Some(whole_planes) = conv_quads_fit(height, width, outputs, kernel) {
+            let units = channels * outputs.div_ceil(CONV_QUAD_OUTPUTS);
+            let count = CubeCount::Static((units as u32).div_ceil(CONV_QUAD_GROUP), 1, splits as u32);
+            // Safety: as the forward quad kernel.
+            unsafe {
+                conv_weight_grad_quads_kernel::launch_unchecked(
+                    &partial.client,
+                    count,
+                    CubeDim::new_1d(CONV_QUAD_GROUP),
+                    quads_arg(x),
+                    quads_arg(grad),
+                    partial.clone().into_buffer_arg(),
+                    batch,
+                    channels,
+                    outputs,
+                    height,
+                    width,
+                    images,
+                    kernel,
+                    whole_planes,
+                );
+            }
+        } else {
+            let units = |n: usize| n.div_ceil(BLOCK) as u32;
+            let count = CubeCount::Static(
+                units(cols).div_ceil(GROUP),
+                units(outputs).div_ceil(GROUP),
+                splits as u32,
             );
+            // Safety: as the forward kernel.
+            unsafe {
+                conv_weight_grad_kernel::launch_unchecked(
+                    &partial.client,
+                    count,
+                    CubeDim::new_2d(GROUP, GROUP),
+                    x.into_buffer_arg(),
+                    grad.into_buffer_arg(),
+                    partial.clone().into_buffer_arg(),
+                    batch,
+                    channels,
+                    outputs,
+                    height,
+                    width,
+                    images,
+                    kernel,
+                );
+            }
         }
         let summed = if splits == 1 {
             partial
