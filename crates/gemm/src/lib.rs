@@ -15,6 +15,9 @@ mod kernels;
 mod pack;
 mod threads;
 
+/// The shortest sum that runs as dot products in lanes (for callers that choose shapes to take
+/// them, such as a convolution's weight gradient).
+pub use dot::MIN_K as DOT_MIN_K;
 pub use kernels::{Kernel, best_f32};
 use kernels::{LhsPanel, Micro, RhsPanel, micro_f32, micro_scalar};
 use pack::{lhs_panels, rhs_panels};

@@ -103,28 +103,68 @@ where
     finish(prep, state, out)
 }
 
-#[derive(Debug)]
-struct Dense;
+/// The four gradient steps of a dense layer's backward pass, as a family of kernels provides
+/// them for backend `B`: the one [`DenseBackward`] step runs them for the CPU's kernels and the
+/// WebGPU ones alike.
+pub(super) trait DenseGradients<B: Backend>: Send + std::fmt::Debug + 'static {
+    /// `grad` where the layer's ReLU output was positive (or NaN), zero elsewhere.
+    fn relu_mask(out: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B>;
+    /// The bias gradient `[outputs]`: `grad: [rows, outputs]` summed over its rows.
+    fn bias_grad(grad: FloatTensor<B>) -> FloatTensor<B>;
+    /// The input gradient `grad · weightᵀ`, `[rows, inputs]`.
+    fn input_grad(weight: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B>;
+    /// The weight gradient `xᵀ · grad`, `[inputs, outputs]`.
+    fn weight_grad(x: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B>;
+}
 
-impl<B: CpuKernels> Backward<B, 3> for Dense {
+/// A dense layer's backward step through the gradient kernels of family `K`.
+#[derive(Debug)]
+pub(super) struct DenseBackward<K>(std::marker::PhantomData<K>);
+
+impl<K> DenseBackward<K> {
+    pub(super) fn new() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<B: Backend, K: DenseGradients<B>> Backward<B, 3> for DenseBackward<K> {
     type State = DenseState<B>;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_weight, node_bias] = ops.parents;
-        let mut grad = grads.consume::<B>(&ops.node);
+        let mut grad = grads.consume::<B>(&ops.node); // [rows, outputs]
         let (x, weight, relu_out) = ops.state;
         if let Some(out) = relu_out {
-            grad = B::dense_relu_mask(out, grad);
+            grad = K::relu_mask(out, grad);
         }
         if let Some(node) = node_bias {
-            grads.register::<B>(node.id, B::dense_bias_grad(grad.clone()));
+            grads.register::<B>(node.id, K::bias_grad(grad.clone()));
         }
         if let Some(node) = node_x {
-            grads.register::<B>(node.id, B::dense_input_grad(weight, grad.clone()));
+            grads.register::<B>(node.id, K::input_grad(weight, grad.clone()));
         }
         if let Some(node) = node_weight {
-            grads.register::<B>(node.id, B::dense_weight_grad(x, grad));
+            grads.register::<B>(node.id, K::weight_grad(x, grad));
         }
+    }
+}
+
+/// The CPU kernels' dense gradients ([`CpuKernels`]).
+#[derive(Debug)]
+struct CpuDense;
+
+impl<B: CpuKernels> DenseGradients<B> for CpuDense {
+    fn relu_mask(out: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+        B::dense_relu_mask(out, grad)
+    }
+    fn bias_grad(grad: FloatTensor<B>) -> FloatTensor<B> {
+        B::dense_bias_grad(grad)
+    }
+    fn input_grad(weight: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+        B::dense_input_grad(weight, grad)
+    }
+    fn weight_grad(x: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+        B::dense_weight_grad(x, grad)
     }
 }
 
@@ -216,9 +256,12 @@ impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
         bias: FloatTensor<Self>,
         relu: bool,
     ) -> FloatTensor<Self> {
-        record_dense::<_, B, C>(Dense, (x, weight, bias), relu, |x, weight, bias| {
-            B::dense(x, weight, bias, relu)
-        })
+        record_dense::<_, B, C>(
+            DenseBackward::<CpuDense>::new(),
+            (x, weight, bias),
+            relu,
+            |x, weight, bias| B::dense(x, weight, bias, relu),
+        )
     }
 
     fn max_pool_2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {

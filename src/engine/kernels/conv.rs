@@ -599,6 +599,8 @@ pub fn input_grad(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec<f32> {
 /// 1,792 and 288 × 64 over 832, but in wasm even at 27 × 16 and 0.6–0.7× at the others, so only
 /// the long sums take it. The path depends on the chunk's shape alone (same bits everywhere).
 const DOT_MIN_COLUMNS: usize = 4096;
+// The chunks that choose the lanes must be long enough for gemm to take them.
+const _: () = assert!(DOT_MIN_COLUMNS >= gemm::DOT_MIN_K);
 
 /// The gradient of the weight `[outputs, channels, k, k]`: the output gradient times the
 /// patches, one product per chunk, then the chunks' products summed in order.

@@ -16,7 +16,7 @@
 // runtime one inside it, so that the flag removes the whole branch when the kernel expands.
 #![allow(clippy::eq_op, clippy::collapsible_if)]
 
-use super::autodiff::{DenseState, finish, is_tracked, record_dense};
+use super::autodiff::{DenseBackward, DenseGradients, finish, is_tracked, record_dense};
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -1364,31 +1364,24 @@ impl GpuKernels for CubeBackend {
     }
 }
 
+/// The WebGPU kernels' dense gradients: burn's ReLU mask and row sum, and both products
+/// through [`GpuKernels::product`] reading an operand transposed.
 #[derive(Debug)]
-struct Dense;
+struct GpuDense;
 
-impl<B: GpuKernels> Backward<B, 3> for Dense {
-    type State = DenseState<B>;
-
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x, node_weight, node_bias] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node); // [rows, outputs]
-        let (x, weight, relu_output) = ops.state;
-        let grad = match relu_output {
-            Some(out) => B::relu_backward(out, grad),
-            None => grad,
-        };
-        if let Some(node) = node_bias {
-            let outputs = weight.shape()[1];
-            let db = B::float_reshape(B::float_sum_dim(grad.clone(), 0), Shape::new([outputs]));
-            grads.register::<B>(node.id, db);
-        }
-        if let Some(node) = node_x {
-            grads.register::<B>(node.id, B::product(grad.clone(), weight, false, true)); // [rows, inputs]
-        }
-        if let Some(node) = node_weight {
-            grads.register::<B>(node.id, B::product(x, grad, true, false)); // [inputs, outputs]
-        }
+impl<B: GpuKernels> DenseGradients<B> for GpuDense {
+    fn relu_mask(out: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+        B::relu_backward(out, grad)
+    }
+    fn bias_grad(grad: FloatTensor<B>) -> FloatTensor<B> {
+        let outputs = grad.shape()[1];
+        B::float_reshape(B::float_sum_dim(grad, 0), Shape::new([outputs]))
+    }
+    fn input_grad(weight: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+        B::product(grad, weight, false, true) // [rows, inputs]
+    }
+    fn weight_grad(x: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+        B::product(x, grad, true, false) // [inputs, outputs]
     }
 }
 
@@ -1486,9 +1479,12 @@ impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
         bias: FloatTensor<Self>,
         relu: bool,
     ) -> FloatTensor<Self> {
-        record_dense::<_, B, C>(Dense, (x, weight, bias), relu, |x, weight, bias| {
-            B::dense(x, weight, bias, relu)
-        })
+        record_dense::<_, B, C>(
+            DenseBackward::<GpuDense>::new(),
+            (x, weight, bias),
+            relu,
+            |x, weight, bias| B::dense(x, weight, bias, relu),
+        )
     }
 
     fn conv_same(
