@@ -185,7 +185,15 @@ const tests = {
       await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 600_000 });
       const result = await checkFinishedPage(page, errors, 'webgpu', 'webgpu');
       const adapter = await page.textContent('[data-testid=device]');
-      console.log(`    adapter: ${adapter.trim()}; trained error ${result.final_test_error}`);
+      // The engine's static constructors ran once for the whole run: a module linked as a
+      // "command" reruns them on every call into it (half of a WebGPU step's time).
+      let runs = null;
+      for (const worker of page.workers()) {
+        const has = await worker.evaluate(() => typeof wasm_bindgen !== 'undefined' && typeof wasm_bindgen.constructor_runs === 'function');
+        if (has) runs = await worker.evaluate(() => wasm_bindgen.constructor_runs());
+      }
+      assert(runs === 1, `the WebGPU engine's static constructors ran ${runs} times, not once`);
+      console.log(`    adapter: ${adapter.trim()}; trained error ${result.final_test_error}; constructors run once`);
     } finally {
       await browser.close();
     }

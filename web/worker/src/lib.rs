@@ -1,5 +1,31 @@
 //! Entry point of the engine's web worker.
 
+/// Runs of this module's static constructors so far, for the end-to-end test that they run
+/// once per instance (see `start`).
+#[cfg(target_arch = "wasm32")]
+static CONSTRUCTOR_RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+#[cfg(target_arch = "wasm32")]
+extern "C" fn count_constructor_run() {
+    CONSTRUCTOR_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A constructor of our own beside cubecl's (registered as inventory registers them), so that
+/// a module linked as a "command" again shows up as a count above one.
+#[cfg(target_arch = "wasm32")]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static COUNT_CONSTRUCTOR_RUN: extern "C" fn() = count_constructor_run;
+
+/// How many times the static constructors have run in this instance: 1 unless wasm-ld wrapped
+/// the exports again (the e2e `webgpu` test calls it after a run as
+/// `wasm_bindgen.constructor_runs()`).
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn constructor_runs() -> u32 {
+    CONSTRUCTOR_RUNS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 #[cfg(target_arch = "wasm32")]
 unsafe extern "C" {
     /// The static constructors, synthesized by the linker: cubecl registers its IR dialects
