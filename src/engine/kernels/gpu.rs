@@ -604,6 +604,8 @@ fn conv_weight_grad_kernel(
 
 /// Output channels per unit of the quad convolutions (two quads of the repacked weights).
 const CONV_QUAD_OUTPUTS: usize = 8;
+/// Output channels per unit of the quad weight gradient.
+const CONV_GRAD_OUTPUTS: usize = 16;
 /// The largest kernel the quad convolutions take (3×3: the weight gradient's unit keeps
 /// `8·k²` sums; a row of four outputs reads at most `k/2` pixels past each end, inside the
 /// quads either side).
@@ -795,7 +797,7 @@ fn conv_weight_grad_quads_kernel(
     let row_quads = select(whole_planes, 1, width / 4);
     let plane_quads = select(whole_planes, 1, height * row_quads);
     let rows = select(whole_planes, 1, height);
-    let groups = outputs.div_ceil(CONV_QUAD_OUTPUTS);
+    let groups = outputs.div_ceil(CONV_GRAD_OUTPUTS);
     let unit = ABSOLUTE_POS_X as usize;
     let split = ABSOLUTE_POS_Z as usize;
     if unit >= channels * groups {
@@ -803,19 +805,19 @@ fn conv_weight_grad_quads_kernel(
     }
     let pad = comptime!(k / 2);
     let c = unit % channels;
-    let o0 = (unit / channels) * CONV_QUAD_OUTPUTS;
-    let mut o = Array::<usize>::new(CONV_QUAD_OUTPUTS);
+    let o0 = (unit / channels) * CONV_GRAD_OUTPUTS;
+    let mut o = Array::<usize>::new(CONV_GRAD_OUTPUTS);
     #[unroll]
-    for j in 0..CONV_QUAD_OUTPUTS {
+    for j in 0..CONV_GRAD_OUTPUTS {
         o[j] = min(o0 + j, outputs - 1);
     }
-    let mut acc = Array::<f32>::new(comptime!(CONV_QUAD_OUTPUTS * k * k));
+    let mut acc = Array::<f32>::new(comptime!(CONV_GRAD_OUTPUTS * k * k));
     #[unroll]
-    for i in 0..comptime!(CONV_QUAD_OUTPUTS * k * k) {
+    for i in 0..comptime!(CONV_GRAD_OUTPUTS * k * k) {
         acc[i] = 0.0;
     }
     let mut xv = Array::<f32>::new(12usize);
-    let mut gv = Array::<f32>::new(comptime!(CONV_QUAD_OUTPUTS * 4));
+    let mut gv = Array::<f32>::new(comptime!(CONV_GRAD_OUTPUTS * 4));
     let first = split * images;
     let last = min(first + images, batch);
     for n in first..last {
@@ -823,7 +825,7 @@ fn conv_weight_grad_quads_kernel(
         for y in 0..rows {
             for qx in 0..row_quads {
                 #[unroll]
-                for j in 0..CONV_QUAD_OUTPUTS {
+                for j in 0..CONV_GRAD_OUTPUTS {
                     let g = grad[(n * outputs + o[j]) * plane_quads + y * row_quads + qx];
                     #[unroll]
                     for i in 0..4 {
@@ -844,7 +846,7 @@ fn conv_weight_grad_quads_kernel(
                         conv_row(x, &mut xv, image + row * row_quads, qx, row_quads, inside);
                     }
                     #[unroll]
-                    for j in 0..CONV_QUAD_OUTPUTS {
+                    for j in 0..CONV_GRAD_OUTPUTS {
                         #[unroll]
                         for kx in 0..k {
                             #[unroll]
@@ -867,7 +869,7 @@ fn conv_weight_grad_quads_kernel(
     }
     let cols = channels * k * k;
     #[unroll]
-    for j in 0..CONV_QUAD_OUTPUTS {
+    for j in 0..CONV_GRAD_OUTPUTS {
         if o0 + j < outputs {
             #[unroll]
             for w in 0..comptime!(k * k) {
@@ -1296,10 +1298,13 @@ impl GpuKernels for CubeBackend {
         let [batch, channels, height, width] = [xd[0], xd[1], xd[2], xd[3]];
         let outputs = gd[1];
         let cols = channels * kernel * kernel;
-        // Images per split: about 2048 summed pixels each, so that the small early weight
-        // gradients (few outputs, large images) still spread over many workgroups.
+        // Images per split: about 2048 summed pixels each (1024 for the quad kernel, whose
+        // units are fewer), so that the small early weight gradients (few outputs, large
+        // images) still spread over many workgroups.
+        let quads = conv_quads_fit(height, width, outputs, kernel);
+        let pixels_per_split = if quads.is_some() { 1024 } else { 2048 };
         let plane = (height * width).max(1);
-        let images = 2048usize.div_ceil(plane).clamp(1, batch.max(1));
+        let images = pixels_per_split.div_ceil(plane).clamp(1, batch.max(1));
         let splits = batch.div_ceil(images).max(1);
         let partial = empty_device_contiguous_dtype(
             x.client.clone(),
@@ -1307,8 +1312,8 @@ impl GpuKernels for CubeBackend {
             Shape::new([splits, outputs * cols]),
             DType::F32,
         );
-        if let Some(whole_planes) = conv_quads_fit(height, width, outputs, kernel) {
-            let units = channels * outputs.div_ceil(CONV_QUAD_OUTPUTS);
+        if let Some(whole_planes) = quads {
+            let units = channels * outputs.div_ceil(CONV_GRAD_OUTPUTS);
             let count = CubeCount::Static((units as u32).div_ceil(CONV_QUAD_GROUP), 1, splits as u32);
             // Safety: as the forward quad kernel.
             unsafe {
