@@ -3,7 +3,9 @@
 // (Playwright gives no session for workers). Prints each worker's top functions by self time and
 // writes /tmp/worker-N.cpuprofile (loadable in Chromium's DevTools).
 //   node --experimental-websocket bench/worker-profile.mjs      (Node 20; after trunk build --release)
-//   THREADS=0: the one-thread engine (service workers blocked); MODEL=vgg: VGG-11 x0.25, batch 128.
+//   THREADS=0: the one-thread engine (service workers blocked); MODEL=vgg: VGG-11 x0.25, batch 128;
+//   BACKEND=webgpu: the WebGPU engine (its module is layerlab-worker-*_bg.wasm, built into
+//   $CARGO_TARGET_DIR/wasm32-unknown-unknown/webgpu-release/layerlab_worker.wasm).
 // The release wasm has no function names. For names, serve a copy of dist whose threaded module
 // is rebuilt with them, e.g.:
 //   cp -r dist /tmp/dist-names && wasm-bindgen --target no-modules --no-typescript --keep-debug \
@@ -16,13 +18,15 @@ import { serve } from '../tests/e2e/serve.mjs';
 const server = await serve(process.env.LAYERLAB_DIST || 'dist');
 const threads = process.env.THREADS !== '0';
 const model = process.env.MODEL || 'fcn';
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-background-networking', '--remote-debugging-port=9333'] });
+const backend = process.env.BACKEND || 'cpu';
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-background-networking', '--remote-debugging-port=9333', '--enable-unsafe-webgpu'] });
 const context = await browser.newContext(threads ? {} : { serviceWorkers: 'block' });
 const page = await context.newPage();
 const cfg = model === 'fcn' ? 'model=fcn&epochs=3&train-limit=60000&test-limit=500&checkpoints=0,3' : 'model=vgg11&width-mult=0.25&epochs=1&lr=0.02&batch-size=128&train-limit=3000&test-limit=200&checkpoints=0,1';
-await page.goto(`${server.url}#${cfg}&run=1&backend=cpu`);
+await page.goto(`${server.url}#${cfg}&run=1&backend=${backend}`);
 await page.waitForSelector('[data-testid=device][data-threads]', { timeout: 120000 });
-await page.waitForTimeout(model === 'fcn' ? 2500 : 8000);
+// Past the first step (kernel compilation on WebGPU) and into steady training.
+await page.waitForTimeout(backend === 'webgpu' ? 8000 : model === 'fcn' ? 2500 : 8000);
 // The worker's CPU profile through the browser's own DevTools endpoint (flat sessions).
 const version = await (await fetch('http://127.0.0.1:9333/json/version')).json();
 const ws = new WebSocket(version.webSocketDebuggerUrl);
