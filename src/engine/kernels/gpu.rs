@@ -248,6 +248,15 @@ fn product_kernel(
 /// unit into one gather per lane, so a quad moves four values for the price of one.
 type Quad = Vector<f32, Const<4>>;
 
+/// A quad's four values into `values[at..at + 4]` (registers, once the kernel expands).
+#[cube]
+fn spread(quad: Quad, values: &mut Array<f32>, #[comptime] at: usize) {
+    #[unroll]
+    for t in 0..4 {
+        values[at + t] = quad.extract(t);
+    }
+}
+
 /// The quad product's unit: 8 rows by 16 columns of `C`, 24 quad reads per 512 multiply-adds.
 const QUAD_ROWS: usize = 8;
 const QUAD_COLS: usize = 16;
@@ -303,20 +312,11 @@ fn product_quads_kernel(
         let first = row0 / 4;
         let second = min(first + 1, row_quads - 1);
         for k in 0..depth {
-            let lo = a[k * row_quads + first];
-            let hi = a[k * row_quads + second];
-            #[unroll]
-            for t in 0..4 {
-                av[t] = lo.extract(t);
-                av[t + 4] = hi.extract(t);
-            }
+            spread(a[k * row_quads + first], &mut av, 0usize);
+            spread(a[k * row_quads + second], &mut av, 4usize);
             #[unroll]
             for q in 0..comptime!(QUAD_COLS / 4) {
-                let v = b[k * col_quads + quad[q]];
-                #[unroll]
-                for t in 0..4 {
-                    bv[q * 4 + t] = v.extract(t);
-                }
+                spread(b[k * col_quads + quad[q]], &mut bv, q * 4);
             }
             #[unroll]
             for i in 0..QUAD_ROWS {
@@ -337,21 +337,13 @@ fn product_quads_kernel(
         for k4 in 0..depth_quads {
             #[unroll]
             for i in 0..QUAD_ROWS {
-                let v = a[row[i] * depth_quads + k4];
-                #[unroll]
-                for t in 0..4 {
-                    av[i * 4 + t] = v.extract(t);
-                }
+                spread(a[row[i] * depth_quads + k4], &mut av, i * 4);
             }
             if b_transposed {
                 // B stored [cols, depth]: each column's four k in one quad; a dot per output.
                 #[unroll]
                 for j in 0..QUAD_COLS {
-                    let v = b[col[j] * depth_quads + k4];
-                    #[unroll]
-                    for t in 0..4 {
-                        bv[j * 4 + t] = v.extract(t);
-                    }
+                    spread(b[col[j] * depth_quads + k4], &mut bv, j * 4);
                 }
                 #[unroll]
                 for i in 0..QUAD_ROWS {
@@ -369,11 +361,7 @@ fn product_quads_kernel(
                 for t in 0..4 {
                     #[unroll]
                     for q in 0..comptime!(QUAD_COLS / 4) {
-                        let v = b[(k4 * 4 + t) * col_quads + quad[q]];
-                        #[unroll]
-                        for c in 0..4 {
-                            bv[q * 4 + c] = v.extract(c);
-                        }
+                        spread(b[(k4 * 4 + t) * col_quads + quad[q]], &mut bv, q * 4);
                     }
                     #[unroll]
                     for i in 0..QUAD_ROWS {
@@ -718,11 +706,7 @@ fn conv_quads_kernel(
     for c in 0..channels {
         let image = (n * channels + c) * plane_quads;
         if whole_planes {
-            let plane = x[image];
-            #[unroll]
-            for t in 0..4 {
-                xv[t] = plane.extract(t);
-            }
+            spread(x[image], &mut xv, 0usize);
         }
         #[unroll]
         for ky in 0..k {
@@ -733,25 +717,16 @@ fn conv_quads_kernel(
             #[unroll]
             for kx in 0..k {
                 let at = ((c * k + ky) * k + kx) * output_quads;
-                let lo = weight[at + first];
-                let hi = weight[at + second];
-                #[unroll]
-                for t in 0..4 {
-                    wv[t] = lo.extract(t);
-                    wv[t + 4] = hi.extract(t);
-                }
+                spread(weight[at + first], &mut wv, 0usize);
+                spread(weight[at + second], &mut wv, 4usize);
                 #[unroll]
                 for j in 0..CONV_QUAD_OUTPUTS {
                     #[unroll]
                     for i in 0..4 {
-                        if whole_planes {
-                            // Output pixel i of the 2×2 image reads pixel `plane_source` of it,
-                            // known when the kernel expands; the padding adds nothing.
-                            if comptime!(plane_source(i, ky, kx, pad) < 4) {
-                                acc[j * 4 + i] += wv[j] * xv[comptime!(plane_source(i, ky, kx, pad))];
-                            }
-                        } else {
-                            acc[j * 4 + i] += wv[j] * xv[comptime!(4 + i + kx - pad)];
+                        // Taps in the padding add nothing and are left out as the kernel expands.
+                        if comptime!(tap(i, ky, kx, pad, whole_planes).is_some()) {
+                            acc[j * 4 + i] +=
+                                wv[j] * xv[comptime!(tap(i, ky, kx, pad, whole_planes).unwrap())];
                         }
                     }
                 }
@@ -826,18 +801,14 @@ fn conv_weight_grad_quads_kernel(
             for qx in 0..row_quads {
                 #[unroll]
                 for j in 0..CONV_GRAD_OUTPUTS {
-                    let g = grad[(n * outputs + o[j]) * plane_quads + y * row_quads + qx];
-                    #[unroll]
-                    for i in 0..4 {
-                        gv[j * 4 + i] = g.extract(i);
-                    }
+                    spread(
+                        grad[(n * outputs + o[j]) * plane_quads + y * row_quads + qx],
+                        &mut gv,
+                        j * 4,
+                    );
                 }
                 if whole_planes {
-                    let plane = x[image];
-                    #[unroll]
-                    for t in 0..4 {
-                        xv[t] = plane.extract(t);
-                    }
+                    spread(x[image], &mut xv, 0usize);
                 }
                 #[unroll]
                 for ky in 0..k {
@@ -851,14 +822,9 @@ fn conv_weight_grad_quads_kernel(
                         for kx in 0..k {
                             #[unroll]
                             for i in 0..4 {
-                                if whole_planes {
-                                    if comptime!(plane_source(i, ky, kx, pad) < 4) {
-                                        acc[(j * k + ky) * k + kx] +=
-                                            gv[j * 4 + i] * xv[comptime!(plane_source(i, ky, kx, pad))];
-                                    }
-                                } else {
-                                    acc[(j * k + ky) * k + kx] +=
-                                        gv[j * 4 + i] * xv[comptime!(4 + i + kx - pad)];
+                                if comptime!(tap(i, ky, kx, pad, whole_planes).is_some()) {
+                                    acc[(j * k + ky) * k + kx] += gv[j * 4 + i]
+                                        * xv[comptime!(tap(i, ky, kx, pad, whole_planes).unwrap())];
                                 }
                             }
                         }
@@ -879,15 +845,17 @@ fn conv_weight_grad_quads_kernel(
     }
 }
 
-/// In a 2×2 image, the pixel (0..4) that output pixel `i` reads at kernel offset `(ky, kx)`,
-/// or 4 when that falls in the padding.
-fn plane_source(i: usize, ky: usize, kx: usize, pad: usize) -> usize {
-    let (sy, sx) = (i / 2 + ky, i % 2 + kx);
-    if sy < pad || sy >= 2 + pad || sx < pad || sx >= 2 + pad {
-        4
-    } else {
-        (sy - pad) * 2 + sx - pad
+/// Where output pixel `i` (0..4) of a unit finds its input at kernel offset `(ky, kx)` among the
+/// values [`conv_row`] spread (`xv[4 + i + kx − pad]`, the row's own quad from `xv[4]`), or for
+/// a 2×2 image (`whole_planes`) among its four pixels: none when that falls in the padding.
+/// Resolved as the kernel expands.
+fn tap(i: usize, ky: usize, kx: usize, pad: usize, whole_planes: bool) -> Option<usize> {
+    if !whole_planes {
+        return Some(4 + i + kx - pad);
     }
+    let (sy, sx) = (i / 2 + ky, i % 2 + kx);
+    let inside = sy >= pad && sy < 2 + pad && sx >= pad && sx < 2 + pad;
+    inside.then(|| (sy - pad) * 2 + sx - pad)
 }
 
 /// Whether the quad convolutions take this shape: rows of whole quads (or 2×2 images, a quad
