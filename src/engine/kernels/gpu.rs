@@ -592,7 +592,8 @@ fn conv_weight_grad_kernel(
 
 /// Output channels per unit of the quad convolutions (two quads of the repacked weights).
 const CONV_QUAD_OUTPUTS: usize = 8;
-/// Output channels per unit of the quad weight gradient.
+/// Output channels per unit of the quad weight gradient (16: the last 4×4 layer's gradient
+/// 119 → 57–91 ms in `bench/webgpu-replay.mjs` against 8).
 const CONV_GRAD_OUTPUTS: usize = 16;
 /// The largest kernel the quad convolutions take (3×3: the weight gradient's unit keeps
 /// `8·k²` sums; a row of four outputs reads at most `k/2` pixels past each end, inside the
@@ -751,9 +752,9 @@ fn conv_quads_kernel(
 }
 
 /// [`conv_weight_grad_kernel`] reading quads, for widths and output counts that are multiples
-/// of four: a unit sums the gradients of 8 output channels by one input channel's whole
-/// `k×k` window over the images of its split, 4 pixels at a time: 8 quads of `grad` and
-/// `3·k` of `x` for `32·k²` multiply-adds.
+/// of four: a unit sums the gradients of 16 output channels by one input channel's whole
+/// `k×k` window over the images of its split, 4 pixels at a time: 16 quads of `grad` and
+/// `3·k` of `x` for `64·k²` multiply-adds.
 #[cube(launch_unchecked)]
 fn conv_weight_grad_quads_kernel(
     x: &[Quad],
