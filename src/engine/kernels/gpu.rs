@@ -596,7 +596,7 @@ const CONV_QUAD_OUTPUTS: usize = 8;
 /// 119 → 57–91 ms in `bench/webgpu-replay.mjs` against 8).
 const CONV_GRAD_OUTPUTS: usize = 16;
 /// The largest kernel the quad convolutions take (3×3: the weight gradient's unit keeps
-/// `8·k²` sums; a row of four outputs reads at most `k/2` pixels past each end, inside the
+/// `16·k²` sums; a row of four outputs reads at most `k/2` pixels past each end, inside the
 /// quads either side).
 const CONV_QUAD_MAX_KERNEL: usize = 3;
 /// Units per workgroup of the quad convolutions, numbered along one axis so that no lane idles
