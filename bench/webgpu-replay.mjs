@@ -22,7 +22,7 @@ const REC = `(() => { if (typeof GPUDevice === 'undefined') return;
  const sb = P.setBindGroup; P.setBindGroup = function (i, g, o) { (this.__g ||= [])[i] = [g, o]; return sb.apply(this, arguments); };
  const dw = P.dispatchWorkgroups; P.dispatchWorkgroups = function (x, y, z) { if (self.__rec) self.__rec.push({ p: this.__p, n: names.get(this.__p), g: (this.__g || []).slice(), x, y: y || 1, z: z || 1 }); return dw.apply(this, arguments); };
  const qs = GPUQueue.prototype.submit; GPUQueue.prototype.submit = function (b) { if (self.__rec) self.__recSubmits++; return qs.call(this, b); };
- setTimeout(() => { self.__rec = []; }, +(self.__REC_START || ${process.env.REC_START || 9000}));
+ setTimeout(() => { self.__rec = []; }, ${process.env.REC_START || 9000});
  setTimeout(() => { self.__recDone = self.__rec; self.__rec = null; }, ${(+(process.env.REC_START || 9000)) + (+(process.env.REC_LEN || 3000))});
  self.__replay = async () => { const dev = self.__dev; const recs = self.__recDone; const out = [];
    for (const r of recs) { const go = async (n) => { const e = dev.createCommandEncoder(); for (let i = 0; i < n; i++) { const p = e.beginComputePass(); p.setPipeline(r.p); r.g.forEach((g, i) => g && p.setBindGroup(i, g[0], g[1] || [])); p.dispatchWorkgroups(r.x, r.y, r.z); p.end(); } dev.queue.submit([e.finish()]); await dev.queue.onSubmittedWorkDone(); };

@@ -228,15 +228,45 @@ fn product_kernel(
         }
     }
 
+    write_unit(
+        out,
+        &acc,
+        bias,
+        (row0, col0),
+        (rows, cols),
+        (block, block),
+        with_bias,
+        relu,
+    );
+}
+
+/// A product unit's `unit_rows × unit_cols` sums (`acc`, row by row) from `(row0, col0)` of `C:
+/// [rows, cols]`, with the bias of each column (clamped to the last) and the ReLU applied, the
+/// ones inside `C` written.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn write_unit(
+    out: &mut [f32],
+    acc: &Array<f32>,
+    bias: &[f32],
+    at: (usize, usize),
+    size: (usize, usize),
+    #[comptime] unit: (usize, usize),
+    #[comptime] with_bias: bool,
+    #[comptime] relu: bool,
+) {
+    let (row0, col0) = at;
+    let (rows, cols) = size;
+    let (unit_rows, unit_cols) = unit;
     #[unroll]
-    for j in 0..block {
+    for j in 0..unit_cols {
         let mut shift = 0.0f32;
         if with_bias {
-            shift = bias[col[j]];
+            shift = bias[min(col0 + j, cols - 1)];
         }
         #[unroll]
-        for i in 0..block {
-            let value = activate(acc[i * block + j], shift, with_bias, relu);
+        for i in 0..unit_rows {
+            let value = activate(acc[i * unit_cols + j], shift, with_bias, relu);
             if row0 + i < rows && col0 + j < cols {
                 out[(row0 + i) * cols + col0 + j] = value;
             }
@@ -375,20 +405,16 @@ fn product_quads_kernel(
         }
     }
 
-    #[unroll]
-    for j in 0..QUAD_COLS {
-        let mut shift = 0.0f32;
-        if with_bias {
-            shift = bias[min(col0 + j, cols - 1)];
-        }
-        #[unroll]
-        for i in 0..QUAD_ROWS {
-            let value = activate(acc[i * QUAD_COLS + j], shift, with_bias, relu);
-            if row0 + i < rows && col0 + j < cols {
-                out[(row0 + i) * cols + col0 + j] = value;
-            }
-        }
-    }
+    write_unit(
+        out,
+        &acc,
+        bias,
+        (row0, col0),
+        (rows, cols),
+        (QUAD_ROWS, QUAD_COLS),
+        with_bias,
+        relu,
+    );
 }
 
 /// Whether [`product_quads_kernel`] can read the operands of `C = op(A)·op(B)` as quads: the
