@@ -3,12 +3,19 @@
 //! dense layers with their bias and ReLU, on random shapes (kernels 1 and 3, strides 1 and 2,
 //! batches that need more than one chunk).
 
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use layerlab::engine::kernels;
+use layerlab::engine::rng::Rng;
 
+/// Uniform values in [-1, 1) from a generator of the test's own: burn's `Device::seed` sets one
+/// process-wide generator, which the tests, running on parallel threads, would reseed under
+/// each other (CI once drew a different upstream gradient for the two sides of a comparison).
 fn random(dims: [usize; 4], seed: u64) -> Tensor<4> {
-    Device::flex().seed(seed);
-    Tensor::random(dims, Distribution::Uniform(-1.0, 1.0), &Device::flex())
+    let mut rng = Rng::from_seed(seed);
+    let values: Vec<f32> = (0..dims.iter().product::<usize>())
+        .map(|_| rng.uniform(-1.0, 1.0) as f32)
+        .collect();
+    Tensor::from_data(TensorData::new(values, dims), &Device::flex())
 }
 
 fn close(ours: Tensor<4>, theirs: Tensor<4>, what: &str) {
