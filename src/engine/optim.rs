@@ -6,6 +6,7 @@
 //! `g` for weights (not biases or batch-norm parameters).
 
 use crate::engine::config::OptimizerKind;
+use crate::engine::kernels;
 use crate::engine::models::TensorSpec;
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
 
@@ -56,12 +57,12 @@ impl Optimizer {
             } else {
                 0.0
             };
-            if self.kind == OptimizerKind::Sgd && value.device() == Device::flex() {
+            if self.kind == OptimizerKind::Sgd {
                 let previous = match std::mem::replace(&mut self.slots[i], Slot::Empty) {
                     Slot::Momentum(b) => Some(b),
                     _ => None,
                 };
-                let (value, buffer) = sgd_in_one_pass(value, grad, previous, self.momentum, decay, lr);
+                let (value, buffer) = sgd_update(value, grad, previous, self.momentum, decay, lr);
                 if let Some(buffer) = buffer {
                     self.slots[i] = Slot::Momentum(buffer);
                 }
@@ -71,39 +72,57 @@ impl Optimizer {
             if decay > 0.0 {
                 grad = grad + value.clone().mul_scalar(decay);
             }
-            let update = match self.kind {
-                OptimizerKind::Sgd => {
-                    if self.momentum > 0.0 {
-                        let buffer = match std::mem::replace(&mut self.slots[i], Slot::Empty) {
-                            Slot::Momentum(b) => b.mul_scalar(self.momentum) + grad,
-                            _ => grad,
-                        };
-                        self.slots[i] = Slot::Momentum(buffer.clone());
-                        buffer
-                    } else {
-                        grad
-                    }
-                }
-                OptimizerKind::Adam => {
-                    let (m, v) = match std::mem::replace(&mut self.slots[i], Slot::Empty) {
-                        Slot::Adam { m, v } => (
-                            m.mul_scalar(BETA1) + grad.clone().mul_scalar(1.0 - BETA1),
-                            v.mul_scalar(BETA2) + grad.square().mul_scalar(1.0 - BETA2),
-                        ),
-                        _ => (
-                            grad.clone().mul_scalar(1.0 - BETA1),
-                            grad.square().mul_scalar(1.0 - BETA2),
-                        ),
-                    };
-                    let m_hat = m.clone().div_scalar(1.0 - BETA1.powi(self.steps));
-                    let v_hat = v.clone().div_scalar(1.0 - BETA2.powi(self.steps));
-                    self.slots[i] = Slot::Adam { m, v };
-                    m_hat / v_hat.sqrt().add_scalar(EPS)
-                }
+            // Adam.
+            let (m, v) = match std::mem::replace(&mut self.slots[i], Slot::Empty) {
+                Slot::Adam { m, v } => (
+                    m.mul_scalar(BETA1) + grad.clone().mul_scalar(1.0 - BETA1),
+                    v.mul_scalar(BETA2) + grad.square().mul_scalar(1.0 - BETA2),
+                ),
+                _ => (
+                    grad.clone().mul_scalar(1.0 - BETA1),
+                    grad.square().mul_scalar(1.0 - BETA2),
+                ),
             };
+            let m_hat = m.clone().div_scalar(1.0 - BETA1.powi(self.steps));
+            let v_hat = v.clone().div_scalar(1.0 - BETA2.powi(self.steps));
+            self.slots[i] = Slot::Adam { m, v };
+            let update = m_hat / v_hat.sqrt().add_scalar(EPS);
             params[i] = (value - update.mul_scalar(lr)).autodiff().require_grad();
         }
     }
+}
+
+/// One SGD step of one tensor: the new value and the momentum buffer to keep (none without
+/// momentum). One pass on the CPU backend ([`sgd_in_one_pass`]) and on WebGPU (its kernel),
+/// burn's tensor operations elsewhere; the same rule everywhere.
+pub fn sgd_update(
+    value: Tensor<1>,
+    grad: Tensor<1>,
+    buffer: Option<Tensor<1>>,
+    momentum: f64,
+    decay: f64,
+    lr: f64,
+) -> (Tensor<1>, Option<Tensor<1>>) {
+    if value.device() == Device::flex() {
+        return sgd_in_one_pass(value, grad, buffer, momentum, decay, lr);
+    }
+    let keep = momentum > 0.0;
+    // Without momentum the update is the gradient itself: a first step every time.
+    let buffer = buffer.filter(|_| keep);
+    if kernels::has_sgd_kernel(&value.device()) {
+        let scalars = [momentum as f32, decay as f32, lr as f32];
+        let (value, buffer) = kernels::device_sgd_step(value, grad, buffer, scalars);
+        return (value, keep.then_some(buffer));
+    }
+    let mut grad = grad;
+    if decay > 0.0 {
+        grad = grad + value.clone().mul_scalar(decay);
+    }
+    let update = match buffer {
+        Some(b) => b.mul_scalar(momentum) + grad,
+        None => grad,
+    };
+    (value - update.clone().mul_scalar(lr), keep.then_some(update))
 }
 
 /// The SGD update on the CPU backend, one pass per tensor over its values in place: exactly the

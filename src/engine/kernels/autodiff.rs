@@ -107,10 +107,13 @@ where
 /// them for backend `B`: the one [`DenseBackward`] step runs them for the CPU's kernels and the
 /// WebGPU ones alike.
 pub(super) trait DenseGradients<B: Backend>: Send + std::fmt::Debug + 'static {
-    /// `grad` where the layer's ReLU output was positive (or NaN), zero elsewhere.
-    fn relu_mask(out: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B>;
-    /// The bias gradient `[outputs]`: `grad: [rows, outputs]` summed over its rows.
-    fn bias_grad(grad: FloatTensor<B>) -> FloatTensor<B>;
+    /// The gradient at the layer's product, `[rows, outputs]`: `grad` where the ReLU output
+    /// `relu_out` was positive (or NaN) and zero elsewhere, or `grad` itself without a ReLU;
+    /// and the bias gradient `[outputs]`, that summed over its rows.
+    fn output_grads(
+        relu_out: Option<FloatTensor<B>>,
+        grad: FloatTensor<B>,
+    ) -> (FloatTensor<B>, FloatTensor<B>);
     /// The input gradient `grad · weightᵀ`, `[rows, inputs]`.
     fn input_grad(weight: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B>;
     /// The weight gradient `xᵀ · grad`, `[inputs, outputs]`.
@@ -132,13 +135,11 @@ impl<B: Backend, K: DenseGradients<B>> Backward<B, 3> for DenseBackward<K> {
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_weight, node_bias] = ops.parents;
-        let mut grad = grads.consume::<B>(&ops.node); // [rows, outputs]
+        let grad = grads.consume::<B>(&ops.node); // [rows, outputs]
         let (x, weight, relu_out) = ops.state;
-        if let Some(out) = relu_out {
-            grad = K::relu_mask(out, grad);
-        }
+        let (grad, bias_grad) = K::output_grads(relu_out, grad);
         if let Some(node) = node_bias {
-            grads.register::<B>(node.id, K::bias_grad(grad.clone()));
+            grads.register::<B>(node.id, bias_grad);
         }
         if let Some(node) = node_x {
             grads.register::<B>(node.id, K::input_grad(weight, grad.clone()));
@@ -154,11 +155,15 @@ impl<B: Backend, K: DenseGradients<B>> Backward<B, 3> for DenseBackward<K> {
 struct CpuDense;
 
 impl<B: CpuKernels> DenseGradients<B> for CpuDense {
-    fn relu_mask(out: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
-        B::dense_relu_mask(out, grad)
-    }
-    fn bias_grad(grad: FloatTensor<B>) -> FloatTensor<B> {
-        B::dense_bias_grad(grad)
+    fn output_grads(
+        relu_out: Option<FloatTensor<B>>,
+        grad: FloatTensor<B>,
+    ) -> (FloatTensor<B>, FloatTensor<B>) {
+        let grad = match relu_out {
+            Some(out) => B::dense_relu_mask(out, grad),
+            None => grad,
+        };
+        (grad.clone(), B::dense_bias_grad(grad))
     }
     fn input_grad(weight: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
         B::dense_input_grad(weight, grad)

@@ -1,10 +1,12 @@
 //! The device's dense and convolution kernels against the CPU backend on small random shapes:
-//! the output and the gradients of input, weight and bias, with and without the ReLU. The page's
+//! the output and the gradients of input, weight and bias, with and without the ReLU; then
+//! pooling, the training loss with its gradient and the SGD step. The page's
 //! end-to-end tests run it on WebGPU in Chromium (`kernel_check` in the WebGPU worker), where
 //! the kernel is the device's own; on the CPU both sides are the same operations.
 
-use super::{conv2d, conv2d_relu, dense, max_pool_2x2};
+use super::{conv2d, conv2d_relu, cross_entropy, dense, max_pool_2x2};
 use crate::engine::metrics::read_floats;
+use crate::engine::optim::sgd_update;
 use crate::engine::rng::Rng;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
@@ -53,14 +55,8 @@ pub async fn against_cpu(device: &Device) -> Result<Vec<KernelCheck>, String> {
                 "dense{} [{n}×{inputs}·{inputs}×{outputs}]",
                 if relu { "+relu" } else { "" }
             );
-            compare(
-                &mut rows,
-                &label,
-                &on_device,
-                &on_cpu,
-                [inputs, outputs, n, n],
-                true,
-            )?;
+            let depth = [inputs, outputs, n, n];
+            compare(&mut rows, &label, &LAYER_PARTS, &on_device, &on_cpu, &depth)?;
         }
     }
     for (case, &[n, c, h, w, o, k]) in CONV_SHAPES.iter().enumerate() {
@@ -83,7 +79,8 @@ pub async fn against_cpu(device: &Device) -> Result<Vec<KernelCheck>, String> {
                 if relu { "+relu" } else { "" }
             );
             let depth = [c * k * k, o * k * k, n * h * w, n * h * w];
-            compare(&mut rows, &label, &on_device, &on_cpu, depth, biased)?;
+            let parts = &LAYER_PARTS[..if biased { 4 } else { 3 }];
+            compare(&mut rows, &label, parts, &on_device, &on_cpu, &depth)?;
         }
     }
     for (case, &[n, c, h, w]) in POOL_SHAPES.iter().enumerate() {
@@ -93,9 +90,90 @@ pub async fn against_cpu(device: &Device) -> Result<Vec<KernelCheck>, String> {
         let on_device = pool_values(device, [n, c, h, w], &operands).await?;
         let on_cpu = pool_values(&Device::flex(), [n, c, h, w], &operands).await?;
         let label = format!("max pool 2×2 [{n}×{c}×{h}×{w}]");
-        compare(&mut rows, &label, &on_device, &on_cpu, [1, 1, 1, 1], false)?;
+        compare(&mut rows, &label, &LAYER_PARTS[..2], &on_device, &on_cpu, &[1, 1])?;
+    }
+    for (case, &[n, classes]) in LOSS_SHAPES.iter().enumerate() {
+        let mut rng = Rng::from_seed(300 + case as u64);
+        let logits: Vec<f32> = (0..n * classes).map(|_| rng.uniform(-4.0, 4.0) as f32).collect();
+        let labels: Vec<i64> = (0..n).map(|_| rng.below(classes as u64) as i64).collect();
+        let on_device = loss_values(device, [n, classes], &logits, &labels).await?;
+        let on_cpu = loss_values(&Device::flex(), [n, classes], &logits, &labels).await?;
+        let label = format!("cross-entropy [{n}×{classes}]");
+        let parts = ["loss", "grad logits"];
+        compare(
+            &mut rows,
+            &label,
+            &parts,
+            &on_device,
+            &on_cpu,
+            &[classes, classes],
+        )?;
+    }
+    for (case, &(len, momentum, decay)) in SGD_CASES.iter().enumerate() {
+        let mut rng = Rng::from_seed(400 + case as u64);
+        let mut draw = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.uniform(-1.0, 1.0) as f32).collect() };
+        let operands = [draw(len), draw(len), draw(len)];
+        let on_device = sgd_values(device, &operands, momentum, decay).await?;
+        let on_cpu = sgd_values(&Device::flex(), &operands, momentum, decay).await?;
+        let label = format!("sgd [{len}] momentum {momentum} decay {decay}");
+        let parts = ["value step 1", "buffer step 1", "value step 2", "buffer step 2"];
+        compare(&mut rows, &label, &parts, &on_device, &on_cpu, &[4; 4])?;
     }
     Ok(rows)
+}
+
+/// `[rows, classes]` of the loss checks: one row and class, edges off the kernel's 64 units,
+/// and the FCN's batch of ten classes.
+const LOSS_SHAPES: [[usize; 2]; 4] = [[1, 1], [5, 3], [70, 37], [128, 10]];
+
+/// `(length, momentum, weight decay)` of the optimizer checks: lengths in whole quads and
+/// not, with momentum and decay, with neither.
+const SGD_CASES: [(usize, f64, f64); 4] = [
+    (10, 0.9, 5e-4),
+    (4100, 0.9, 5e-4),
+    (4099, 0.0, 0.0),
+    (1, 0.9, 0.0),
+];
+
+/// The loss and its gradient with respect to the logits on `device`.
+async fn loss_values(
+    device: &Device,
+    [n, classes]: [usize; 2],
+    logits: &[f32],
+    labels: &[i64],
+) -> Result<[Vec<f32>; 2], String> {
+    let device = device.clone().autodiff();
+    let logits =
+        Tensor::<2>::from_data(TensorData::new(logits.to_vec(), [n, classes]), &device).require_grad();
+    let loss = cross_entropy(logits.clone(), labels); // [1]
+    let grads = loss.backward();
+    let grad = logits.grad(&grads).ok_or("the logits' gradient is missing")?;
+    Ok([read_floats(loss.inner()).await?, read_floats(grad).await?])
+}
+
+/// Two SGD steps on `device` from `value` with the gradients `first` then `second`: the
+/// value and the momentum buffer after each (the buffer empty without momentum).
+async fn sgd_values(
+    device: &Device,
+    [value, first, second]: &[Vec<f32>; 3],
+    momentum: f64,
+    decay: f64,
+) -> Result<[Vec<f32>; 4], String> {
+    let tensor = |v: &Vec<f32>| Tensor::<1>::from_data(TensorData::new(v.clone(), [v.len()]), device);
+    let lr = 0.05;
+    let (value, buffer) = sgd_update(tensor(value), tensor(first), None, momentum, decay, lr);
+    let (value1, buffer1) = (value.clone(), buffer.clone());
+    let (value2, buffer2) = sgd_update(value, tensor(second), buffer, momentum, decay, lr);
+    let read = async |t: Option<Tensor<1>>| match t {
+        Some(t) => read_floats(t).await,
+        None => Ok(Vec::new()),
+    };
+    Ok([
+        read_floats(value1).await?,
+        read(buffer1).await?,
+        read_floats(value2).await?,
+        read(buffer2).await?,
+    ])
 }
 
 /// `[batch, channels, h, w]` of the pooling checks.
@@ -137,18 +215,20 @@ const CONV_SHAPES: [[usize; 6]; 12] = [
     [2, 4, 2, 2, 4, 1],
 ];
 
-/// Appends the rows of one case: output, then the gradients (the bias's when there is one).
+/// The parts of a layer's case: its output, then the gradients.
+const LAYER_PARTS: [&str; 4] = ["output", "grad x", "grad weight", "grad bias"];
+
+/// Appends the rows of one case, one a part (an empty part on both sides is skipped); each
+/// part's tolerance grows with its summed length, `depth`.
 fn compare(
     rows: &mut Vec<KernelCheck>,
     label: &str,
+    parts: &[&str],
     on_device: &[Vec<f32>],
     on_cpu: &[Vec<f32>],
-    depth: [usize; 4],
-    biased: bool,
+    depth: &[usize],
 ) -> Result<(), String> {
-    let parts = ["output", "grad x", "grad weight", "grad bias"];
-    let compared = on_device.len().min(if biased { 4 } else { 3 });
-    for i in 0..compared {
+    for i in 0..parts.len().min(on_device.len()) {
         if on_device[i].is_empty() && on_cpu[i].is_empty() {
             continue;
         }
@@ -252,7 +332,12 @@ mod tests {
         let rows = pollster::block_on(against_cpu(&Device::flex())).unwrap();
         assert_eq!(
             rows.len(),
-            SHAPES.len() * 2 * 4 + CONV_SHAPES.len() * (3 + 4 + 4) + POOL_SHAPES.len() * 2
+            SHAPES.len() * 2 * 4
+                + CONV_SHAPES.len() * (3 + 4 + 4)
+                + POOL_SHAPES.len() * 2
+                + LOSS_SHAPES.len() * 2
+                + SGD_CASES.len() * 4
+                - 2 // no momentum buffer without momentum
         );
         assert!(rows.iter().all(|r| r.passed && r.max_abs_diff == 0.0), "{rows:?}");
     }

@@ -22,6 +22,7 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops};
+use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, AutodiffBackend, Backend, TensorMetadata, backend_extension};
@@ -44,6 +45,10 @@ pub enum Family {
     Dense = 1,
     Conv = 2,
     Pool = 4,
+    /// The training loss with its gradient.
+    Loss = 8,
+    /// The SGD step.
+    Sgd = 16,
 }
 
 /// Switches the families in `mask` (bits of [`Family`]) to burn's operations, the rest to
@@ -121,6 +126,42 @@ pub trait GpuKernels: Backend {
     /// Its input gradient: each window's gradient to its winner (the CPU kernel's rule).
     #[fusion(dtype = x, shape = x)]
     fn max_pool_2x2_grad(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// The mean cross-entropy `[1]` of `logits: [rows, classes]` against `labels: [rows]` (class
+    /// indices as floats; any other value is an infinite loss, as on the CPU), and its gradient
+    /// with respect to the logits, `[rows, classes]`: one dispatch where burn's log-softmax,
+    /// gather and mean with their backward steps made about fifteen.
+    #[fusion(meta = |logits, _labels| (TensorSpec::new(Shape::new([1]), logits.dtype), logits.clone()))]
+    fn cross_entropy(
+        logits: FloatTensor<Self>,
+        labels: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// A dense layer's output gradient `grad: [rows, cols]` through its ReLU (`out` its output;
+    /// unread without `relu`) and that gradient's sum over the rows, the bias gradient `[cols]`:
+    /// one pass where the mask, its comparison and the sum were three.
+    #[fusion(meta = |_out, grad, _relu| (grad.clone(), TensorSpec::new(Shape::new([grad.shape[1]]), grad.dtype)))]
+    fn dense_output_grads(
+        out: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        relu: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// One SGD step of one tensor (PyTorch's rule, as `optim.rs` states it): the new value and
+    /// the new momentum buffer `b = momentum·b + g` (`g` itself on the `first` step, when
+    /// `buffer` is not read), `g` the gradient plus `decay·value`. One pass over the tensor
+    /// where burn's operations made four.
+    #[allow(clippy::too_many_arguments)]
+    #[fusion(meta = |value, _grad, _buffer, _momentum, _decay, _lr, _first| (value.clone(), value.clone()))]
+    fn sgd_step(
+        value: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        buffer: FloatTensor<Self>,
+        momentum: f32,
+        decay: f32,
+        lr: f32,
+        first: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// The shape of `op(a) · op(b)`.
@@ -988,6 +1029,144 @@ fn pool_grad_kernel(x: &[f32], grad: &[f32], out: &mut [f32], inputs: usize, wid
     out[index] = value;
 }
 
+/// Units of the loss kernel's one workgroup; each takes every 64th row.
+const LOSS_GROUP: usize = 64;
+
+/// [`GpuKernels::cross_entropy`] in one workgroup: each unit takes every [`LOSS_GROUP`]th
+/// row (log-sum-exp from the row's maximum, the row's loss, its gradient
+/// `(softmax − one_hot) / rows`), then the first unit sums the units' losses. `missing` is the
+/// loss of a row whose label is not a class: +∞, passed in because WGSL may fold a literal
+/// 1/0 to zero.
+#[cube(launch_unchecked)]
+fn cross_entropy_kernel(
+    logits: &[f32],
+    labels: &[f32],
+    loss: &mut [f32],
+    gradient: &mut [f32],
+    rows: usize,
+    classes: usize,
+    missing: f32,
+) {
+    let unit = UNIT_POS as usize;
+    let mut partial = Shared::<[f32]>::new_slice(LOSS_GROUP);
+    let count = f32::cast_from(rows as u32);
+    let mut total = 0.0f32;
+    let mut row = unit;
+    while row < rows {
+        let base = row * classes;
+        // A NaN anywhere in the row makes the sum below NaN.
+        let mut max = logits[base];
+        for j in 1..classes {
+            let v = logits[base + j];
+            if v > max {
+                max = v;
+            }
+        }
+        let mut sum = 0.0f32;
+        for j in 0..classes {
+            sum += (logits[base + j] - max).exp();
+        }
+        let log_sum = max + sum.ln();
+        let label = labels[row];
+        let mut target = classes;
+        if label >= 0.0 && label < f32::cast_from(classes as u32) && label == label.floor() {
+            target = u32::cast_from(label) as usize;
+            total += log_sum - logits[base + target];
+        } else {
+            total += missing;
+        }
+        for j in 0..classes {
+            let mut p = (logits[base + j] - log_sum).exp();
+            if j == target {
+                p -= 1.0;
+            }
+            gradient[base + j] = p / count;
+        }
+        row += LOSS_GROUP;
+    }
+    partial[unit] = total;
+    sync_cube();
+    if unit == 0 {
+        let mut sum = 0.0f32;
+        for i in 0..LOSS_GROUP {
+            sum += partial[i];
+        }
+        loss[0] = sum / count;
+    }
+}
+
+/// One column of [`GpuKernels::dense_output_grads`]: down the rows, the gradient where the
+/// ReLU output was positive or NaN (the CPU's `dense::relu_mask`), and its sum. Adjacent units
+/// read adjacent columns, so a row's reads are contiguous across a workgroup.
+#[cube(launch_unchecked)]
+fn dense_output_grads_kernel(
+    out: &[f32],
+    grad: &[f32],
+    masked: &mut [f32],
+    bias_grad: &mut [f32],
+    rows: usize,
+    cols: usize,
+    #[comptime] relu: bool,
+) {
+    let col = ABSOLUTE_POS;
+    if col >= cols {
+        terminate!();
+    }
+    let mut sum = 0.0f32;
+    let mut at = col;
+    for _ in 0..rows {
+        let mut g = grad[at];
+        if relu {
+            let o = out[at];
+            if !(o > 0.0 || o != o) {
+                g = 0.0;
+            }
+        }
+        masked[at] = g;
+        sum += g;
+        at += cols;
+    }
+    bias_grad[col] = sum;
+}
+
+/// Units per workgroup of the dense output-gradient kernel (one per column).
+const COLUMN_GROUP: u32 = 64;
+
+/// [`GpuKernels::sgd_step`] over `N` floats a unit (quads where the tensor holds whole ones),
+/// in the order of the CPU's one-pass update: `g + value·decay`, then `b·momentum + g`, then
+/// `value − b·lr`.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+fn sgd_kernel<N: Size>(
+    value: &[Vector<f32, N>],
+    grad: &[Vector<f32, N>],
+    buffer: &[Vector<f32, N>],
+    new_value: &mut [Vector<f32, N>],
+    new_buffer: &mut [Vector<f32, N>],
+    units: usize,
+    momentum: f32,
+    decay: f32,
+    lr: f32,
+    #[comptime] first: bool,
+    #[comptime] decays: bool,
+) {
+    let i = ABSOLUTE_POS;
+    if i >= units {
+        terminate!();
+    }
+    let theta = value[i];
+    let mut g = grad[i];
+    if decays {
+        g += theta * Vector::new(decay);
+    }
+    let mut b = g;
+    if !first {
+        b = buffer[i] * Vector::new(momentum) + g;
+    }
+    new_buffer[i] = b;
+    new_value[i] = theta - b * Vector::new(lr);
+}
+
 /// Units per workgroup of the element-wise kernels.
 const ELEMENTWISE_GROUP: u32 = 256;
 
@@ -1362,6 +1541,155 @@ impl GpuKernels for CubeBackend {
         };
         Self::float_reshape(summed, Shape::new([outputs, channels, kernel, kernel]))
     }
+
+    fn cross_entropy(logits: CubeTensor, labels: CubeTensor) -> (CubeTensor, CubeTensor) {
+        let (logits, labels) = (into_contiguous(logits), into_contiguous(labels));
+        let dims = logits.meta.shape().to_vec();
+        assert!(
+            dims.len() == 2 && logits.dtype == DType::F32 && labels.dtype == DType::F32,
+            "the loss takes f32 logits [rows, classes] and f32 labels"
+        );
+        let [rows, classes] = [dims[0], dims[1]];
+        assert_eq!(labels.meta.shape().num_elements(), rows, "one label a row");
+        let empty = |shape: Shape| {
+            empty_device_contiguous_dtype(logits.client.clone(), logits.device.clone(), shape, DType::F32)
+        };
+        let (loss, gradient) = (empty(Shape::new([1])), empty(Shape::new([rows, classes])));
+        // Safety: the one workgroup's units read and write only their own rows, the first
+        // unit reads the shared sums after the barrier and writes the loss.
+        unsafe {
+            cross_entropy_kernel::launch_unchecked(
+                &loss.client,
+                CubeCount::Static(1, 1, 1),
+                CubeDim::new_1d(LOSS_GROUP as u32),
+                logits.into_buffer_arg(),
+                labels.into_buffer_arg(),
+                loss.clone().into_buffer_arg(),
+                gradient.clone().into_buffer_arg(),
+                rows,
+                classes.max(1),
+                f32::INFINITY,
+            );
+        }
+        (loss, gradient)
+    }
+
+    fn dense_output_grads(out: CubeTensor, grad: CubeTensor, relu: bool) -> (CubeTensor, CubeTensor) {
+        let grad = into_contiguous(grad);
+        let dims = grad.meta.shape().to_vec();
+        assert!(
+            dims.len() == 2 && grad.dtype == DType::F32,
+            "a dense gradient is f32 [rows, cols]"
+        );
+        let [rows, cols] = [dims[0], dims[1]];
+        // Without the ReLU the kernel never reads `out`: the gradient stands in.
+        let out = if relu { into_contiguous(out) } else { grad.clone() };
+        let empty = |shape: Shape| {
+            empty_device_contiguous_dtype(grad.client.clone(), grad.device.clone(), shape, DType::F32)
+        };
+        let (masked, bias_grad) = (empty(Shape::new([rows, cols])), empty(Shape::new([cols])));
+        if cols == 0 {
+            return (masked, bias_grad);
+        }
+        // Safety: each unit reads and writes its own column.
+        unsafe {
+            dense_output_grads_kernel::launch_unchecked(
+                &masked.client,
+                elementwise_count(cols, COLUMN_GROUP),
+                CubeDim::new_1d(COLUMN_GROUP),
+                out.into_buffer_arg(),
+                grad.into_buffer_arg(),
+                masked.clone().into_buffer_arg(),
+                bias_grad.clone().into_buffer_arg(),
+                rows,
+                cols,
+                relu,
+            );
+        }
+        (masked, bias_grad)
+    }
+
+    fn sgd_step(
+        value: CubeTensor,
+        grad: CubeTensor,
+        buffer: CubeTensor,
+        momentum: f32,
+        decay: f32,
+        lr: f32,
+        first: bool,
+    ) -> (CubeTensor, CubeTensor) {
+        let (value, grad) = (into_contiguous(value), into_contiguous(grad));
+        // On the first step the kernel never reads the buffer: the gradient stands in.
+        let buffer = if first {
+            grad.clone()
+        } else {
+            into_contiguous(buffer)
+        };
+        assert!(
+            [&value, &grad, &buffer].iter().all(|t| t.dtype == DType::F32),
+            "the optimizer takes f32"
+        );
+        let len = value.meta.shape().num_elements();
+        assert!(
+            grad.meta.shape().num_elements() == len && buffer.meta.shape().num_elements() == len,
+            "a value, its gradient and its buffer have one size"
+        );
+        let shape = Shape::from(value.meta.shape().to_vec());
+        let empty = || {
+            empty_device_contiguous_dtype(
+                value.client.clone(),
+                value.device.clone(),
+                shape.clone(),
+                DType::F32,
+            )
+        };
+        let (new_value, new_buffer) = (empty(), empty());
+        if len == 0 {
+            return (new_value, new_buffer);
+        }
+        let decays = decay != 0.0;
+        // Safety: each unit reads and writes its own quad (or float).
+        unsafe {
+            if len.is_multiple_of(4) {
+                sgd_kernel::launch_unchecked(
+                    &new_value.client,
+                    elementwise_count(len / 4, ELEMENTWISE_GROUP),
+                    CubeDim::new_1d(ELEMENTWISE_GROUP),
+                    4,
+                    quads_arg(value),
+                    quads_arg(grad),
+                    quads_arg(buffer),
+                    quads_arg(new_value.clone()),
+                    quads_arg(new_buffer.clone()),
+                    len / 4,
+                    momentum,
+                    decay,
+                    lr,
+                    first,
+                    decays,
+                );
+            } else {
+                sgd_kernel::launch_unchecked(
+                    &new_value.client,
+                    elementwise_count(len, ELEMENTWISE_GROUP),
+                    CubeDim::new_1d(ELEMENTWISE_GROUP),
+                    1,
+                    value.into_buffer_arg(),
+                    grad.into_buffer_arg(),
+                    buffer.into_buffer_arg(),
+                    new_value.clone().into_buffer_arg(),
+                    new_buffer.clone().into_buffer_arg(),
+                    len,
+                    momentum,
+                    decay,
+                    lr,
+                    first,
+                    decays,
+                );
+            }
+        }
+        (new_value, new_buffer)
+    }
 }
 
 /// The WebGPU kernels' dense gradients: burn's ReLU mask and row sum, and both products
@@ -1370,12 +1698,14 @@ impl GpuKernels for CubeBackend {
 struct GpuDense;
 
 impl<B: GpuKernels> DenseGradients<B> for GpuDense {
-    fn relu_mask(out: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
-        B::relu_backward(out, grad)
-    }
-    fn bias_grad(grad: FloatTensor<B>) -> FloatTensor<B> {
-        let outputs = grad.shape()[1];
-        B::float_reshape(B::float_sum_dim(grad, 0), Shape::new([outputs]))
+    fn output_grads(
+        relu_out: Option<FloatTensor<B>>,
+        grad: FloatTensor<B>,
+    ) -> (FloatTensor<B>, FloatTensor<B>) {
+        match relu_out {
+            Some(out) => B::dense_output_grads(out, grad, true),
+            None => B::dense_output_grads(grad.clone(), grad, false),
+        }
     }
     fn input_grad(weight: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
         B::product(grad, weight, false, true) // [rows, inputs]
@@ -1472,6 +1802,24 @@ impl<B: GpuKernels> Backward<B, 1> for MaxPool {
     }
 }
 
+/// The loss's backward step: the gradient its kernel wrote, times the upstream scalar.
+#[derive(Debug)]
+struct CrossEntropy;
+
+impl<B: GpuKernels> Backward<B, 1> for CrossEntropy {
+    /// `[rows, classes]`
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_logits] = ops.parents;
+        let upstream = grads.consume::<B>(&ops.node); // [1]
+        if let Some(node) = node_logits {
+            let scaled = B::float_mul(ops.state, B::float_reshape(upstream, Shape::new([1, 1])));
+            grads.register::<B>(node.id, scaled);
+        }
+    }
+}
+
 impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
     fn dense(
         x: FloatTensor<Self>,
@@ -1556,5 +1904,50 @@ impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
             transpose_a,
             transpose_b,
         ))
+    }
+
+    fn cross_entropy(
+        logits: FloatTensor<Self>,
+        labels: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let prep = CrossEntropy
+            .prepare::<C>([logits.node()])
+            .compute_bound()
+            .stateful();
+        let (loss, gradient) = B::cross_entropy(logits.into_primitive(), labels.into_primitive());
+        let state = is_tracked(&prep).then(|| gradient.clone());
+        (finish(prep, state, loss), Self::from_inner(gradient))
+    }
+
+    // Called only inside backward passes, on the inner backend; not differentiable here.
+    fn dense_output_grads(
+        out: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        relu: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (masked, bias) = B::dense_output_grads(out.into_primitive(), grad.into_primitive(), relu);
+        (Self::from_inner(masked), Self::from_inner(bias))
+    }
+
+    // The optimizer works on the values without their graph; not differentiable.
+    fn sgd_step(
+        value: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        buffer: FloatTensor<Self>,
+        momentum: f32,
+        decay: f32,
+        lr: f32,
+        first: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (value, buffer) = B::sgd_step(
+            value.into_primitive(),
+            grad.into_primitive(),
+            buffer.into_primitive(),
+            momentum,
+            decay,
+            lr,
+            first,
+        );
+        (Self::from_inner(value), Self::from_inner(buffer))
     }
 }

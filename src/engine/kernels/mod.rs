@@ -25,7 +25,8 @@ use burn::backend::flex::{FlexTensor, Layout};
 use burn::backend::ops::{ActivationOps, ConvOptions, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, IntDType, backend_extension};
-use burn::tensor::{Bytes, DType, Device, Shape, Tensor};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Bytes, DType, Device, Int, Shape, Tensor, TensorData};
 use conv::ConvShape;
 
 /// Operations the CPU backend runs with its own kernels. The default bodies are burn's own
@@ -263,6 +264,66 @@ pub fn dense(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1>, relu: bool) -> Te
     }
     let outputs = bias.dims()[0];
     relu_if(x.matmul(weight) + bias.reshape([1, outputs]), relu) // [batch, outputs]
+}
+
+/// The mean cross-entropy `[1]` of `logits: [n, classes]` against `labels` (one a row), on
+/// the autodiff graph: on WebGPU one kernel that also writes the gradient its backward step
+/// hands on, elsewhere burn's log-softmax, gather and mean.
+pub fn cross_entropy(logits: Tensor<2>, labels: &[i64]) -> Tensor<1> {
+    let device = logits.device();
+    let n = labels.len();
+    #[cfg(feature = "webgpu")]
+    if device.clone().without_autodiff() != Device::flex() && gpu::enabled(gpu::Family::Loss) {
+        // Class indices as floats (exact below 2²⁴; any label that is not a class gives an
+        // infinite loss, as on the CPU).
+        let classes: Vec<f32> = labels.iter().map(|&l| l as f32).collect();
+        let labels = Tensor::<1>::from_data(TensorData::new(classes, [n]), &device); // [n]
+        let (loss, _gradient) =
+            <Dispatch as gpu::GpuKernels>::cross_entropy(logits.into_dispatch(), labels.into_dispatch());
+        return Tensor::from_dispatch(loss);
+    }
+    let y = Tensor::<1, Int>::from_data(TensorData::new(labels.to_vec(), [n]), &device); // [n]
+    log_softmax(logits, 1).gather(1, y.reshape([n, 1])).mean().neg()
+}
+
+/// Whether `device` runs the SGD step in one kernel ([`device_sgd_step`]).
+pub fn has_sgd_kernel(device: &Device) -> bool {
+    #[cfg(feature = "webgpu")]
+    if device.clone().without_autodiff() != Device::flex() && gpu::enabled(gpu::Family::Sgd) {
+        return true;
+    }
+    let _ = device;
+    false
+}
+
+/// One SGD step of one tensor in one pass on a device with the kernel ([`has_sgd_kernel`]; see
+/// `gpu::GpuKernels::sgd_step`): the new value and momentum buffer. `buffer` is none on the
+/// first step.
+pub fn device_sgd_step(
+    value: Tensor<1>,
+    grad: Tensor<1>,
+    buffer: Option<Tensor<1>>,
+    [momentum, decay, lr]: [f32; 3],
+) -> (Tensor<1>, Tensor<1>) {
+    assert!(has_sgd_kernel(&value.device()), "the device has no SGD kernel");
+    #[cfg(feature = "webgpu")]
+    {
+        let first = buffer.is_none();
+        // On the first step the kernel never reads the buffer: the gradient stands in.
+        let buffer = buffer.unwrap_or_else(|| grad.clone());
+        let (value, buffer) = <Dispatch as gpu::GpuKernels>::sgd_step(
+            value.into_dispatch(),
+            grad.into_dispatch(),
+            buffer.into_dispatch(),
+            momentum,
+            decay,
+            lr,
+            first,
+        );
+        (Tensor::from_dispatch(value), Tensor::from_dispatch(buffer))
+    }
+    #[cfg(not(feature = "webgpu"))]
+    unreachable!("{:?}", (value, grad, buffer, momentum, decay, lr))
 }
 
 /// 2×2 max pooling with stride 2, `x: [batch, c, h, w]` → `[batch, c, h/2, w/2]`: the CPU

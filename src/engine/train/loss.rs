@@ -2,18 +2,9 @@
 //! target computes the same bits.
 
 use super::EngineError;
+use crate::engine::kernels::cross_entropy;
 use crate::engine::metrics;
-use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Int, Tensor, TensorData};
-
-/// Mean cross-entropy of `logits: [n, classes]` against `labels: [n]`, on the device.
-fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
-    let n = labels.dims()[0];
-    log_softmax(logits, 1)
-        .gather(1, labels.reshape([n, 1]))
-        .mean()
-        .neg()
-}
+use burn::tensor::{Device, Tensor, TensorData};
 
 /// The batch's loss, two ways: what to call `backward` on, and its value (no autodiff graph).
 pub(super) struct BatchLoss {
@@ -35,9 +26,7 @@ pub(super) async fn batch_loss(
     device: &Device,
 ) -> Result<BatchLoss, EngineError> {
     if *device != Device::flex() {
-        let n = labels.len();
-        let y = Tensor::<1, Int>::from_data(TensorData::new(labels.to_vec(), [n]), device); // [n]
-        let loss = cross_entropy(logits, y);
+        let loss = cross_entropy(logits, labels);
         let value = loss.clone().inner();
         return Ok(BatchLoss {
             objective: loss,
@@ -95,8 +84,7 @@ mod tests {
         let logits = Tensor::<2>::from_data(TensorData::new(values, [n, classes]), &device)
             .autodiff()
             .require_grad();
-        let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), &device);
-        let device_loss = cross_entropy(logits.clone(), y);
+        let device_loss = cross_entropy(logits.clone(), &labels);
         let grads = device_loss.backward();
         let device_gradient = logits
             .grad(&grads)

@@ -67,8 +67,9 @@ pub async fn profile_fcn_step(steps: usize) -> Result<String, wasm_bindgen::JsVa
         .map_err(|e| wasm_bindgen::JsValue::from_str(&e))
 }
 
-/// Switches the WebGPU kernel families in `mask` (dense 1, convolution 2, pooling 4) back to
-/// burn's operations for the runs that follow, for same-build comparisons (bench/).
+/// Switches the WebGPU kernel families in `mask` (dense 1, convolution 2, pooling 4, loss 8,
+/// SGD 16) back to burn's operations for the runs that follow, for same-build comparisons
+/// (bench/).
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn set_gpu_kernels_off(mask: u32) {
