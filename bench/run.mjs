@@ -168,7 +168,7 @@ const layerlab = {};
   // Two runs that differ only in their number of steps (11 and 21; the same evaluations and
   // sweep): the difference of their dispatch counts is ten training steps' worth.
   const short = await layerlabRun(gpu, { ...FCN, 'train-limit': 128 * 11 }, 'webgpu', 'fcn-webgpu-short');
-  const { result, adapter, gpuCounts, profile } = await layerlabRun(gpu, { ...FCN, 'train-limit': 128 * 21 }, 'webgpu', 'fcn-webgpu', 5);
+  const { result, adapter, gpuCounts, profile } = await layerlabRun(gpu, { ...FCN, 'train-limit': 128 * 21 }, 'webgpu', 'fcn-webgpu', 9);
   recordProfile('WebGPU', profile);
   adapterName = adapter;
   if (gpuCounts && short.gpuCounts) {
@@ -187,7 +187,7 @@ const layerlab = {};
   record('profile', 'LayerLab on WebGPU: forward images/s during the sweep (batch 500)', round(layerlab.webgpuForward), 'images/s');
 }
 {
-  const { result, profile } = await layerlabRun(cpuBrowser, { ...FCN, 'train-limit': 128 * 101 }, 'cpu', 'fcn-cpu', 20);
+  const { result, profile } = await layerlabRun(cpuBrowser, { ...FCN, 'train-limit': 128 * 101 }, 'cpu', 'fcn-cpu', 21);
   recordProfile('the CPU backend (wasm)', profile);
   layerlab.wasm = result.timing.steady_samples_per_second;
   record('browser', 'LayerLab FCN 3x256 on the CPU backend (wasm, 1 thread): samples/s', round(layerlab.wasm), 'samples/s');

@@ -51,16 +51,19 @@ pub async fn choose(choice: BackendChoice) -> (Device, DeviceReport) {
     }
     #[cfg(feature = "webgpu")]
     return match Device::wgpu_options().init_async().await {
-        Ok(device) => (
-            device,
-            DeviceReport {
+        Ok(device) => {
+            // The kernels' product unit suits the adapter: few loads on a software one, many
+            // units in flight on a GPU.
+            crate::engine::kernels::gpu::set_adapter(probe.fallback);
+            let report = DeviceReport {
                 backend: Backend::Webgpu,
                 adapter: probe.description,
                 fallback_reason: None,
                 threads: 0,
                 threads_note: None,
-            },
-        ),
+            };
+            (device, report)
+        }
         Err(e) => cpu(Some(format!(
             "WebGPU failed to start ({e}). Training runs on the CPU instead."
         ))),

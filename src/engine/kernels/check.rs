@@ -38,26 +38,19 @@ const SHAPES: [[usize; 3]; 6] = [
 /// The values on `device` and on the CPU for every shape, ReLU on and off.
 pub async fn against_cpu(device: &Device) -> Result<Vec<KernelCheck>, String> {
     let mut rows = Vec::new();
-    for (case, &[n, inputs, outputs]) in SHAPES.iter().enumerate() {
-        for relu in [false, true] {
-            let mut rng = Rng::from_seed(case as u64 * 2 + relu as u64);
-            let mut draw =
-                |len: usize| -> Vec<f32> { (0..len).map(|_| rng.uniform(-1.0, 1.0) as f32).collect() };
-            let operands = [
-                draw(n * inputs),
-                draw(inputs * outputs),
-                draw(outputs),
-                draw(n * outputs),
-            ];
-            let on_device = values(device, [n, inputs, outputs], &operands, relu).await?;
-            let on_cpu = values(&Device::flex(), [n, inputs, outputs], &operands, relu).await?;
-            let label = format!(
-                "dense{} [{n}×{inputs}·{inputs}×{outputs}]",
-                if relu { "+relu" } else { "" }
-            );
-            let depth = [inputs, outputs, n, n];
-            compare(&mut rows, &label, &LAYER_PARTS, &on_device, &on_cpu, &depth)?;
+    for unit in product_units(device) {
+        #[cfg(feature = "webgpu")]
+        let previous = unit.map(|(software, _)| {
+            let previous = super::gpu::product_unit() == super::gpu::SOFTWARE_UNIT;
+            super::gpu::set_adapter(software);
+            previous
+        });
+        let dense_rows = dense_checks(device, unit.map_or("", |(_, name)| name)).await;
+        #[cfg(feature = "webgpu")]
+        if let Some(previous) = previous {
+            super::gpu::set_adapter(previous);
         }
+        rows.extend(dense_rows?);
     }
     for (case, &[n, c, h, w, o, k]) in CONV_SHAPES.iter().enumerate() {
         for (relu, biased) in [(false, false), (true, true), (false, true)] {
@@ -174,6 +167,48 @@ async fn sgd_values(
         read_floats(value2).await?,
         read(buffer2).await?,
     ])
+}
+
+/// The product units to check the dense kernels with: on WebGPU both (whichever the adapter
+/// is, so that a software adapter checks the hardware GPUs' unit too), each as the flag
+/// `set_adapter` takes and a label; elsewhere the one kernel there is.
+fn product_units(device: &Device) -> Vec<Option<(bool, &'static str)>> {
+    #[cfg(feature = "webgpu")]
+    if device.clone().without_autodiff() != Device::flex() {
+        return vec![
+            Some((true, " (software unit)")),
+            Some((false, " (hardware unit)")),
+        ];
+    }
+    let _ = device;
+    vec![None]
+}
+
+/// The dense layer's rows for every shape, ReLU on and off; `unit` ends each label.
+async fn dense_checks(device: &Device, unit: &str) -> Result<Vec<KernelCheck>, String> {
+    let mut rows = Vec::new();
+    for (case, &[n, inputs, outputs]) in SHAPES.iter().enumerate() {
+        for relu in [false, true] {
+            let mut rng = Rng::from_seed(case as u64 * 2 + relu as u64);
+            let mut draw =
+                |len: usize| -> Vec<f32> { (0..len).map(|_| rng.uniform(-1.0, 1.0) as f32).collect() };
+            let operands = [
+                draw(n * inputs),
+                draw(inputs * outputs),
+                draw(outputs),
+                draw(n * outputs),
+            ];
+            let on_device = values(device, [n, inputs, outputs], &operands, relu).await?;
+            let on_cpu = values(&Device::flex(), [n, inputs, outputs], &operands, relu).await?;
+            let label = format!(
+                "dense{} [{n}×{inputs}·{inputs}×{outputs}]{unit}",
+                if relu { "+relu" } else { "" }
+            );
+            let depth = [inputs, outputs, n, n];
+            compare(&mut rows, &label, &LAYER_PARTS, &on_device, &on_cpu, &depth)?;
+        }
+    }
+    Ok(rows)
 }
 
 /// `[batch, channels, h, w]` of the pooling checks.

@@ -33,7 +33,7 @@ use burn_cubecl::cubecl::prelude::*;
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Kernel families of this module that are switched off (bits of [`Family`]), so that the
 /// bench can compare each with burn's operations in one build (`set_disabled`); none by default.
@@ -328,17 +328,53 @@ fn spread(quad: Quad, values: &mut Array<f32>, #[comptime] at: usize) {
     }
 }
 
-/// The quad product's unit: 8 rows by 16 columns of `C`, 24 quad reads per 512 multiply-adds.
-const QUAD_ROWS: usize = 8;
-const QUAD_COLS: usize = 16;
-/// The quad product's workgroup: 16 units across by 4 down (256 columns by 32 rows).
-const QUAD_GROUP: (u32, u32) = (16, 4);
+/// A quad product's unit (`rows × cols` outputs of `C`, both in whole quads) and workgroup
+/// (units across and down). Which one a launch takes depends on the adapter ([`set_adapter`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProductUnit {
+    pub rows: usize,
+    pub cols: usize,
+    pub group: (u32, u32),
+}
 
-/// The product of [`product_kernel`] with its operands read as quads along their contiguous
-/// axis, for shapes that allow it (see [`quads_fit`]): `A` along `depth` (along `rows` when
-/// `a_transposed`), `B` along `cols` (along `depth` when `b_transposed`). Each unit sums its
-/// 8×16 outputs in registers; reads past the edge are clamped to the last row, column or quad,
-/// and only outputs inside `C` are written.
+/// On a software adapter (SwiftShader): 8 rows by 16 columns, 24 quad reads per 512
+/// multiply-adds, in workgroups of 16 × 4 units (256 columns by 32 rows). Every load there is
+/// a gather per lane and the lanes are few, so the fewest loads per multiply-add win, however
+/// few units a product makes (the FCN's [128, 256] outputs are 256 units).
+pub const SOFTWARE_UNIT: ProductUnit = ProductUnit {
+    rows: 8,
+    cols: 16,
+    group: (16, 4),
+};
+
+/// On a hardware GPU: 4 × 4 outputs a unit in 8 × 8 workgroups (32 × 32 outputs), TF.js's
+/// shape for its WebGPU products. A GPU needs thousands of units in flight to hide its memory
+/// latency, and its caches serve the neighbouring units' reads: the FCN's [128, 256] outputs
+/// are 2,048 units in 32 workgroups here, 256 units in 4 workgroups with the software unit.
+pub const HARDWARE_UNIT: ProductUnit = ProductUnit {
+    rows: 4,
+    cols: 4,
+    group: (8, 8),
+};
+
+/// Whether the adapter is a software one (see [`set_adapter`]); a hardware GPU until told.
+static SOFTWARE_ADAPTER: AtomicBool = AtomicBool::new(false);
+
+/// Tells the kernels what the WebGPU adapter is: `software` for a CPU renderer such as
+/// SwiftShader, whose kernels take [`SOFTWARE_UNIT`]; [`HARDWARE_UNIT`] otherwise.
+pub fn set_adapter(software: bool) {
+    SOFTWARE_ADAPTER.store(software, Ordering::Relaxed);
+}
+
+/// The product unit for the adapter the kernels were told of.
+pub fn product_unit() -> ProductUnit {
+    if SOFTWARE_ADAPTER.load(Ordering::Relaxed) {
+        SOFTWARE_UNIT
+    } else {
+        HARDWARE_UNIT
+    }
+}
+
 #[cube(launch_unchecked)]
 fn product_quads_kernel(
     a: &[Quad],
@@ -352,75 +388,83 @@ fn product_quads_kernel(
     #[comptime] b_transposed: bool,
     #[comptime] with_bias: bool,
     #[comptime] relu: bool,
+    #[comptime] unit_rows: usize,
+    #[comptime] unit_cols: usize,
 ) {
-    let row0 = ABSOLUTE_POS_Y as usize * QUAD_ROWS;
-    let col0 = ABSOLUTE_POS_X as usize * QUAD_COLS;
+    let row0 = ABSOLUTE_POS_Y as usize * unit_rows;
+    let col0 = ABSOLUTE_POS_X as usize * unit_cols;
     if row0 >= rows || col0 >= cols {
         terminate!();
     }
-    let mut acc = Array::<f32>::new(comptime!(QUAD_ROWS * QUAD_COLS));
+    let mut acc = Array::<f32>::new(comptime!(unit_rows * unit_cols));
     #[unroll]
-    for i in 0..comptime!(QUAD_ROWS * QUAD_COLS) {
+    for i in 0..comptime!(unit_rows * unit_cols) {
         acc[i] = 0.0;
     }
-    let mut av = Array::<f32>::new(comptime!(QUAD_ROWS * 4));
-    let mut bv = Array::<f32>::new(comptime!(QUAD_COLS * 4));
-    let mut row = Array::<usize>::new(QUAD_ROWS);
+    let mut av = Array::<f32>::new(comptime!(unit_rows * 4));
+    let mut bv = Array::<f32>::new(comptime!(unit_cols * 4));
+    let mut row = Array::<usize>::new(unit_rows);
     #[unroll]
-    for i in 0..QUAD_ROWS {
+    for i in 0..unit_rows {
         row[i] = min(row0 + i, rows - 1);
     }
     // B's quads (4 columns each) of the unit, clamped, when B is read along `cols`.
     let col_quads = cols / 4;
-    let mut quad = Array::<usize>::new(comptime!(QUAD_COLS / 4));
+    let mut quad = Array::<usize>::new(comptime!(unit_cols / 4));
     #[unroll]
-    for q in 0..comptime!(QUAD_COLS / 4) {
+    for q in 0..comptime!(unit_cols / 4) {
         quad[q] = min(col0 / 4 + q, col_quads - 1);
     }
     if a_transposed {
-        // A stored [depth, rows] (two quads of rows per k), B [depth, cols]: one k at a time.
+        // A stored [depth, rows] (the unit's quads of rows per k), B [depth, cols]: one k at a
+        // time.
         let row_quads = rows / 4;
-        let first = row0 / 4;
-        let second = min(first + 1, row_quads - 1);
+        let mut row_quad = Array::<usize>::new(comptime!(unit_rows / 4));
+        #[unroll]
+        for r in 0..comptime!(unit_rows / 4) {
+            row_quad[r] = min(row0 / 4 + r, row_quads - 1);
+        }
         for k in 0..depth {
-            spread(a[k * row_quads + first], &mut av, 0usize);
-            spread(a[k * row_quads + second], &mut av, 4usize);
             #[unroll]
-            for q in 0..comptime!(QUAD_COLS / 4) {
+            for r in 0..comptime!(unit_rows / 4) {
+                spread(a[k * row_quads + row_quad[r]], &mut av, r * 4);
+            }
+            #[unroll]
+            for q in 0..comptime!(unit_cols / 4) {
                 spread(b[k * col_quads + quad[q]], &mut bv, q * 4);
             }
             #[unroll]
-            for i in 0..QUAD_ROWS {
+            for i in 0..unit_rows {
                 #[unroll]
-                for j in 0..QUAD_COLS {
-                    acc[i * QUAD_COLS + j] += av[i] * bv[j];
+                for j in 0..unit_cols {
+                    acc[i * unit_cols + j] += av[i] * bv[j];
                 }
             }
         }
     } else {
         // A stored [rows, depth]: each row's next four k in one quad.
         let depth_quads = depth / 4;
-        let mut col = Array::<usize>::new(QUAD_COLS);
+        let mut col = Array::<usize>::new(unit_cols);
         #[unroll]
-        for j in 0..QUAD_COLS {
+        for j in 0..unit_cols {
             col[j] = min(col0 + j, cols - 1);
         }
         for k4 in 0..depth_quads {
             #[unroll]
-            for i in 0..QUAD_ROWS {
+            for i in 0..unit_rows {
                 spread(a[row[i] * depth_quads + k4], &mut av, i * 4);
             }
             if b_transposed {
                 // B stored [cols, depth]: each column's four k in one quad; a dot per output.
                 #[unroll]
-                for j in 0..QUAD_COLS {
+                for j in 0..unit_cols {
                     spread(b[col[j] * depth_quads + k4], &mut bv, j * 4);
                 }
                 #[unroll]
-                for i in 0..QUAD_ROWS {
+                for i in 0..unit_rows {
                     #[unroll]
-                    for j in 0..QUAD_COLS {
-                        acc[i * QUAD_COLS + j] += av[i * 4] * bv[j * 4]
+                    for j in 0..unit_cols {
+                        acc[i * unit_cols + j] += av[i * 4] * bv[j * 4]
                             + av[i * 4 + 1] * bv[j * 4 + 1]
                             + av[i * 4 + 2] * bv[j * 4 + 2]
                             + av[i * 4 + 3] * bv[j * 4 + 3];
@@ -431,14 +475,14 @@ fn product_quads_kernel(
                 #[unroll]
                 for t in 0..4 {
                     #[unroll]
-                    for q in 0..comptime!(QUAD_COLS / 4) {
+                    for q in 0..comptime!(unit_cols / 4) {
                         spread(b[(k4 * 4 + t) * col_quads + quad[q]], &mut bv, q * 4);
                     }
                     #[unroll]
-                    for i in 0..QUAD_ROWS {
+                    for i in 0..unit_rows {
                         #[unroll]
-                        for j in 0..QUAD_COLS {
-                            acc[i * QUAD_COLS + j] += av[i * 4 + t] * bv[j];
+                        for j in 0..unit_cols {
+                            acc[i * unit_cols + j] += av[i * 4 + t] * bv[j];
                         }
                     }
                 }
@@ -452,7 +496,7 @@ fn product_quads_kernel(
         bias,
         (row0, col0),
         (rows, cols),
-        (QUAD_ROWS, QUAD_COLS),
+        (unit_rows, unit_cols),
         with_bias,
         relu,
     );
@@ -1322,10 +1366,11 @@ fn launch_product(
     // Without a bias the kernel never reads its buffer: `a` stands in.
     let bias = bias.map(into_contiguous).unwrap_or_else(|| a.clone());
     if quads_fit(rows, cols, depth, transpose_a, transpose_b) {
-        let (group_x, group_y) = QUAD_GROUP;
+        let unit = product_unit();
+        let (group_x, group_y) = unit.group;
         let count = CubeCount::Static(
-            (cols.div_ceil(QUAD_COLS) as u32).div_ceil(group_x),
-            (rows.div_ceil(QUAD_ROWS) as u32).div_ceil(group_y),
+            (cols.div_ceil(unit.cols) as u32).div_ceil(group_x),
+            (rows.div_ceil(unit.rows) as u32).div_ceil(group_y),
             1,
         );
         // Safety: as below; the quad buffers' lengths are their sizes over four.
@@ -1345,6 +1390,8 @@ fn launch_product(
                 transpose_b,
                 with_bias,
                 relu,
+                unit.rows,
+                unit.cols,
             );
         }
         return out;

@@ -1,8 +1,11 @@
 //! Where an FCN training step's time goes on a device: the bench's step (FCN 3×256 on MNIST
 //! shapes, batch 128, SGD momentum) run cumulatively — forward; forward and loss; those and the
 //! backward pass; the whole step with the optimizer — each ended by one read-back that waits for
-//! the device, so that each phase's share is the difference of two means. The read-back itself
-//! is in every variant and is reported apart (`sync_ms`, an empty round trip).
+//! the device, so that each phase's share is the difference of two medians. The variants take
+//! turns, step by step, so that the host's drift (a software adapter's step varies by ±10% from
+//! second to second) falls on all of them alike: timed one variant after the other, a phase of a
+//! millisecond came out negative. The read-back itself is in every variant and is reported apart
+//! (`sync_ms`, an empty round trip).
 
 use super::EngineError;
 use super::loss::batch_loss;
@@ -39,7 +42,7 @@ enum Upto {
     Step,
 }
 
-/// Profiles `steps` steps of each variant (after two warm-up steps of each) on `device`.
+/// Profiles `steps` steps of each variant (after two warm-up rounds) on `device`.
 pub async fn fcn_step_profile(device: &Device, steps: usize) -> Result<StepProfile, EngineError> {
     let (batch, classes, inputs) = (128, 10, 784);
     let model = Model::new(Architecture::Fcn { depth: 3, width: 256 }, [1, 28, 28], classes);
@@ -58,12 +61,18 @@ pub async fn fcn_step_profile(device: &Device, steps: usize) -> Result<StepProfi
         pixels: &pixels,
         labels: &labels,
         device,
-        steps,
     };
-    let forward = mean_ms(&inputs, Upto::Forward, &mut params, &mut optimizer).await?;
-    let loss = mean_ms(&inputs, Upto::Loss, &mut params, &mut optimizer).await?;
-    let backward = mean_ms(&inputs, Upto::Backward, &mut params, &mut optimizer).await?;
-    let step = mean_ms(&inputs, Upto::Step, &mut params, &mut optimizer).await?;
+    let variants = [Upto::Forward, Upto::Loss, Upto::Backward, Upto::Step];
+    let mut times: [Vec<f64>; 4] = Default::default();
+    for round in 0..steps + 2 {
+        for (i, &upto) in variants.iter().enumerate() {
+            let ms = step_ms(&inputs, upto, &mut params, &mut optimizer).await?;
+            if round >= 2 {
+                times[i].push(ms);
+            }
+        }
+    }
+    let [forward, loss, backward, step] = times.map(median);
 
     let mut sync_total = 0.0;
     for _ in 0..steps {
@@ -85,17 +94,27 @@ pub async fn fcn_step_profile(device: &Device, steps: usize) -> Result<StepProfi
     })
 }
 
+/// The middle value (the mean of the middle two for an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
 /// What every variant runs on.
 struct Inputs<'a> {
     model: &'a Model,
     pixels: &'a [f32],
     labels: &'a [i64],
     device: &'a Device,
-    steps: usize,
 }
 
-/// Mean milliseconds of `steps` steps up to `upto`, each ended by a read-back.
-async fn mean_ms(
+/// Milliseconds of one step up to `upto`, ended by a read-back.
+async fn step_ms(
     inputs: &Inputs<'_>,
     upto: Upto,
     params: &mut [Tensor<1>],
@@ -106,42 +125,35 @@ async fn mean_ms(
         pixels,
         labels,
         device,
-        steps,
     } = *inputs;
     let batch = labels.len();
     let features = pixels.len() / batch;
-    let mut total = 0.0;
-    for rep in 0..steps + 2 {
-        let started = Instant::now();
-        let x = Tensor::<2>::from_data(TensorData::new(pixels.to_vec(), [batch, features]), device); // [batch, 784]
-        let logits = model.forward(params, x, Mode::Train).logits; // [batch, 10]
-        let done: Tensor<1> = if upto == Upto::Forward {
-            logits.inner().sum()
+    let started = Instant::now();
+    let x = Tensor::<2>::from_data(TensorData::new(pixels.to_vec(), [batch, features]), device); // [batch, 784]
+    let logits = model.forward(params, x, Mode::Train).logits; // [batch, 10]
+    let done: Tensor<1> = if upto == Upto::Forward {
+        logits.inner().sum()
+    } else {
+        let loss = batch_loss(logits, labels, device).await?;
+        if upto == Upto::Loss {
+            loss.value
         } else {
-            let loss = batch_loss(logits, labels, device).await?;
-            if upto == Upto::Loss {
-                loss.value
+            let mut grads = loss.objective.backward();
+            let sums: Vec<Tensor<1>> = if upto == Upto::Backward {
+                params
+                    .iter()
+                    .filter_map(|p| p.grad(&grads))
+                    .map(|g| g.sum())
+                    .collect()
             } else {
-                let mut grads = loss.objective.backward();
-                let sums: Vec<Tensor<1>> = if upto == Upto::Backward {
-                    params
-                        .iter()
-                        .filter_map(|p| p.grad(&grads))
-                        .map(|g| g.sum())
-                        .collect()
-                } else {
-                    optimizer.step(params, &model.tensors, &mut grads, 0.01);
-                    params.iter().map(|p| p.clone().inner().sum()).collect()
-                };
-                Tensor::cat(sums, 0).sum()
-            }
-        };
-        read_floats(done).await.map_err(EngineError::Device)?;
-        if rep >= 2 {
-            total += started.elapsed().as_secs_f64() * 1e3;
+                optimizer.step(params, &model.tensors, &mut grads, 0.01);
+                params.iter().map(|p| p.clone().inner().sum()).collect()
+            };
+            Tensor::cat(sums, 0).sum()
         }
-    }
-    Ok(total / steps as f64)
+    };
+    read_floats(done).await.map_err(EngineError::Device)?;
+    Ok(started.elapsed().as_secs_f64() * 1e3)
 }
 
 #[cfg(test)]
