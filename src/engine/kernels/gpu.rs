@@ -1,16 +1,17 @@
-//! The WebGPU backend's own kernel for the dense layers: one tiled product `C = op(A)·op(B)`
-//! that writes `C + bias` (and its ReLU) in the same pass, and computes both backward products
-//! by reading its operands transposed. Registered with burn as a backend extension
-//! ([`GpuKernels`]) for cubecl, for burn's fusion over it (as an opaque operation of its
-//! stream) and for autodiff, with the backward pass written out.
+//! The WebGPU backend's own kernels for what training spends its time in: one tiled product
+//! `C = op(A)·op(B)` that writes `C + bias` (and its ReLU) in the same pass and computes both
+//! backward products by reading its operands transposed; "same" convolutions with their
+//! gradients; 2×2 max pooling; the training loss with its gradient; a dense layer's ReLU mask
+//! with its bias gradient; the SGD step. Registered with burn as a backend extension
+//! ([`GpuKernels`]) for cubecl, for burn's fusion over it (as opaque operations of its stream)
+//! and for autodiff, with the backward passes written out.
 //!
-//! burn 0.22's matmul on WebGPU (autotune off) takes cubek's general strategy: a
-//! shared-memory kernel staged through workgroup barriers, and bias and ReLU as passes of their
-//! own. Each unit here instead keeps a 4×4 block of outputs in registers and reads its
-//! operands straight from the buffers, the shape of TF.js's WebGL kernels, which on a software
-//! adapter (barriers are costly there) are several times faster than its shared-memory WebGPU
-//! ones. An 8×8 workgroup covers a 32×32 block of outputs, whose operand rows a real GPU keeps
-//! in its caches.
+//! burn 0.22's matmul on WebGPU (autotune off) takes cubek's general strategy: a shared-memory
+//! kernel staged through workgroup barriers, and bias and ReLU as passes of their own; its loss
+//! and optimizer are a dozen small passes each. Here each product unit keeps a block of outputs
+//! in registers and reads its operands straight from the buffers, four floats a load where the
+//! shape allows (the shape of TF.js's kernels): large units on a software adapter, where every
+//! load is a gather per lane, and small ones in many workgroups on a GPU ([`ProductUnit`]).
 
 // In the kernels `v != v` is the NaN test, and a comptime flag's `if` stays apart from the
 // runtime one inside it, so that the flag removes the whole branch when the kernel expands.

@@ -10,7 +10,8 @@
 //! gradient is a scatter. Together they were over half of a VGG step (BENCHMARKS.md, issue 11).
 //! Here each is one pass over plain slices and the products are batch-wide, through the same
 //! deterministic `gemm` as the rest of the CPU path, so the page and the command line still
-//! agree bit for bit. Other backends (WebGPU) keep burn's own operations.
+//! agree bit for bit. WebGPU has kernels of its own ([`gpu`]); other backends keep burn's
+//! operations.
 
 mod autodiff;
 pub mod check;
