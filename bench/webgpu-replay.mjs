@@ -5,6 +5,7 @@
 // (printed as "empty submit+wait"), so tiny kernels read high; the big ones are what it is for.
 //   node bench/webgpu-replay.mjs                       (FCN 3x256, batch 128; PER_STEP=60 its dispatches per step)
 //   CFG='model=vgg11&width-mult=0.25&...' PER_STEP=147 REC_START=12000 REC_LEN=4000 node bench/webgpu-replay.mjs
+//   MASK=8 node bench/webgpu-replay.mjs                (families off first, as bench/webgpu-kernels-ab.mjs)
 import { chromium } from 'playwright-core';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +37,11 @@ const context = await browser.newContext({ serviceWorkers: 'block' });
 await context.route('**/*_loader.js', async (route) => { const response = await route.fetch(); await route.fulfill({ response, body: REC + '\n' + (await response.text()) }); });
 const page = await context.newPage();
 const cfg = process.env.CFG || 'model=fcn&depth=3&width=256&batch-size=128&lr=0.01&momentum=0.9&epochs=1&checkpoints=0,1&seed=0&test-limit=500&eval-batch-size=500&train-limit=5120';
-await page.goto(server.url + '#' + cfg + '&run=1&backend=webgpu');
+// MASK: kernel families switched back to burn's operations first (set_gpu_kernels_off), then Run.
+await page.goto(server.url + '#' + cfg + '&backend=webgpu');
+await page.waitForSelector('[data-testid=run]:not([disabled])', { timeout: 120000 });
+for (const w of page.workers()) await w.evaluate((m) => typeof wasm_bindgen !== 'undefined' && wasm_bindgen.set_gpu_kernels_off && wasm_bindgen.set_gpu_kernels_off(m), +(process.env.MASK || 0)).catch(() => {});
+await page.click('[data-testid=run]');
 await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 900000 });
 for (const w of page.workers()) {
   const r = await w.evaluate(() => self.__recDone ? self.__replay() : null).catch((e) => String(e));
