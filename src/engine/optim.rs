@@ -126,7 +126,7 @@ pub fn sgd_update(
 }
 
 /// The SGD update on the CPU backend, one pass per tensor over its values in place: exactly the
-/// operations of the tensor expressions in [`Optimizer::step`], in the same order and f32
+/// operations of the tensor expressions in [`sgd_update`], in the same order and f32
 /// rounding (so the same bits), without their four passes and three fresh buffers (19% of the
 /// page's FCN step). Returns the new value and the new momentum buffer (none without momentum).
 fn sgd_in_one_pass(

@@ -180,11 +180,21 @@ impl<B: CpuKernels> Backward<B, 1> for MaxPool {
     type State = FloatTensor<B>;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        if let Some(node) = node_x {
-            grads.register::<B>(node.id, B::max_pool_2x2_grad(ops.state, grad));
-        }
+        backward_one::<B, _>(ops, grads, B::max_pool_2x2_grad);
+    }
+}
+
+/// The backward step of an operation with one input: the input's gradient from the saved
+/// state and the output's gradient, registered when the input is tracked.
+pub(super) fn backward_one<B: Backend, S>(
+    ops: Ops<S, 1>,
+    grads: &mut Gradients,
+    gradient: impl FnOnce(S, FloatTensor<B>) -> FloatTensor<B>,
+) {
+    let [node] = ops.parents;
+    let grad = grads.consume::<B>(&ops.node);
+    if let Some(node) = node {
+        grads.register::<B>(node.id, gradient(ops.state, grad));
     }
 }
 

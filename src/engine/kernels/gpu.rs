@@ -17,7 +17,7 @@
 // runtime one inside it, so that the flag removes the whole branch when the kernel expands.
 #![allow(clippy::eq_op, clippy::collapsible_if)]
 
-use super::autodiff::{DenseBackward, DenseGradients, finish, is_tracked, record_dense};
+use super::autodiff::{DenseBackward, DenseGradients, backward_one, finish, is_tracked, record_dense};
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -1842,11 +1842,7 @@ impl<B: GpuKernels> Backward<B, 1> for MaxPool {
     type State = FloatTensor<B>;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        if let Some(node) = node_x {
-            grads.register::<B>(node.id, B::max_pool_2x2_grad(ops.state, grad));
-        }
+        backward_one::<B, _>(ops, grads, B::max_pool_2x2_grad);
     }
 }
 
@@ -1859,12 +1855,10 @@ impl<B: GpuKernels> Backward<B, 1> for CrossEntropy {
     type State = FloatTensor<B>;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_logits] = ops.parents;
-        let upstream = grads.consume::<B>(&ops.node); // [1]
-        if let Some(node) = node_logits {
-            let scaled = B::float_mul(ops.state, B::float_reshape(upstream, Shape::new([1, 1])));
-            grads.register::<B>(node.id, scaled);
-        }
+        // `upstream: [1]`
+        backward_one::<B, _>(ops, grads, |gradient, upstream| {
+            B::float_mul(gradient, B::float_reshape(upstream, Shape::new([1, 1])))
+        });
     }
 }
 
