@@ -3,7 +3,7 @@
 // one is from its first load on (the service worker's headers, one reload). Alternates runs of
 // the bench's FCN config and of VGG-11 x0.25 at batch 32 and 128, twice each, and prints steady
 // samples/s (after the first step) and the sweep's time.
-//   node bench/cpu-threads-ab.mjs        (after trunk build --release)
+//   node bench/cpu-threads-ab.mjs        (after trunk build --release; BENCH_CNN=0 for the FCN only)
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,6 +21,7 @@ const configs = {
   'VGG-11 x0.25 batch 32': { model: 'vgg11', 'width-mult': 0.25, epochs: 1, lr: 0.02, 'batch-size': 32, checkpoints: '0,1', 'train-limit': 32 * 16, 'test-limit': 200, 'eval-batch-size': 100 },
   'VGG-11 x0.25 batch 128': { model: 'vgg11', 'width-mult': 0.25, epochs: 1, lr: 0.02, 'batch-size': 128, checkpoints: '0,1', 'train-limit': 128 * 6, 'test-limit': 200, 'eval-batch-size': 100 },
 };
+if (process.env.BENCH_CNN === '0') for (const k of Object.keys(configs)) if (!k.startsWith('FCN')) delete configs[k];
 const engines = { 'one thread': { serviceWorkers: 'block' }, threads: {} };
 const rows = [];
 for (const [label, config] of Object.entries(configs)) {
