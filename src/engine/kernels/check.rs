@@ -174,7 +174,7 @@ async fn sgd_values(
 /// `set_adapter` takes and a label; elsewhere the one kernel there is.
 fn product_units(device: &Device) -> Vec<Option<(bool, &'static str)>> {
     #[cfg(feature = "webgpu")]
-    if device.clone().without_autodiff() != Device::flex() {
+    if !super::on_cpu(device) {
         return vec![
             Some((true, " (software unit)")),
             Some((false, " (hardware unit)")),

@@ -181,11 +181,18 @@ fn activate(value: f32, shift: f32, #[comptime] with_bias: bool, #[comptime] rel
         out += shift;
     }
     if relu {
-        if !(out > 0.0 || out != out) {
+        if !relu_keeps(out) {
             out = 0.0;
         }
     }
     out
+}
+
+/// Whether the CPU backend's ReLU keeps `value` (positive, or NaN so that a diverging run's NaN
+/// passes), and so whether its gradient passes there too.
+#[cube]
+fn relu_keeps(value: f32) -> bool {
+    value > 0.0 || value != value
 }
 
 /// One unit: the `block`×`block` outputs from row `block·y` and column `block·x` of
@@ -989,12 +996,7 @@ fn repack_conv_weight(
     k: usize,
     flipped: bool,
 ) -> CubeTensor {
-    let out = empty_device_contiguous_dtype(
-        weight.client.clone(),
-        weight.device.clone(),
-        Shape::new([channels * k * k * outputs]),
-        DType::F32,
-    );
+    let out = empty_f32(&weight, Shape::new([channels * k * k * outputs]));
     // Safety: one unit per output value, each reading one weight inside the tensor.
     unsafe {
         conv_repack_kernel::launch_unchecked(
@@ -1162,8 +1164,7 @@ fn dense_output_grads_kernel(
     for _ in 0..rows {
         let mut g = grad[at];
         if relu {
-            let o = out[at];
-            if !(o > 0.0 || o != o) {
+            if !relu_keeps(out[at]) {
                 g = 0.0;
             }
         }
@@ -1210,6 +1211,11 @@ fn sgd_kernel<N: Size>(
     }
     new_buffer[i] = b;
     new_value[i] = theta - b * Vector::new(lr);
+}
+
+/// A new contiguous f32 tensor of `shape` on `beside`'s device (every kernel's output).
+fn empty_f32(beside: &CubeTensor, shape: Shape) -> CubeTensor {
+    empty_device_contiguous_dtype(beside.client.clone(), beside.device.clone(), shape, DType::F32)
 }
 
 /// Units per workgroup of the element-wise kernels.
@@ -1259,7 +1265,7 @@ fn launch_conv(
 ) -> CubeTensor {
     let (x, weight) = (into_contiguous(x), into_contiguous(weight));
     let shape = Shape::new([batch, outputs, height, width]);
-    let out = empty_device_contiguous_dtype(x.client.clone(), x.device.clone(), shape, DType::F32);
+    let out = empty_f32(&x, shape);
     let pixels = batch * height * width;
     if pixels == 0 || outputs == 0 {
         return out;
@@ -1354,12 +1360,7 @@ fn launch_product(
         depth, b_depth,
         "the product's operands disagree on their inner size"
     );
-    let out = empty_device_contiguous_dtype(
-        a.client.clone(),
-        a.device.clone(),
-        Shape::new([rows, cols]),
-        DType::F32,
-    );
+    let out = empty_f32(&a, Shape::new([rows, cols]));
     if rows == 0 || cols == 0 {
         return out;
     }
@@ -1439,7 +1440,7 @@ impl GpuKernels for CubeBackend {
         let [n, c, h, w] = pool_dims(&x);
         let x = into_contiguous(x);
         let shape = Shape::new([n, c, h / 2, w / 2]);
-        let out = empty_device_contiguous_dtype(x.client.clone(), x.device.clone(), shape, DType::F32);
+        let out = empty_f32(&x, shape);
         let outputs = n * c * (h / 2) * (w / 2);
         if outputs == 0 {
             return out;
@@ -1462,12 +1463,7 @@ impl GpuKernels for CubeBackend {
     fn max_pool_2x2_grad(x: CubeTensor, grad: CubeTensor) -> CubeTensor {
         let [n, c, h, w] = pool_dims(&x);
         let (x, grad) = (into_contiguous(x), into_contiguous(grad));
-        let out = empty_device_contiguous_dtype(
-            x.client.clone(),
-            x.device.clone(),
-            Shape::new([n, c, h, w]),
-            DType::F32,
-        );
+        let out = empty_f32(&x, Shape::new([n, c, h, w]));
         let inputs = n * c * h * w;
         if inputs == 0 {
             return out;
@@ -1528,12 +1524,7 @@ impl GpuKernels for CubeBackend {
         let plane = (height * width).max(1);
         let images = pixels_per_split.div_ceil(plane).clamp(1, batch.max(1));
         let splits = batch.div_ceil(images).max(1);
-        let partial = empty_device_contiguous_dtype(
-            x.client.clone(),
-            x.device.clone(),
-            Shape::new([splits, outputs * cols]),
-            DType::F32,
-        );
+        let partial = empty_f32(&x, Shape::new([splits, outputs * cols]));
         if let Some(whole_planes) = quads {
             let units = channels * outputs.div_ceil(CONV_GRAD_OUTPUTS);
             let count = CubeCount::Static((units as u32).div_ceil(CONV_QUAD_GROUP), 1, splits as u32);
@@ -1599,10 +1590,10 @@ impl GpuKernels for CubeBackend {
         );
         let [rows, classes] = [dims[0], dims[1]];
         assert_eq!(labels.meta.shape().num_elements(), rows, "one label a row");
-        let empty = |shape: Shape| {
-            empty_device_contiguous_dtype(logits.client.clone(), logits.device.clone(), shape, DType::F32)
-        };
-        let (loss, gradient) = (empty(Shape::new([1])), empty(Shape::new([rows, classes])));
+        let (loss, gradient) = (
+            empty_f32(&logits, Shape::new([1])),
+            empty_f32(&logits, Shape::new([rows, classes])),
+        );
         // Safety: the one workgroup's units read and write only their own rows, the first
         // unit reads the shared sums after the barrier and writes the loss.
         unsafe {
@@ -1632,10 +1623,10 @@ impl GpuKernels for CubeBackend {
         let [rows, cols] = [dims[0], dims[1]];
         // Without the ReLU the kernel never reads `out`: the gradient stands in.
         let out = if relu { into_contiguous(out) } else { grad.clone() };
-        let empty = |shape: Shape| {
-            empty_device_contiguous_dtype(grad.client.clone(), grad.device.clone(), shape, DType::F32)
-        };
-        let (masked, bias_grad) = (empty(Shape::new([rows, cols])), empty(Shape::new([cols])));
+        let (masked, bias_grad) = (
+            empty_f32(&grad, Shape::new([rows, cols])),
+            empty_f32(&grad, Shape::new([cols])),
+        );
         if cols == 0 {
             return (masked, bias_grad);
         }
@@ -1683,15 +1674,7 @@ impl GpuKernels for CubeBackend {
             "a value, its gradient and its buffer have one size"
         );
         let shape = Shape::from(value.meta.shape().to_vec());
-        let empty = || {
-            empty_device_contiguous_dtype(
-                value.client.clone(),
-                value.device.clone(),
-                shape.clone(),
-                DType::F32,
-            )
-        };
-        let (new_value, new_buffer) = (empty(), empty());
+        let (new_value, new_buffer) = (empty_f32(&value, shape.clone()), empty_f32(&value, shape));
         if len == 0 {
             return (new_value, new_buffer);
         }
@@ -1740,8 +1723,9 @@ impl GpuKernels for CubeBackend {
     }
 }
 
-/// The WebGPU kernels' dense gradients: burn's ReLU mask and row sum, and both products
-/// through [`GpuKernels::product`] reading an operand transposed.
+/// The WebGPU kernels' dense gradients: the ReLU mask and bias gradient in one pass
+/// ([`GpuKernels::dense_output_grads`]), and both products through [`GpuKernels::product`]
+/// reading an operand transposed.
 #[derive(Debug)]
 struct GpuDense;
 

@@ -162,7 +162,7 @@ pub fn conv2d(
     stride: usize,
     padding: usize,
 ) -> Tensor<4> {
-    if !on_cpu(&x) {
+    if !on_cpu(&x.device()) {
         return gpu_conv2d(x, weight, bias, stride, padding, false);
     }
     let out = match bias {
@@ -189,7 +189,7 @@ pub fn conv2d_relu(
     stride: usize,
     padding: usize,
 ) -> Tensor<4> {
-    if !on_cpu(&x) {
+    if !on_cpu(&x.device()) {
         return gpu_conv2d(x, weight, bias, stride, padding, true);
     }
     relu_if(conv2d(x, weight, bias, stride, padding), true)
@@ -247,7 +247,7 @@ fn relu_if<const D: usize>(t: Tensor<D>, relu: bool) -> Tensor<D> {
 /// backend's kernels there, burn's operations elsewhere.
 pub fn dense(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1>, relu: bool) -> Tensor<2> {
     #[cfg(feature = "webgpu")]
-    if x.device().without_autodiff() != Device::flex() && gpu::enabled(gpu::Family::Dense) {
+    if !on_cpu(&x.device()) && gpu::enabled(gpu::Family::Dense) {
         return Tensor::from_dispatch(<Dispatch as gpu::GpuKernels>::dense(
             x.into_dispatch(),
             weight.into_dispatch(),
@@ -255,7 +255,7 @@ pub fn dense(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1>, relu: bool) -> Te
             relu,
         ));
     }
-    if x.device().without_autodiff() == Device::flex() {
+    if on_cpu(&x.device()) {
         return Tensor::from_dispatch(<Dispatch as CpuKernels>::dense(
             x.into_dispatch(),
             weight.into_dispatch(),
@@ -274,7 +274,7 @@ pub fn cross_entropy(logits: Tensor<2>, labels: &[i64]) -> Tensor<1> {
     let device = logits.device();
     let n = labels.len();
     #[cfg(feature = "webgpu")]
-    if device.clone().without_autodiff() != Device::flex() && gpu::enabled(gpu::Family::Loss) {
+    if !on_cpu(&device) && gpu::enabled(gpu::Family::Loss) {
         // Class indices as floats (exact below 2²⁴; any label that is not a class gives an
         // infinite loss, as on the CPU).
         let classes: Vec<f32> = labels.iter().map(|&l| l as f32).collect();
@@ -290,7 +290,7 @@ pub fn cross_entropy(logits: Tensor<2>, labels: &[i64]) -> Tensor<1> {
 /// Whether `device` runs the SGD step in one kernel ([`device_sgd_step`]).
 pub fn has_sgd_kernel(device: &Device) -> bool {
     #[cfg(feature = "webgpu")]
-    if device.clone().without_autodiff() != Device::flex() && gpu::enabled(gpu::Family::Sgd) {
+    if !on_cpu(device) && gpu::enabled(gpu::Family::Sgd) {
         return true;
     }
     let _ = device;
@@ -331,7 +331,7 @@ pub fn device_sgd_step(
 /// backend's kernel there; elsewhere a reshape and two maxima rather than burn's `max_pool2d`
 /// (the same computation, one generic pooling kernel fewer).
 pub fn max_pool_2x2(x: Tensor<4>) -> Tensor<4> {
-    if on_cpu(&x) {
+    if on_cpu(&x.device()) {
         return Tensor::from_dispatch(<Dispatch as CpuKernels>::max_pool_2x2(x.into_dispatch()));
     }
     let [batch, channels, h, w] = x.dims();
@@ -345,8 +345,9 @@ pub fn max_pool_2x2(x: Tensor<4>) -> Tensor<4> {
         .reshape([batch, channels, h / 2, w / 2])
 }
 
-fn on_cpu(x: &Tensor<4>) -> bool {
-    x.device().without_autodiff() == Device::flex()
+/// Whether `device` (autodiff or not) is the CPU backend, whose kernels are [`CpuKernels`].
+pub(crate) fn on_cpu(device: &Device) -> bool {
+    device.clone().without_autodiff() == Device::flex()
 }
 
 /// A tensor's values as one `f32` slice, copying only if it is a strided view.
