@@ -4,6 +4,8 @@
 // the bench's FCN config and of VGG-11 x0.25 at batch 32 and 128, twice each, and prints steady
 // samples/s (after the first step) and the sweep's time.
 //   node bench/cpu-threads-ab.mjs        (after trunk build --release; BENCH_CNN=0 for the FCN only)
+//   LAYERLAB_DIST_B=/tmp/dist-before: a build A/B instead, each engine alternating between dist/ (or
+//   LAYERLAB_DIST) and that build, ROUNDS times (default 2).
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,6 +17,9 @@ const DIST = process.env.LAYERLAB_DIST || path.join(here, '..', 'dist');
 const OUT = path.join(here, '..', 'bench-out');
 fs.mkdirSync(OUT, { recursive: true });
 const server = await serve(DIST);
+const serverB = process.env.LAYERLAB_DIST_B ? await serve(process.env.LAYERLAB_DIST_B) : null;
+const builds = serverB ? [['', server], [' (build B)', serverB]] : [['', server]];
+const ROUNDS = Number(process.env.ROUNDS || 2);
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-background-networking'] });
 const configs = {
   'FCN 3x256 batch 128': { model: 'fcn', depth: 3, width: 256, 'batch-size': 128, lr: 0.01, epochs: 1, checkpoints: '0,1', 'train-limit': 128 * 101, 'test-limit': 2000, 'eval-batch-size': 500 },
@@ -25,8 +30,9 @@ if (process.env.BENCH_CNN === '0') for (const k of Object.keys(configs)) if (!k.
 const engines = { 'one thread': { serviceWorkers: 'block' }, threads: {} };
 const rows = [];
 for (const [label, config] of Object.entries(configs)) {
-  for (let round = 0; round < 2; round++) {
-    for (const [engine, options] of Object.entries(engines)) {
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [engineName, options] of Object.entries(engines)) for (const [build, server] of builds) {
+      const engine = engineName + build;
       const context = await browser.newContext({ acceptDownloads: true, ...options });
       const page = await context.newPage();
       const frag = Object.entries({ ...config, run: 1, backend: 'cpu' }).map(([k, v]) => `${k}=${v}`).join('&');
@@ -47,3 +53,4 @@ for (const [label, config] of Object.entries(configs)) {
 fs.writeFileSync(path.join(OUT, 'cpu-threads-ab-rows.json'), JSON.stringify(rows, null, 1));
 await browser.close();
 await server.close();
+if (serverB) await serverB.close();

@@ -53,7 +53,10 @@ const CASES: &[Case] = &[
 
 #[test]
 fn convolution_matches_burn_forward_and_backward() {
-    for (case, &(batch, channels, h, w, outputs, k, stride, with_bias)) in CASES.iter().enumerate() {
+    // Each case plain and with the ReLU (which the CPU kernel applies as it stores the output
+    // when there is a bias, and whose mask its backward step applies).
+    let cases = CASES.iter().flat_map(|case| [(case, false), (case, true)]);
+    for (case, (&(batch, channels, h, w, outputs, k, stride, with_bias), relu)) in cases.enumerate() {
         let seed = case as u64;
         let x = random([batch, channels, h, w], seed);
         let weight = random([outputs, channels, k, k], seed + 100);
@@ -68,11 +71,18 @@ fn convolution_matches_burn_forward_and_backward() {
             let ba = bias
                 .as_ref()
                 .map(|b| Tensor::<1>::from_data(b.to_data(), &device).require_grad());
-            let out = if ours {
-                kernels::conv2d(xa.clone(), wa.clone(), ba.clone(), stride, k / 2)
-            } else {
-                let options = burn::tensor::ops::ConvOptions::new([stride; 2], [k / 2; 2], [1, 1], 1);
-                burn::tensor::module::conv2d(xa.clone(), wa.clone(), ba.clone(), options)
+            let out = match (ours, relu) {
+                (true, false) => kernels::conv2d(xa.clone(), wa.clone(), ba.clone(), stride, k / 2),
+                (true, true) => kernels::conv2d_relu(xa.clone(), wa.clone(), ba.clone(), stride, k / 2),
+                (false, _) => {
+                    let options = burn::tensor::ops::ConvOptions::new([stride; 2], [k / 2; 2], [1, 1], 1);
+                    let out = burn::tensor::module::conv2d(xa.clone(), wa.clone(), ba.clone(), options);
+                    if relu {
+                        burn::tensor::activation::relu(out)
+                    } else {
+                        out
+                    }
+                }
             };
             let dims = out.dims();
             let upstream = Tensor::<4>::from_data(random(dims, grad_out_seed).to_data(), &device);
@@ -83,7 +93,7 @@ fn convolution_matches_burn_forward_and_backward() {
             results.push((out.inner(), dx, dw, db));
         }
         let (theirs, ours) = (results.pop().unwrap(), results.pop().unwrap());
-        let what = |part: &str| format!("case {case} {part}");
+        let what = |part: &str| format!("case {case} (relu {relu}) {part}");
         close(ours.0, theirs.0, &what("output"));
         close(ours.1, theirs.1, &what("input grad"));
         close(ours.2, theirs.2, &what("weight grad"));
@@ -196,5 +206,78 @@ fn dense_matches_burn_forward_and_backward_bit_for_bit() {
         {
             assert_eq!(results[0][part], results[1][part], "case {case}: {name}");
         }
+    }
+}
+
+/// The SGD step on the CPU backend (in place over the value's and buffer's storage) gives the
+/// bits of burn's tensor expressions for PyTorch's rule, with and without momentum and weight
+/// decay, on the first step and after it; and it never writes through to another tensor that
+/// shares the storage (a checkpoint's snapshot of the weights keeps its values).
+#[test]
+fn sgd_step_matches_burn_bit_for_bit_and_leaves_shared_values_alone() {
+    use layerlab::engine::optim::sgd_update;
+    let bits = |t: &Tensor<1>| -> Vec<u32> {
+        t.to_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect()
+    };
+    let lr = 0.05;
+    for (case, &(len, momentum, decay)) in [
+        (7, 0.9, 0.0),
+        (1000, 0.9, 5e-4),
+        (33, 0.0, 5e-4),
+        (256, 0.0, 0.0),
+        // An FCN's first weight.
+        (200_704, 0.9, 5e-4),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let seed = 900 + 10 * case as u64;
+        let vector = |seed| random([1, 1, 1, len], seed).reshape([len]);
+        let (value, grads) = (vector(seed), [vector(seed + 1), vector(seed + 2)]);
+        // burn's expressions: g + λθ; b = μb + g (g on the first step); θ − lr·b.
+        let mut expected = (value.clone(), None::<Tensor<1>>);
+        for grad in &grads {
+            let g = if decay > 0.0 {
+                grad.clone() + expected.0.clone().mul_scalar(decay)
+            } else {
+                grad.clone()
+            };
+            let update = match expected.1.take() {
+                Some(b) if momentum > 0.0 => b.mul_scalar(momentum) + g,
+                _ => g,
+            };
+            expected = (
+                expected.0.clone() - update.clone().mul_scalar(lr),
+                (momentum > 0.0).then_some(update),
+            );
+        }
+        let mut ours = (value.clone(), None::<Tensor<1>>);
+        for grad in &grads {
+            // Snapshots sharing the storage the step writes.
+            let (value_before, buffer_before) = (ours.0.clone(), ours.1.clone());
+            let (value_bits, buffer_bits) = (bits(&value_before), buffer_before.as_ref().map(&bits));
+            ours = sgd_update(ours.0, grad.clone(), ours.1, momentum, decay, lr);
+            assert_eq!(
+                bits(&value_before),
+                value_bits,
+                "case {case}: a shared value was written"
+            );
+            assert_eq!(
+                buffer_before.as_ref().map(&bits),
+                buffer_bits,
+                "case {case}: a shared buffer was written"
+            );
+        }
+        assert_eq!(bits(&ours.0), bits(&expected.0), "case {case}: value");
+        assert_eq!(
+            ours.1.as_ref().map(&bits),
+            expected.1.as_ref().map(&bits),
+            "case {case}: buffer"
+        );
     }
 }

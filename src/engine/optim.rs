@@ -8,7 +8,7 @@
 use crate::engine::config::OptimizerKind;
 use crate::engine::kernels;
 use crate::engine::models::TensorSpec;
-use burn::tensor::{Device, Gradients, Tensor, TensorData};
+use burn::tensor::{Gradients, Tensor};
 
 /// Optimizer state of one tensor (one per tensor, so the variants' sizes do not matter).
 #[allow(clippy::large_enum_variant)]
@@ -51,7 +51,7 @@ impl Optimizer {
             let Some(mut grad) = params[i].grad_remove(grads) else {
                 continue;
             };
-            let value = params[i].clone().inner();
+            let value = take_value(&mut params[i]);
             let decay = if spec.role.decays() {
                 self.weight_decay
             } else {
@@ -92,9 +92,21 @@ impl Optimizer {
     }
 }
 
+/// `param`'s value without its graph, for the step that replaces it (every path of
+/// [`Optimizer::step`] refills the slot). On the CPU backend it is taken out, not cloned, so the
+/// value's storage is the step's alone and its kernel updates it in place instead of copying it.
+fn take_value(param: &mut Tensor<1>) -> Tensor<1> {
+    let device = param.device();
+    if kernels::on_cpu(&device) {
+        std::mem::replace(param, Tensor::empty([0], &device)).inner()
+    } else {
+        param.clone().inner()
+    }
+}
+
 /// One SGD step of one tensor: the new value and the momentum buffer to keep (none without
-/// momentum). One pass on the CPU backend ([`sgd_in_one_pass`]) and on WebGPU (its kernel),
-/// burn's tensor operations elsewhere; the same rule everywhere.
+/// momentum). One pass where the device has a kernel for it (the CPU backend in place, WebGPU),
+/// burn's tensor operations elsewhere; the same rule and roundings everywhere.
 pub fn sgd_update(
     value: Tensor<1>,
     grad: Tensor<1>,
@@ -103,13 +115,11 @@ pub fn sgd_update(
     decay: f64,
     lr: f64,
 ) -> (Tensor<1>, Option<Tensor<1>>) {
-    if value.device() == Device::flex() {
-        return sgd_in_one_pass(value, grad, buffer, momentum, decay, lr);
-    }
     let keep = momentum > 0.0;
     // Without momentum the update is the gradient itself: a first step every time.
     let buffer = buffer.filter(|_| keep);
     if kernels::has_sgd_kernel(&value.device()) {
+        // Scalars round to f32 as burn's `mul_scalar` rounds them.
         let scalars = [momentum as f32, decay as f32, lr as f32];
         let (value, buffer) = kernels::device_sgd_step(value, grad, buffer, scalars);
         return (value, keep.then_some(buffer));
@@ -123,50 +133,4 @@ pub fn sgd_update(
         None => grad,
     };
     (value - update.clone().mul_scalar(lr), keep.then_some(update))
-}
-
-/// The SGD update on the CPU backend, one pass per tensor over its values in place: exactly the
-/// operations of the tensor expressions in [`sgd_update`], in the same order and f32
-/// rounding (so the same bits), without their four passes and three fresh buffers (19% of the
-/// page's FCN step). Returns the new value and the new momentum buffer (none without momentum).
-fn sgd_in_one_pass(
-    value: Tensor<1>,
-    grad: Tensor<1>,
-    buffer: Option<Tensor<1>>,
-    momentum: f64,
-    decay: f64,
-    lr: f64,
-) -> (Tensor<1>, Option<Tensor<1>>) {
-    let device = value.device();
-    // Scalars round to f32 as burn's `mul_scalar` rounds them.
-    let (momentum32, decay32, lr32) = (momentum as f32, decay as f32, lr as f32);
-    let (mut values, grads) = (value.into_data(), grad.into_data());
-    let mut buffer = buffer.map(Tensor::into_data);
-    let (Ok(theta), Ok(g)) = (values.as_mut_slice::<f32>(), grads.as_slice::<f32>()) else {
-        unreachable!("the CPU backend's weights are f32");
-    };
-    let keep = momentum > 0.0;
-    match buffer.as_mut().map(|b| b.as_mut_slice::<f32>()) {
-        Some(Ok(b)) if keep => {
-            for ((t, b), g) in theta.iter_mut().zip(b.iter_mut()).zip(g) {
-                let g = if decay > 0.0 { *g + *t * decay32 } else { *g };
-                *b = *b * momentum32 + g;
-                *t -= *b * lr32;
-            }
-        }
-        _ => {
-            // No momentum, or its first step: the update is the gradient itself.
-            let mut first = keep.then(|| Vec::with_capacity(theta.len()));
-            for (t, g) in theta.iter_mut().zip(g) {
-                let g = if decay > 0.0 { *g + *t * decay32 } else { *g };
-                if let Some(first) = first.as_mut() {
-                    first.push(g);
-                }
-                *t -= g * lr32;
-            }
-            buffer = first.map(|b| TensorData::new(b, [theta.len()]));
-        }
-    }
-    let value = Tensor::from_data(values, &device);
-    (value, buffer.map(|b| Tensor::from_data(b, &device)))
 }

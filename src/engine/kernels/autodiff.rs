@@ -8,7 +8,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend};
+use burn::backend::{Autodiff, AutodiffBackend, Backend};
 
 /// The convolution's saved inputs for its backward pass, and its geometry.
 type ConvState<B> = (FloatTensor<B>, FloatTensor<B>, usize, usize);
@@ -17,12 +17,18 @@ type ConvState<B> = (FloatTensor<B>, FloatTensor<B>, usize, usize);
 struct ConvWithBias;
 
 impl<B: CpuKernels> Backward<B, 3> for ConvWithBias {
-    type State = (ConvState<B>, FloatTensor<B>);
+    /// The convolution's inputs, its bias, and its output when a ReLU follows (for the mask).
+    type State = (ConvState<B>, FloatTensor<B>, Option<FloatTensor<B>>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_weight, node_bias] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
-        let ((x, weight, stride, padding), bias) = ops.state;
+        let ((x, weight, stride, padding), bias, relu_out) = ops.state;
+        // Through the ReLU first: the gradient where its output was positive (or NaN).
+        let grad = match relu_out {
+            Some(out) => B::dense_relu_mask(out, grad),
+            None => grad,
+        };
         if let Some(node) = node_bias {
             let db = B::conv2d_bias_grad(x.clone(), bias, grad.clone());
             grads.register::<B>(node.id, db);
@@ -228,12 +234,13 @@ impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
         bias: FloatTensor<Self>,
         stride: usize,
         padding: usize,
+        relu: bool,
     ) -> FloatTensor<Self> {
         let prep = ConvWithBias
             .prepare::<C>([x.node(), weight.node(), bias.node()])
             .compute_bound()
             .stateful();
-        let state = is_tracked(&prep).then(|| {
+        let saved = is_tracked(&prep).then(|| {
             (
                 (x.primitive().clone(), weight.primitive().clone(), stride, padding),
                 bias.primitive().clone(),
@@ -245,7 +252,9 @@ impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
             bias.into_primitive(),
             stride,
             padding,
+            relu,
         );
+        let state = saved.map(|(conv, bias)| (conv, bias, relu.then(|| out.clone())));
         finish(prep, state, out)
     }
 
@@ -283,5 +292,27 @@ impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
         let prep = MaxPool.prepare::<C>([x.node()]).compute_bound().stateful();
         let state = is_tracked(&prep).then(|| x.primitive().clone());
         finish(prep, state, B::max_pool_2x2(x.into_primitive()))
+    }
+
+    // The optimizer works on the values without their graph; not differentiable.
+    fn sgd_step(
+        value: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        buffer: FloatTensor<Self>,
+        momentum: f32,
+        decay: f32,
+        lr: f32,
+        first: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (value, buffer) = B::sgd_step(
+            value.into_primitive(),
+            grad.into_primitive(),
+            buffer.into_primitive(),
+            momentum,
+            decay,
+            lr,
+            first,
+        );
+        (Self::from_inner(value), Self::from_inner(buffer))
     }
 }

@@ -11,6 +11,7 @@
 //! sum has a fixed order, so the page (wasm, any number of threads) and the command line get the
 //! same bits.
 
+use super::dense;
 use core::ops::Range;
 use gemm::Parallelism;
 use std::cell::RefCell;
@@ -479,8 +480,9 @@ fn over_chunks(
 }
 
 /// The output `[batch, outputs, oh, ow]` of `x` (`[batch, channels, h, w]`) convolved with
-/// `weight` (`[outputs, channels, k, k]`), plus `bias` (`[outputs]`) when given.
-pub fn forward(shape: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+/// `weight` (`[outputs, channels, k, k]`), plus `bias` (`[outputs]`) when given, through the ReLU
+/// when `relu` (applied as the output is stored: no pass and no buffer of its own).
+pub fn forward(shape: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
     assert_eq!(x.len(), shape.input_len());
     assert_eq!(weight.len(), shape.weight_len());
     let (patch, pixels, outputs) = (shape.patch(), shape.pixels(), shape.outputs);
@@ -507,18 +509,28 @@ pub fn forward(shape: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]
                     threads,
                 );
             }
-            // Stored as [images, outputs, pixels], the bias added on the way.
+            // Stored as [images, outputs, pixels], the bias and the ReLU applied on the way.
             for b in 0..images {
                 for o in 0..outputs {
                     let src = &product_out[o * columns + b * pixels..][..pixels];
                     let dst = &mut mine[(b * outputs + o) * pixels..][..pixels];
-                    match bias {
-                        Some(bias) => {
+                    match (bias, relu) {
+                        (Some(bias), true) => {
+                            for (d, v) in dst.iter_mut().zip(src) {
+                                *d = dense::relu(*v + bias[o]);
+                            }
+                        }
+                        (Some(bias), false) => {
                             for (d, v) in dst.iter_mut().zip(src) {
                                 *d = *v + bias[o];
                             }
                         }
-                        None => dst.copy_from_slice(src),
+                        (None, true) => {
+                            for (d, v) in dst.iter_mut().zip(src) {
+                                *d = dense::relu(*v);
+                            }
+                        }
+                        (None, false) => dst.copy_from_slice(src),
                     }
                 }
             }

@@ -8,9 +8,10 @@
 use super::conv;
 use gemm::Parallelism;
 
-/// burn-flex's ReLU, NaN kept (as PyTorch does).
+/// burn-flex's ReLU, NaN kept (as PyTorch does): the dense and convolution kernels apply it as
+/// they store their outputs, with the values of burn's separate pass.
 #[inline(always)]
-fn relu(v: f32) -> f32 {
+pub(super) fn relu(v: f32) -> f32 {
     if v.is_nan() || v > 0.0 { v } else { 0.0 }
 }
 
@@ -56,11 +57,13 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], batch: usize, with_relu:
 }
 
 /// The gradient through the ReLU: `grad` where the output was positive (or NaN), else zero
-/// (a select on every element, which vectorizes; a branch on the sign mispredicted often).
-pub fn relu_mask(out: &[f32], grad: &[f32]) -> Vec<f32> {
+/// (a select on every element, which vectorizes; a branch on the sign mispredicted often),
+/// written over `grad`.
+pub fn relu_mask(out: &[f32], grad: &mut [f32]) {
     assert_eq!(out.len(), grad.len());
-    let kept = |o: f32, g: f32| if o.is_nan() || o > 0.0 { g } else { 0.0 };
-    out.iter().zip(grad).map(|(o, g)| kept(*o, *g)).collect()
+    for (g, o) in grad.iter_mut().zip(out) {
+        *g = if o.is_nan() || *o > 0.0 { *g } else { 0.0 };
+    }
 }
 
 /// The input gradient `[batch, inputs]` = `grad [batch, outputs] × weightᵀ`.
