@@ -294,7 +294,6 @@ impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
         finish(prep, state, B::max_pool_2x2(x.into_primitive()))
     }
 
-    // The optimizer works on the values without their graph; not differentiable.
     fn sgd_step(
         value: FloatTensor<Self>,
         grad: FloatTensor<Self>,
@@ -304,15 +303,22 @@ impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
         lr: f32,
         first: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        let (value, buffer) = B::sgd_step(
-            value.into_primitive(),
-            grad.into_primitive(),
-            buffer.into_primitive(),
-            momentum,
-            decay,
-            lr,
-            first,
-        );
-        (Self::from_inner(value), Self::from_inner(buffer))
+        on_values::<B, C>([value, grad, buffer], |[value, grad, buffer]| {
+            B::sgd_step(value, grad, buffer, momentum, decay, lr, first)
+        })
     }
+}
+
+/// An optimizer step over autodiff tensors: `step` on the inner backend's values, its two
+/// results without a graph (the optimizer works on the values; not differentiable). Shared by
+/// the CPU's and the WebGPU kernels' steps.
+pub(super) fn on_values<B: Backend, C: CheckpointStrategy>(
+    tensors: [Tracked<B, C>; 3],
+    step: impl FnOnce([FloatTensor<B>; 3]) -> (FloatTensor<B>, FloatTensor<B>),
+) -> (Tracked<B, C>, Tracked<B, C>) {
+    let (first, second) = step(tensors.map(|t| t.into_primitive()));
+    (
+        Autodiff::<B, C>::from_inner(first),
+        Autodiff::<B, C>::from_inner(second),
+    )
 }

@@ -17,7 +17,9 @@
 // runtime one inside it, so that the flag removes the whole branch when the kernel expands.
 #![allow(clippy::eq_op, clippy::collapsible_if)]
 
-use super::autodiff::{DenseBackward, DenseGradients, backward_one, finish, is_tracked, record_dense};
+use super::autodiff::{
+    DenseBackward, DenseGradients, backward_one, finish, is_tracked, on_values, record_dense,
+};
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -1955,7 +1957,6 @@ impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
         (Self::from_inner(masked), Self::from_inner(bias))
     }
 
-    // The optimizer works on the values without their graph; not differentiable.
     fn sgd_step(
         value: FloatTensor<Self>,
         grad: FloatTensor<Self>,
@@ -1965,15 +1966,8 @@ impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
         lr: f32,
         first: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        let (value, buffer) = B::sgd_step(
-            value.into_primitive(),
-            grad.into_primitive(),
-            buffer.into_primitive(),
-            momentum,
-            decay,
-            lr,
-            first,
-        );
-        (Self::from_inner(value), Self::from_inner(buffer))
+        on_values::<B, C>([value, grad, buffer], |[value, grad, buffer]| {
+            B::sgd_step(value, grad, buffer, momentum, decay, lr, first)
+        })
     }
 }
