@@ -105,8 +105,8 @@ fn take_value(param: &mut Tensor<1>) -> Tensor<1> {
 }
 
 /// One SGD step of one tensor: the new value and the momentum buffer to keep (none without
-/// momentum). One pass where the device has a kernel for it (the CPU backend in place, WebGPU),
-/// burn's tensor operations elsewhere; the same rule and roundings everywhere.
+/// momentum), by [`kernels::sgd_step`] (one pass where the device has a kernel, burn's
+/// operations elsewhere; the same rule and roundings everywhere).
 pub fn sgd_update(
     value: Tensor<1>,
     grad: Tensor<1>,
@@ -118,19 +118,8 @@ pub fn sgd_update(
     let keep = momentum > 0.0;
     // Without momentum the update is the gradient itself: a first step every time.
     let buffer = buffer.filter(|_| keep);
-    if kernels::has_sgd_kernel(&value.device()) {
-        // Scalars round to f32 as burn's `mul_scalar` rounds them.
-        let scalars = [momentum as f32, decay as f32, lr as f32];
-        let (value, buffer) = kernels::device_sgd_step(value, grad, buffer, scalars);
-        return (value, keep.then_some(buffer));
-    }
-    let mut grad = grad;
-    if decay > 0.0 {
-        grad = grad + value.clone().mul_scalar(decay);
-    }
-    let update = match buffer {
-        Some(b) => b.mul_scalar(momentum) + grad,
-        None => grad,
-    };
-    (value - update.clone().mul_scalar(lr), keep.then_some(update))
+    // Scalars round to f32 as burn's `mul_scalar` rounds them.
+    let scalars = [momentum as f32, decay as f32, lr as f32];
+    let (value, buffer) = kernels::sgd_step(value, grad, buffer, scalars);
+    (value, keep.then_some(buffer))
 }

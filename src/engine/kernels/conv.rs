@@ -509,28 +509,16 @@ pub fn forward(shape: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]
                     threads,
                 );
             }
-            // Stored as [images, outputs, pixels], the bias and the ReLU applied on the way.
+            // Stored as [images, outputs, pixels], the bias and the ReLU applied on the way
+            // (as the dense kernel stores its rows).
             for b in 0..images {
                 for o in 0..outputs {
                     let src = &product_out[o * columns + b * pixels..][..pixels];
                     let dst = &mut mine[(b * outputs + o) * pixels..][..pixels];
-                    match (bias, relu) {
-                        (Some(bias), true) => {
-                            for (d, v) in dst.iter_mut().zip(src) {
-                                *d = dense::relu(*v + bias[o]);
-                            }
-                        }
-                        (Some(bias), false) => {
-                            for (d, v) in dst.iter_mut().zip(src) {
-                                *d = *v + bias[o];
-                            }
-                        }
-                        (None, true) => {
-                            for (d, v) in dst.iter_mut().zip(src) {
-                                *d = dense::relu(*v);
-                            }
-                        }
-                        (None, false) => dst.copy_from_slice(src),
+                    let shift = bias.map(|bias| bias[o]);
+                    for (d, v) in dst.iter_mut().zip(src) {
+                        let biased = shift.map_or(*v, |shift| *v + shift);
+                        *d = if relu { dense::relu(biased) } else { biased };
                     }
                 }
             }

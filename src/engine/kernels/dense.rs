@@ -8,11 +8,18 @@
 use super::conv;
 use gemm::Parallelism;
 
-/// burn-flex's ReLU, NaN kept (as PyTorch does): the dense and convolution kernels apply it as
-/// they store their outputs, with the values of burn's separate pass.
+/// Whether burn-flex's ReLU keeps `v` (positive, or NaN as PyTorch keeps it), and so whether
+/// its gradient passes there.
+#[inline(always)]
+fn keeps(v: f32) -> bool {
+    v.is_nan() || v > 0.0
+}
+
+/// burn-flex's ReLU: the dense and convolution kernels apply it as they store their outputs,
+/// with the values of burn's separate pass.
 #[inline(always)]
 pub(super) fn relu(v: f32) -> f32 {
-    if v.is_nan() || v > 0.0 { v } else { 0.0 }
+    if keeps(v) { v } else { 0.0 }
 }
 
 /// `dst [m, n] := lhs [m, k] × rhs [k, n]`, `dst` row-major, on every core.
@@ -62,7 +69,7 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], batch: usize, with_relu:
 pub fn relu_mask(out: &[f32], grad: &mut [f32]) {
     assert_eq!(out.len(), grad.len());
     for (g, o) in grad.iter_mut().zip(out) {
-        *g = if o.is_nan() || *o > 0.0 { *g } else { 0.0 };
+        *g = if keeps(*o) { *g } else { 0.0 };
     }
 }
 

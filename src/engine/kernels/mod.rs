@@ -145,8 +145,8 @@ pub trait CpuKernels: Backend {
     }
 }
 
-/// burn's own operations for [`CpuKernels::sgd_step`], in the order and roundings the one-pass
-/// kernels follow.
+/// burn's own operations for one SGD step ([`sgd_step`] where a device has no kernel for it),
+/// in the order and roundings the one-pass kernels follow.
 fn generic_sgd<B: Backend>(
     value: FloatTensor<B>,
     grad: FloatTensor<B>,
@@ -343,31 +343,19 @@ pub fn cross_entropy(logits: Tensor<2>, labels: &[i64]) -> Tensor<1> {
     log_softmax(logits, 1).gather(1, y.reshape([n, 1])).mean().neg()
 }
 
-/// Whether `device` runs the SGD step in one kernel ([`device_sgd_step`]).
-pub fn has_sgd_kernel(device: &Device) -> bool {
-    if on_cpu(device) {
-        return true;
-    }
-    #[cfg(feature = "webgpu")]
-    if gpu::enabled(gpu::Family::Sgd) {
-        return true;
-    }
-    false
-}
-
-/// One SGD step of one tensor in one pass on a device with the kernel ([`has_sgd_kernel`]: the
-/// CPU backend's in place, WebGPU's `gpu::GpuKernels::sgd_step`): the new value and momentum
-/// buffer. `buffer` is none on the first step.
-pub fn device_sgd_step(
+/// One SGD step of one tensor (`optim::sgd_update`'s rule): the new value and momentum buffer.
+/// `buffer` is none on the first step. One pass where the device has a kernel for it (the CPU
+/// backend's in place, WebGPU's `gpu::GpuKernels::sgd_step`), burn's operations
+/// ([`generic_sgd`]) elsewhere: the same rule and roundings everywhere.
+pub fn sgd_step(
     value: Tensor<1>,
     grad: Tensor<1>,
     buffer: Option<Tensor<1>>,
     [momentum, decay, lr]: [f32; 3],
 ) -> (Tensor<1>, Tensor<1>) {
     let device = value.device();
-    assert!(has_sgd_kernel(&device), "the device has no SGD kernel");
     let first = buffer.is_none();
-    // On the first step the kernels never read the buffer: the gradient stands in.
+    // On the first step the rule never reads the buffer: the gradient stands in.
     let buffer = buffer.unwrap_or_else(|| grad.clone());
     let (value, grad, buffer) = (
         value.into_dispatch(),
@@ -378,11 +366,12 @@ pub fn device_sgd_step(
         <Dispatch as CpuKernels>::sgd_step(value, grad, buffer, momentum, decay, lr, first)
     } else {
         #[cfg(feature = "webgpu")]
-        {
-            <Dispatch as gpu::GpuKernels>::sgd_step(value, grad, buffer, momentum, decay, lr, first)
+        if gpu::enabled(gpu::Family::Sgd) {
+            let (value, buffer) =
+                <Dispatch as gpu::GpuKernels>::sgd_step(value, grad, buffer, momentum, decay, lr, first);
+            return (Tensor::from_dispatch(value), Tensor::from_dispatch(buffer));
         }
-        #[cfg(not(feature = "webgpu"))]
-        unreachable!("only the CPU backend has an SGD kernel without WebGPU")
+        generic_sgd::<Dispatch>(value, grad, buffer, [momentum, decay, lr], first)
     };
     (Tensor::from_dispatch(value), Tensor::from_dispatch(buffer))
 }
