@@ -731,31 +731,42 @@ pub fn bias_grad(shape: &ConvShape, grad: &[f32]) -> Vec<f32> {
 mod tests {
     use super::*;
 
+    /// `(channels, height, width, kernel)` of small maps, square and oblong, 1×1 to 8×8.
+    const SMALL_MAPS: [(usize, usize, usize, usize); 7] = [
+        (3, 8, 8, 3),
+        (2, 7, 5, 3),
+        (2, 2, 2, 3),
+        (1, 1, 1, 3),
+        (2, 4, 3, 5),
+        (3, 5, 5, 1),
+        (1, 1, 4, 3),
+    ];
+
+    /// Three images of one output channel, stride 1, "same" padding.
+    fn same_shape(channels: usize, height: usize, width: usize, kernel: usize) -> ConvShape {
+        ConvShape {
+            batch: 3,
+            channels,
+            height,
+            width,
+            outputs: 1,
+            kernel,
+            stride: 1,
+            padding: kernel / 2,
+        }
+    }
+
+    fn bits(values: &[f32]) -> Vec<u32> {
+        values.iter().map(|f| f.to_bits()).collect()
+    }
+
     /// The small maps' adjoint adds the general path's values in the same order (bit for bit,
     /// onto a non-zero gradient, with values whose sums round by order) on maps from 1×1 to
     /// 15×15, kernels 1, 3 and 5.
     #[test]
     fn same_padding_col2im_equals_the_general_one() {
-        for &(channels, height, width, kernel) in &[
-            (3, 8, 8, 3),
-            (2, 7, 5, 3),
-            (2, 2, 2, 3),
-            (1, 1, 1, 3),
-            (2, 4, 3, 5),
-            (3, 5, 5, 1),
-            (1, 1, 4, 3),
-            (2, 15, 15, 3),
-        ] {
-            let shape = ConvShape {
-                batch: 3,
-                channels,
-                height,
-                width,
-                outputs: 1,
-                kernel,
-                stride: 1,
-                padding: kernel / 2,
-            };
+        for (channels, height, width, kernel) in SMALL_MAPS.into_iter().chain([(2, 15, 15, 3)]) {
+            let shape = same_shape(channels, height, width, kernel);
             // Values whose sums round differently in another order.
             let col: Vec<f32> = (0..shape.patch() * 3 * shape.pixels())
                 .map(|i| ((i * 7919) % 1000) as f32 * 1.37e-3 + (i % 3) as f32 * 1e4)
@@ -764,7 +775,6 @@ mod tests {
             let (mut general, mut small) = (vec![0.5f32; 3 * image_len], vec![0.5f32; 3 * image_len]);
             col2im_general(&shape, &col, 3, &mut general);
             col2im_small(&shape, &col, 3, &mut small);
-            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
             assert_eq!(
                 bits(&general),
                 bits(&small),
@@ -778,36 +788,15 @@ mod tests {
     /// to 18×20, kernels 1, 3 and 5.
     #[test]
     fn same_padding_im2col_equals_the_general_one() {
-        for &(channels, height, width, kernel) in &[
-            (3, 8, 8, 3),
-            (2, 7, 5, 3),
-            (2, 2, 2, 3),
-            (1, 1, 1, 3),
-            (2, 4, 3, 5),
-            (3, 5, 5, 1),
-            (1, 1, 4, 3),
-            // Wide enough for the copying path.
-            (2, 16, 16, 3),
-            (2, 9, 17, 3),
-            (1, 18, 20, 5),
-            (2, 16, 16, 1),
-        ] {
-            let shape = ConvShape {
-                batch: 3,
-                channels,
-                height,
-                width,
-                outputs: 1,
-                kernel,
-                stride: 1,
-                padding: kernel / 2,
-            };
+        // The wide ones take the copying path.
+        let wide = [(2, 16, 16, 3), (2, 9, 17, 3), (1, 18, 20, 5), (2, 16, 16, 1)];
+        for (channels, height, width, kernel) in SMALL_MAPS.into_iter().chain(wide) {
+            let shape = same_shape(channels, height, width, kernel);
             let x: Vec<f32> = (0..shape.input_len()).map(|i| i as f32 + 1.0).collect();
             let len = shape.patch() * 2 * shape.pixels();
             let (mut general, mut same) = (vec![f32::NAN; len], vec![f32::NAN; len]);
             im2col_general(&shape, &x, 1, 2, &mut general);
             im2col_same(&shape, &x, 1, 2, &mut same);
-            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
             assert_eq!(
                 bits(&general),
                 bits(&same),
