@@ -81,6 +81,21 @@ impl ConvShape {
         self.out_height() * self.out_width()
     }
 
+    /// Stride 1 and "same" padding (`kernel = 2·padding + 1`): the output plane is the input's
+    /// size, which the copying and table paths of [`im2col`] and [`col2im`] rely on.
+    fn same_padding(&self) -> bool {
+        self.stride == 1 && self.kernel == 2 * self.padding + 1
+    }
+
+    /// Where tap `(ki, kj)` of output pixel `pixel` reads its input under "same" padding (the
+    /// position in the plane), or `None` over the padding.
+    fn same_padding_source(&self, ki: usize, kj: usize, pixel: usize) -> Option<usize> {
+        let (h, w, p) = (self.height, self.width, self.padding);
+        let (oy, ox) = (pixel / w, pixel % w);
+        let (iy, ix) = ((oy + ki).checked_sub(p)?, (ox + kj).checked_sub(p)?);
+        (iy < h && ix < w).then_some(iy * w + ix)
+    }
+
     /// Values under one output: `channels · kernel²`, the products' inner dimension.
     pub fn patch(&self) -> usize {
         self.channels * self.kernel * self.kernel
@@ -128,8 +143,7 @@ impl ConvShape {
 /// input values each output reads, zero where the window hangs over the padding.
 fn im2col(shape: &ConvShape, x: &[f32], first: usize, images: usize, col: &mut [f32]) {
     let col = &mut col[..shape.patch() * images * shape.pixels()];
-    let (k, s, p) = (shape.kernel, shape.stride, shape.padding);
-    if s == 1 && k == 2 * p + 1 {
+    if shape.same_padding() {
         im2col_same(shape, x, first, images, col);
     } else {
         im2col_general(shape, x, first, images, col);
@@ -255,24 +269,19 @@ const SMALL_MAP_WIDTH: usize = 16;
 /// through a table of source positions made once per call, [`PADDING`] where the window hangs
 /// over the edge. The same values as the copying path.
 fn im2col_small(shape: &ConvShape, x: &[f32], first: usize, images: usize, col: &mut [f32]) {
-    let (h, w, k, p) = (shape.height, shape.width, shape.kernel, shape.padding);
-    let plane_len = h * w;
+    let k = shape.kernel;
+    let plane_len = shape.height * shape.width;
     let columns = images * plane_len;
     // [k·k, plane_len]: where output pixel `(oy, ox)` of row `(ki, kj)` reads its input.
-    let mut sources = Vec::with_capacity(k * k * plane_len);
-    for ki in 0..k {
-        for kj in 0..k {
-            for oy in 0..h {
-                for ox in 0..w {
-                    let (iy, ix) = ((oy + ki).checked_sub(p), (ox + kj).checked_sub(p));
-                    sources.push(match (iy, ix) {
-                        (Some(iy), Some(ix)) if iy < h && ix < w => (iy * w + ix) as u32,
-                        _ => PADDING,
-                    });
-                }
-            }
-        }
-    }
+    let sources: Vec<u32> = (0..k * k)
+        .flat_map(|tap| {
+            (0..plane_len).map(move |pixel| {
+                shape
+                    .same_padding_source(tap / k, tap % k, pixel)
+                    .map_or(PADDING, |at| at as u32)
+            })
+        })
+        .collect();
     in_parts(col, shape.channels, k * k * columns, |channels, block| {
         for c in channels.clone() {
             let rows = &mut block[(c - channels.start) * k * k * columns..][..k * k * columns];
@@ -298,7 +307,7 @@ const PADDING: u32 = u32::MAX;
 /// [`im2col`]) in `chunk`, the chunk's images' input gradient, rows in order, so each input
 /// gradient sums its taps in a fixed order.
 fn col2im(shape: &ConvShape, col: &[f32], images: usize, chunk: &mut [f32]) {
-    if shape.stride == 1 && shape.kernel == 2 * shape.padding + 1 && shape.width < SMALL_MAP_WIDTH {
+    if shape.same_padding() && shape.width < SMALL_MAP_WIDTH {
         col2im_small(shape, col, images, chunk);
     } else {
         col2im_general(shape, col, images, chunk);
@@ -364,20 +373,18 @@ fn col2im_general(shape: &ConvShape, col: &[f32], images: usize, chunk: &mut [f3
 /// pixel) pairs made once per call, the window's taps over the padding left out. Every input
 /// gradient still sums its taps in `(c, ki, kj)` order, so the values are the general path's.
 fn col2im_small(shape: &ConvShape, col: &[f32], images: usize, chunk: &mut [f32]) {
-    let (h, w, k, p) = (shape.height, shape.width, shape.kernel, shape.padding);
-    let plane_len = h * w;
+    let k = shape.kernel;
+    let plane_len = shape.height * shape.width;
     let columns = images * plane_len;
     let image_len = shape.channels * plane_len;
     debug_assert_eq!(chunk.len(), images * image_len);
     // [k·k] lists of (input position, output pixel): where row (ki, kj)'s values land.
     let pairs: Vec<Vec<(u32, u32)>> = (0..k * k)
         .map(|tap| {
-            let (ki, kj) = (tap / k, tap % k);
             (0..plane_len)
                 .filter_map(|pixel| {
-                    let (oy, ox) = (pixel / w, pixel % w);
-                    let (iy, ix) = ((oy + ki).checked_sub(p)?, (ox + kj).checked_sub(p)?);
-                    (iy < h && ix < w).then_some(((iy * w + ix) as u32, pixel as u32))
+                    let at = shape.same_padding_source(tap / k, tap % k, pixel)?;
+                    Some((at as u32, pixel as u32))
                 })
                 .collect()
         })
