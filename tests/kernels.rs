@@ -44,6 +44,8 @@ const CASES: &[Case] = &[
     (2, 6, 8, 8, 5, 1, 2, false),
     (4, 2, 2, 2, 3, 3, 1, true),
     (1, 2, 1, 1, 3, 3, 1, true),
+    // A VGG's last stage: 2×2 maps that every window covers, one product over the batch.
+    (40, 16, 2, 2, 8, 3, 1, true),
     // 40 images of 16 × 32 × 32 at kernel 3: two chunks.
     (40, 16, 32, 32, 8, 3, 1, true),
     // A first layer, 40 images of 3 × 32 × 32: chunks of 5 images, 5,120 columns each, whose

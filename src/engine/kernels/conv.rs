@@ -4,12 +4,15 @@
 //!
 //! The batch is cut into chunks of whole images (the count depends only on the shapes, never on
 //! the machine), each chunk's patches laid out as one `[patch, images · pixels]` matrix, so even
-//! the late layers' 2×2 maps make one wide product instead of a product per image. The chunks
+//! the late layers' 4×4 maps make one wide product instead of a product per image. The chunks
 //! are small enough for a core's L2 cache and spread over the threads, a chunk's copies and
 //! product on one thread: the patch matrix is read back from the cache that wrote it, where
 //! batch-wide chunks went out to memory and back (im2col was 14% of a VGG step natively). Every
 //! sum has a fixed order, so the page (wasm, any number of threads) and the command line get the
-//! same bits.
+//! same bits. Maps that every window covers (a VGG's 2×2 under a 3×3 kernel) skip the patch
+//! matrix: the layer is one plain product over the batch ([`whole_map`]).
+
+mod whole_map;
 
 use super::dense;
 use core::ops::Range;
@@ -542,6 +545,21 @@ fn over_chunks(
 pub fn forward(shape: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
     assert_eq!(x.len(), shape.input_len());
     assert_eq!(weight.len(), shape.weight_len());
+    if whole_map::applies(shape) {
+        whole_map::forward(shape, x, weight, bias, relu)
+    } else {
+        forward_im2col(shape, x, weight, bias, relu)
+    }
+}
+
+/// [`forward`] through the patch matrix.
+fn forward_im2col(
+    shape: &ConvShape,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    relu: bool,
+) -> Vec<f32> {
     let (patch, pixels, outputs) = (shape.patch(), shape.pixels(), shape.outputs);
     let mut out = vec![0.0f32; shape.output_len()];
     let image_out = outputs * pixels;
@@ -566,22 +584,28 @@ pub fn forward(shape: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]
                     threads,
                 );
             }
-            // Stored as [images, outputs, pixels], the bias and the ReLU applied on the way
-            // (as the dense kernel stores its rows).
+            // Stored as [images, outputs, pixels], the bias and the ReLU applied on the way.
             for b in 0..images {
                 for o in 0..outputs {
                     let src = &product_out[o * columns + b * pixels..][..pixels];
                     let dst = &mut mine[(b * outputs + o) * pixels..][..pixels];
                     let shift = bias.map(|bias| bias[o]);
                     for (d, v) in dst.iter_mut().zip(src) {
-                        let biased = shift.map_or(*v, |shift| *v + shift);
-                        *d = if relu { dense::relu(biased) } else { biased };
+                        *d = activate(*v, shift, relu);
                     }
                 }
             }
         },
     );
     out
+}
+
+/// A product's value as the layer outputs it: plus the bias when there is one, through the ReLU
+/// when `relu` (as the dense kernel stores its rows).
+#[inline(always)]
+fn activate(value: f32, bias: Option<f32>, relu: bool) -> f32 {
+    let biased = bias.map_or(value, |bias| value + bias);
+    if relu { dense::relu(biased) } else { biased }
 }
 
 /// Copies one chunk of the output gradient `[batch, outputs, pixels]` into `[outputs, images ·
@@ -619,6 +643,15 @@ fn gather_grad_transposed(shape: &ConvShape, grad: &[f32], first: usize, images:
 pub fn input_grad(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec<f32> {
     assert_eq!(weight.len(), shape.weight_len());
     assert_eq!(grad.len(), shape.output_len());
+    if whole_map::applies(shape) {
+        whole_map::input_grad(shape, weight, grad)
+    } else {
+        input_grad_im2col(shape, weight, grad)
+    }
+}
+
+/// [`input_grad`] through the patch matrix.
+fn input_grad_im2col(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec<f32> {
     let (patch, pixels, outputs) = (shape.patch(), shape.pixels(), shape.outputs);
     let image_len = shape.channels * shape.height * shape.width;
     let mut dx = vec![0.0f32; shape.input_len()];
@@ -664,6 +697,15 @@ const _: () = assert!(DOT_MIN_COLUMNS >= gemm::DOT_MIN_K);
 pub fn weight_grad(shape: &ConvShape, x: &[f32], grad: &[f32]) -> Vec<f32> {
     assert_eq!(x.len(), shape.input_len());
     assert_eq!(grad.len(), shape.output_len());
+    if whole_map::applies(shape) {
+        whole_map::weight_grad(shape, x, grad)
+    } else {
+        weight_grad_im2col(shape, x, grad)
+    }
+}
+
+/// [`weight_grad`] through the patch matrix.
+fn weight_grad_im2col(shape: &ConvShape, x: &[f32], grad: &[f32]) -> Vec<f32> {
     let (patch, pixels, outputs) = (shape.patch(), shape.pixels(), shape.outputs);
     let chunks = shape.chunks();
     let len = shape.weight_len();
@@ -788,6 +830,65 @@ mod tests {
                 "{channels}×{height}×{width}, kernel {kernel}"
             );
         }
+    }
+
+    /// On maps that every window covers, the single product gives the im2col path's outputs
+    /// bit for bit (the padding's zero terms left out change no finite sum) and its gradients
+    /// up to rounding (the same terms in another order), kernels 1, 3 and 5, square and oblong.
+    #[test]
+    fn whole_map_products_equal_the_im2col_path() {
+        let draw = |len: usize, salt: usize| -> Vec<f32> {
+            (0..len)
+                .map(|i| (((i * 7919 + salt) % 2001) as f32 - 1000.0) * 1e-3)
+                .collect()
+        };
+        let close = |ours: &[f32], theirs: &[f32], what: &str| {
+            let scale = theirs.iter().fold(1f32, |m, v| m.max(v.abs()));
+            for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+                assert!((a - b).abs() <= 1e-5 * scale, "{what}[{i}]: {a} against {b}");
+            }
+        };
+        let maps = [
+            (3, 2, 2, 3),
+            (2, 1, 1, 3),
+            (2, 1, 2, 3),
+            (2, 2, 1, 3),
+            (2, 3, 3, 5),
+            (2, 2, 3, 5),
+            (3, 1, 1, 1),
+        ];
+        for (channels, height, width, kernel) in maps {
+            let shape = ConvShape {
+                batch: 19,
+                outputs: 5,
+                ..same_shape(channels, height, width, kernel)
+            };
+            assert!(whole_map::applies(&shape));
+            let (x, w) = (draw(shape.input_len(), 1), draw(shape.weight_len(), 2));
+            let (grad, bias) = (draw(shape.output_len(), 3), draw(5, 4));
+            let what = format!("{channels}×{height}×{width}, kernel {kernel}");
+            for (bias, relu) in [(None, false), (Some(&bias[..]), true)] {
+                assert_eq!(
+                    bits(&forward(&shape, &x, &w, bias, relu)),
+                    bits(&forward_im2col(&shape, &x, &w, bias, relu)),
+                    "{what}: output"
+                );
+            }
+            let dx = input_grad(&shape, &w, &grad);
+            close(
+                &dx,
+                &input_grad_im2col(&shape, &w, &grad),
+                &format!("{what}: input grad"),
+            );
+            let dw = weight_grad(&shape, &x, &grad);
+            close(
+                &dw,
+                &weight_grad_im2col(&shape, &x, &grad),
+                &format!("{what}: weight grad"),
+            );
+        }
+        // A 3×3 map under a 3×3 kernel has windows that miss a corner: the patch matrix's.
+        assert!(!whole_map::applies(&same_shape(1, 3, 3, 3)));
     }
 
     /// The "same" paths (copies on wide maps, a table on small ones) write exactly the general

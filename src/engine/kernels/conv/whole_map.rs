@@ -1,0 +1,149 @@
+//! Convolution on maps so small that every output's window covers the whole map (a 3×3 kernel
+//! with "same" padding on a 2×2 or 1×1 map: a VGG's last stage) as one plain matrix product.
+//!
+//! There the layer is a dense map from the input's `channels · pixels` values to the output's
+//! `outputs · pixels`, whose matrix holds each weight tap where it meets an (input, output)
+//! pixel pair: `[batch, outputs · pixels] = [batch, channels · pixels] × full`. No patch matrix
+//! is built and nothing is multiplied by padding: a 2×2 map's outputs read 4 of their 9 taps,
+//! so the im2col products spent 56% of their multiply-adds on zeros, on chunks of a dozen
+//! images. The forward pass sums each output's terms in the im2col order (input pixels in
+//! order are taps in order), the padding's `w·0` terms left out, which changes no finite value
+//! (a sum that starts at +0 never becomes −0). The gradients sum the same terms in another
+//! fixed order. Everything depends on the shape alone, so the page and the command line still
+//! agree bit for bit.
+
+use super::{ConvShape, activate, product};
+use gemm::Parallelism;
+
+/// Whether `shape` is one: stride 1, "same" padding, the map no wider or taller than the
+/// padding plus one.
+pub(super) fn applies(shape: &ConvShape) -> bool {
+    shape.same_padding() && shape.height <= shape.padding + 1 && shape.width <= shape.padding + 1
+}
+
+/// `[pixels, pixels]`: the tap `ki·k + kj` that input pixel `from` meets at output pixel `to`
+/// (the window of output `(ty, tx)` reads input `(ty + ki − p, tx + kj − p)`).
+fn taps(shape: &ConvShape) -> Vec<usize> {
+    let (w, k, p) = (shape.width, shape.kernel, shape.padding);
+    let pixels = shape.pixels();
+    (0..pixels * pixels)
+        .map(|at| {
+            let (from, to) = (at / pixels, at % pixels);
+            (from / w + p - to / w) * k + (from % w + p - to % w)
+        })
+        .collect()
+}
+
+/// The layer's matrix `[channels · pixels, outputs · pixels]`, or its transpose when
+/// `transposed`.
+fn full_weight(shape: &ConvShape, weight: &[f32], transposed: bool) -> Vec<f32> {
+    let (pixels, taps) = (shape.pixels(), taps(shape));
+    let (rows, columns) = (shape.channels * pixels, shape.outputs * pixels);
+    let mut full = vec![0.0f32; rows * columns];
+    // Kernel `(o, c)` fills the `pixels × pixels` block at row `c · pixels`, column `o · pixels`.
+    let kernels = weight.chunks_exact(shape.kernel * shape.kernel);
+    for (index, kernel) in kernels.enumerate() {
+        let (o, c) = (index / shape.channels, index % shape.channels);
+        for (from, row_taps) in taps.chunks_exact(pixels).enumerate() {
+            for (to, &tap) in row_taps.iter().enumerate() {
+                let (row, column) = (c * pixels + from, o * pixels + to);
+                let at = if transposed {
+                    column * rows + row
+                } else {
+                    row * columns + column
+                };
+                full[at] = kernel[tap];
+            }
+        }
+    }
+    full
+}
+
+/// [`super::forward`] as one product.
+pub(super) fn forward(
+    shape: &ConvShape,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    relu: bool,
+) -> Vec<f32> {
+    let pixels = shape.pixels();
+    let (inputs, outputs) = (shape.channels * pixels, shape.outputs * pixels);
+    let full = full_weight(shape, weight, false);
+    let mut out = vec![0.0f32; shape.output_len()];
+    // [batch, outputs · pixels] = [batch, channels · pixels] × [channels · pixels, outputs · pixels]
+    unsafe {
+        product(
+            shape.batch,
+            outputs,
+            inputs,
+            (&mut out, outputs as isize, 1),
+            (x.as_ptr(), inputs as isize, 1),
+            (full.as_ptr(), outputs as isize, 1),
+            Parallelism::Rayon(0),
+        );
+    }
+    if bias.is_some() || relu {
+        for image in out.chunks_exact_mut(outputs) {
+            for (o, plane) in image.chunks_exact_mut(pixels).enumerate() {
+                let shift = bias.map(|bias| bias[o]);
+                for value in plane {
+                    *value = activate(*value, shift, relu);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// [`super::input_grad`] as one product: `[batch, channels · pixels] = grad × fullᵀ`.
+pub(super) fn input_grad(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec<f32> {
+    let pixels = shape.pixels();
+    let (inputs, outputs) = (shape.channels * pixels, shape.outputs * pixels);
+    let full_t = full_weight(shape, weight, true);
+    let mut dx = vec![0.0f32; shape.input_len()];
+    unsafe {
+        product(
+            shape.batch,
+            inputs,
+            outputs,
+            (&mut dx, inputs as isize, 1),
+            (grad.as_ptr(), outputs as isize, 1),
+            (full_t.as_ptr(), inputs as isize, 1),
+            Parallelism::Rayon(0),
+        );
+    }
+    dx
+}
+
+/// [`super::weight_grad`]: the gradient of the layer's matrix, `xᵀ × grad`, each entry then
+/// added onto the tap it holds (input pixels in order, then output pixels).
+pub(super) fn weight_grad(shape: &ConvShape, x: &[f32], grad: &[f32]) -> Vec<f32> {
+    let pixels = shape.pixels();
+    let (inputs, outputs) = (shape.channels * pixels, shape.outputs * pixels);
+    let mut full_grad = vec![0.0f32; inputs * outputs];
+    // [channels · pixels, outputs · pixels] = [batch, channels · pixels]ᵀ × [batch, outputs · pixels]
+    unsafe {
+        product(
+            inputs,
+            outputs,
+            shape.batch,
+            (&mut full_grad, outputs as isize, 1),
+            (x.as_ptr(), 1, inputs as isize),
+            (grad.as_ptr(), outputs as isize, 1),
+            Parallelism::Rayon(0),
+        );
+    }
+    let taps = taps(shape);
+    let mut dw = vec![0.0f32; shape.weight_len()];
+    for (index, kernel) in dw.chunks_exact_mut(shape.kernel * shape.kernel).enumerate() {
+        let (o, c) = (index / shape.channels, index % shape.channels);
+        for (from, row_taps) in taps.chunks_exact(pixels).enumerate() {
+            let row = &full_grad[(c * pixels + from) * outputs + o * pixels..][..pixels];
+            for (&tap, entry) in row_taps.iter().zip(row) {
+                kernel[tap] += *entry;
+            }
+        }
+    }
+    dw
+}
