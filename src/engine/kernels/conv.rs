@@ -85,18 +85,9 @@ impl ConvShape {
     }
 
     /// Stride 1 and "same" padding (`kernel = 2·padding + 1`): the output plane is the input's
-    /// size, which the copying and table paths of [`im2col`] and [`col2im`] rely on.
+    /// size, which the copying and bordered-plane paths of [`im2col`] and [`col2im`] rely on.
     fn same_padding(&self) -> bool {
         self.stride == 1 && self.kernel == 2 * self.padding + 1
-    }
-
-    /// Where tap `(ki, kj)` of output pixel `pixel` reads its input under "same" padding (the
-    /// position in the plane), or `None` over the padding.
-    fn same_padding_source(&self, ki: usize, kj: usize, pixel: usize) -> Option<usize> {
-        let (h, w, p) = (self.height, self.width, self.padding);
-        let (oy, ox) = (pixel / w, pixel % w);
-        let (iy, ix) = ((oy + ki).checked_sub(p)?, (ox + kj).checked_sub(p)?);
-        (iy < h && ix < w).then_some(iy * w + ix)
     }
 
     /// Values under one output: `channels · kernel²`, the products' inner dimension.
@@ -266,36 +257,41 @@ fn im2col_same(shape: &ConvShape, x: &[f32], first: usize, images: usize, col: &
 /// Maps narrower than this take [`im2col_small`]: their lines are too short for copies.
 const SMALL_MAP_WIDTH: usize = 16;
 
-/// [`im2col_same`] for small maps (the 8×8, 4×4 and 2×2 of a CNN's late stages), where the
-/// copies and zero fills of a few floats each cost more as calls (`memory.copy` and
-/// `memory.fill` in wasm) than the values they move: each row `(ki, kj)` reads the plane
-/// through a table of source positions made once per call, [`PADDING`] where the window hangs
-/// over the edge. The same values as the copying path.
+/// [`im2col_same`] for small maps (the 8×8 and 4×4 of a CNN's late stages), where the copies
+/// and zero fills of a few floats each cost more as calls (`memory.copy` and `memory.fill` in
+/// wasm) than the values they move: each image's plane is copied once into a border of zeros,
+/// from which row `(ki, kj)` takes its output lines as fixed-width copies (vector moves on 4-
+/// and 8-wide maps). A table of source positions per value, the way before, was 7% of a native
+/// VGG-11 ×0.25 step. The same values as the copying path.
 fn im2col_small(shape: &ConvShape, x: &[f32], first: usize, images: usize, col: &mut [f32]) {
-    let k = shape.kernel;
-    let plane_len = shape.height * shape.width;
+    match shape.width {
+        4 => im2col_padded::<4>(shape, x, first, images, col),
+        8 => im2col_padded::<8>(shape, x, first, images, col),
+        _ => im2col_padded::<0>(shape, x, first, images, col),
+    }
+}
+
+/// [`im2col_small`] for maps `W` wide (`W = 0`: the width at run time).
+fn im2col_padded<const W: usize>(shape: &ConvShape, x: &[f32], first: usize, images: usize, col: &mut [f32]) {
+    let (h, w, k, p) = (shape.height, shape.width, shape.kernel, shape.padding);
+    debug_assert!(W == 0 || W == w);
+    let (padded_w, plane_len) = (w + 2 * p, h * w);
     let columns = images * plane_len;
-    // [k·k, plane_len]: where output pixel `(oy, ox)` of row `(ki, kj)` reads its input.
-    let sources: Vec<u32> = (0..k * k)
-        .flat_map(|tap| {
-            (0..plane_len).map(move |pixel| {
-                shape
-                    .same_padding_source(tap / k, tap % k, pixel)
-                    .map_or(PADDING, |at| at as u32)
-            })
-        })
-        .collect();
     in_parts(col, shape.channels, k * k * columns, |channels, block| {
+        // [h + 2p, w + 2p]: a plane inside a border of zeros (the border is never written).
+        let mut padded = vec![0.0f32; (h + 2 * p) * padded_w];
         for c in channels.clone() {
             let rows = &mut block[(c - channels.start) * k * k * columns..][..k * k * columns];
-            for (row, row_sources) in rows
-                .chunks_exact_mut(columns)
-                .zip(sources.chunks_exact(plane_len))
-            {
-                for (b, out) in row.chunks_exact_mut(plane_len).enumerate() {
-                    let plane = &x[((first + b) * shape.channels + c) * plane_len..][..plane_len];
-                    for (value, &source) in out.iter_mut().zip(row_sources) {
-                        *value = plane.get(source as usize).copied().unwrap_or(0.0);
+            for b in 0..images {
+                let plane = &x[((first + b) * shape.channels + c) * plane_len..][..plane_len];
+                for (y, line) in plane.chunks_exact(w).enumerate() {
+                    copy_line::<W>(&mut padded[(y + p) * padded_w + p..][..w], line);
+                }
+                for (tap, row) in rows.chunks_exact_mut(columns).enumerate() {
+                    let (ki, kj) = (tap / k, tap % k);
+                    let out = &mut row[b * plane_len..][..plane_len];
+                    for (oy, line) in out.chunks_exact_mut(w).enumerate() {
+                        copy_line::<W>(line, &padded[(oy + ki) * padded_w + kj..][..w]);
                     }
                 }
             }
@@ -303,8 +299,28 @@ fn im2col_small(shape: &ConvShape, x: &[f32], first: usize, images: usize, col: 
     });
 }
 
-/// [`im2col_small`]'s source position for a value in the padding: past every plane.
-const PADDING: u32 = u32::MAX;
+/// `dst := src` for lines of `W` floats as one fixed-size move (`W = 0`: any length).
+#[inline(always)]
+fn copy_line<const W: usize>(dst: &mut [f32], src: &[f32]) {
+    match (dst.first_chunk_mut::<W>(), src.first_chunk::<W>()) {
+        (Some(dst), Some(src)) if W > 0 => *dst = *src,
+        _ => dst.copy_from_slice(src),
+    }
+}
+
+/// `dst += src` for lines of `W` floats in fixed-size lanes (`W = 0`: any length).
+#[inline(always)]
+fn add_line<const W: usize>(dst: &mut [f32], src: &[f32]) {
+    let add = |dst: &mut [f32], src: &[f32]| {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d += *s;
+        }
+    };
+    match (dst.first_chunk_mut::<W>(), src.first_chunk::<W>()) {
+        (Some(dst), Some(src)) if W > 0 => add(dst, src),
+        _ => add(dst, src),
+    }
+}
 
 /// Adds `col`'s values back onto the input positions they were read from (the adjoint of
 /// [`im2col`]) in `chunk`, the chunk's images' input gradient, rows in order, so each input
@@ -370,39 +386,45 @@ fn col2im_general(shape: &ConvShape, col: &[f32], images: usize, chunk: &mut [f3
     });
 }
 
-/// [`col2im`] for "same" padding on small maps (the 8×8, 4×4 and 2×2 of a CNN's late stages),
-/// whose output lines are too short for the line-by-line adds (7.5% of a native VGG step's
-/// samples went to them): each row `(ki, kj)` adds through a list of (input position, output
-/// pixel) pairs made once per call, the window's taps over the padding left out. Every input
-/// gradient still sums its taps in `(c, ki, kj)` order, so the values are the general path's.
+/// [`col2im`] for "same" padding on small maps (the 8×8 and 4×4 of a CNN's late stages), whose
+/// output lines are too short for the line-by-line adds: per image and channel, each row
+/// `(ki, kj)`'s lines are added into a plane with a border (fixed-width adds on 4- and 8-wide
+/// maps), whose inside then goes onto the gradient; the border's sums, over the padding, are
+/// dropped. Every input gradient still sums its taps in `(c, ki, kj)` order from +0, so the
+/// values are the general path's.
 fn col2im_small(shape: &ConvShape, col: &[f32], images: usize, chunk: &mut [f32]) {
-    let k = shape.kernel;
-    let plane_len = shape.height * shape.width;
+    match shape.width {
+        4 => col2im_padded::<4>(shape, col, images, chunk),
+        8 => col2im_padded::<8>(shape, col, images, chunk),
+        _ => col2im_padded::<0>(shape, col, images, chunk),
+    }
+}
+
+/// [`col2im_small`] for maps `W` wide (`W = 0`: the width at run time).
+fn col2im_padded<const W: usize>(shape: &ConvShape, col: &[f32], images: usize, chunk: &mut [f32]) {
+    let (h, w, k, p) = (shape.height, shape.width, shape.kernel, shape.padding);
+    debug_assert!(W == 0 || W == w);
+    let (padded_w, plane_len) = (w + 2 * p, h * w);
     let columns = images * plane_len;
     let image_len = shape.channels * plane_len;
     debug_assert_eq!(chunk.len(), images * image_len);
-    // [k·k] lists of (input position, output pixel): where row (ki, kj)'s values land.
-    let pairs: Vec<Vec<(u32, u32)>> = (0..k * k)
-        .map(|tap| {
-            (0..plane_len)
-                .filter_map(|pixel| {
-                    let at = shape.same_padding_source(tap / k, tap % k, pixel)?;
-                    Some((at as u32, pixel as u32))
-                })
-                .collect()
-        })
-        .collect();
     in_parts(chunk, images, image_len, |mine, block| {
+        // [h + 2p, w + 2p]: one plane's sums, the border's over the padding.
+        let mut padded = vec![0.0f32; (h + 2 * p) * padded_w];
         for c in 0..shape.channels {
             let rows = &col[c * k * k * columns..][..k * k * columns];
-            for (row, tap_pairs) in rows.chunks_exact(columns).zip(&pairs) {
-                for b in mine.clone() {
-                    let plane =
-                        &mut block[((b - mine.start) * shape.channels + c) * plane_len..][..plane_len];
+            for b in mine.clone() {
+                padded.fill(0.0);
+                for (tap, row) in rows.chunks_exact(columns).enumerate() {
+                    let (ki, kj) = (tap / k, tap % k);
                     let values = &row[b * plane_len..][..plane_len];
-                    for &(at, pixel) in tap_pairs {
-                        plane[at as usize] += values[pixel as usize];
+                    for (oy, line) in values.chunks_exact(w).enumerate() {
+                        add_line::<W>(&mut padded[(oy + ki) * padded_w + kj..][..w], line);
                     }
+                }
+                let plane = &mut block[((b - mine.start) * shape.channels + c) * plane_len..][..plane_len];
+                for (y, line) in plane.chunks_exact_mut(w).enumerate() {
+                    add_line::<W>(line, &padded[(y + p) * padded_w + p..][..w]);
                 }
             }
         }
