@@ -168,7 +168,7 @@ mod tests {
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
-                if state % 3 == 0 {
+                if state.is_multiple_of(3) {
                     SPECIAL[(state >> 8) as usize % SPECIAL.len()]
                 } else {
                     (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
