@@ -59,6 +59,25 @@ fn full_weight(shape: &ConvShape, weight: &[f32], transposed: bool) -> Vec<f32> 
     full
 }
 
+/// `[rows, n] = lhs [rows, k] × full [k, n]`, all row-major, on every thread.
+fn times_full(rows: usize, lhs: &[f32], full: &[f32], k: usize, n: usize) -> Vec<f32> {
+    assert!(lhs.len() >= rows * k && full.len() >= k * n);
+    let mut out = vec![0.0f32; rows * n];
+    // Safety: the operands hold `rows·k` and `k·n` values (checked), `out` holds `rows·n`.
+    unsafe {
+        product(
+            rows,
+            n,
+            k,
+            (&mut out, n as isize, 1),
+            (lhs.as_ptr(), k as isize, 1),
+            (full.as_ptr(), n as isize, 1),
+            Parallelism::Rayon(0),
+        );
+    }
+    out
+}
+
 /// [`super::forward`] as one product.
 pub(super) fn forward(
     shape: &ConvShape,
@@ -69,20 +88,14 @@ pub(super) fn forward(
 ) -> Vec<f32> {
     let pixels = shape.pixels();
     let (inputs, outputs) = (shape.channels * pixels, shape.outputs * pixels);
-    let full = full_weight(shape, weight, false);
-    let mut out = vec![0.0f32; shape.output_len()];
     // [batch, outputs · pixels] = [batch, channels · pixels] × [channels · pixels, outputs · pixels]
-    unsafe {
-        product(
-            shape.batch,
-            outputs,
-            inputs,
-            (&mut out, outputs as isize, 1),
-            (x.as_ptr(), inputs as isize, 1),
-            (full.as_ptr(), outputs as isize, 1),
-            Parallelism::Rayon(0),
-        );
-    }
+    let mut out = times_full(
+        shape.batch,
+        x,
+        &full_weight(shape, weight, false),
+        inputs,
+        outputs,
+    );
     if bias.is_some() || relu {
         for image in out.chunks_exact_mut(outputs) {
             for (o, plane) in image.chunks_exact_mut(pixels).enumerate() {
@@ -100,20 +113,13 @@ pub(super) fn forward(
 pub(super) fn input_grad(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec<f32> {
     let pixels = shape.pixels();
     let (inputs, outputs) = (shape.channels * pixels, shape.outputs * pixels);
-    let full_t = full_weight(shape, weight, true);
-    let mut dx = vec![0.0f32; shape.input_len()];
-    unsafe {
-        product(
-            shape.batch,
-            inputs,
-            outputs,
-            (&mut dx, inputs as isize, 1),
-            (grad.as_ptr(), outputs as isize, 1),
-            (full_t.as_ptr(), inputs as isize, 1),
-            Parallelism::Rayon(0),
-        );
-    }
-    dx
+    times_full(
+        shape.batch,
+        grad,
+        &full_weight(shape, weight, true),
+        outputs,
+        inputs,
+    )
 }
 
 /// [`super::weight_grad`]: the gradient of the layer's matrix, `xᵀ × grad`, each entry then
