@@ -122,4 +122,5 @@ def main():
         out['vgg'] = {'samples_per_second': rate, 'sweep_seconds': seconds, 'evaluations': n, 'error': error(model, xte, yte)}
     print(json.dumps(out))
 
-main()
+if __name__ == '__main__':
+    main()

@@ -156,6 +156,87 @@ async fn step_ms(
     Ok(started.elapsed().as_secs_f64() * 1e3)
 }
 
+/// A model's training step timed the way a long run sees it: the first step (pipelines
+/// compiled, buffers allocated) and then the mean of `steps` steps queued back to back with one
+/// read-back at the end, as the training loop does between its progress reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct SteadySteps {
+    pub batch: usize,
+    pub steps: usize,
+    /// The first step, its read-back included.
+    pub first_step_ms: f64,
+    /// Mean milliseconds a step after three warm-up steps.
+    pub step_ms: f64,
+    pub samples_per_s: f64,
+}
+
+/// Times training steps of `model` (SGD with momentum, random inputs and labels) on `device`.
+pub async fn steady_steps(
+    device: &Device,
+    model: &Model,
+    batch: usize,
+    steps: usize,
+) -> Result<SteadySteps, EngineError> {
+    let mut params: Vec<Tensor<1>> = initial_weights(model, 0, device)
+        .into_iter()
+        .map(|t| t.autodiff().require_grad())
+        .collect();
+    let mut optimizer = Optimizer::new(OptimizerKind::Sgd, 0.9, 0.0, params.len());
+    let mut rng = Rng::from_seed(1);
+    let features: usize = model.input_shape.iter().product();
+    let pixels: Vec<f32> = (0..batch * features)
+        .map(|_| rng.uniform(-1.0, 1.0) as f32)
+        .collect();
+    let labels: Vec<i64> = (0..batch)
+        .map(|_| rng.below(model.classes as u64) as i64)
+        .collect();
+    let inputs = Inputs {
+        model,
+        pixels: &pixels,
+        labels: &labels,
+        device,
+    };
+    let first_step_ms = step_ms(&inputs, Upto::Step, &mut params, &mut optimizer).await?;
+    for _ in 0..3 {
+        step_ms(&inputs, Upto::Step, &mut params, &mut optimizer).await?;
+    }
+    let started = Instant::now();
+    for _ in 0..steps.saturating_sub(1) {
+        queue_step(&inputs, &mut params, &mut optimizer).await?;
+    }
+    step_ms(&inputs, Upto::Step, &mut params, &mut optimizer).await?;
+    let step_ms = started.elapsed().as_secs_f64() * 1e3 / steps.max(1) as f64;
+    Ok(SteadySteps {
+        batch,
+        steps,
+        first_step_ms,
+        step_ms,
+        samples_per_s: batch as f64 * 1e3 / step_ms,
+    })
+}
+
+/// One whole training step left queued on the device (no read-back).
+async fn queue_step(
+    inputs: &Inputs<'_>,
+    params: &mut [Tensor<1>],
+    optimizer: &mut Optimizer,
+) -> Result<(), EngineError> {
+    let Inputs {
+        model,
+        pixels,
+        labels,
+        device,
+    } = *inputs;
+    let batch = labels.len();
+    let [c, h, w] = model.input_shape;
+    let x = Tensor::<2>::from_data(TensorData::new(pixels.to_vec(), [batch, c * h * w]), device); // [batch, c·h·w]
+    let logits = model.forward(params, x, Mode::Train).logits; // [batch, classes]
+    let loss = batch_loss(logits, labels, device).await?;
+    let mut grads = loss.objective.backward();
+    optimizer.step(params, &model.tensors, &mut grads, 0.01);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +248,21 @@ mod tests {
             p.step_ms > 0.0 && p.forward_ms > 0.0 && p.step_ms >= p.forward_ms,
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn steady_steps_train_a_cnn_on_the_cpu() {
+        let model = Model::new(
+            Architecture::Vgg {
+                variant: crate::engine::models::vgg::Variant::Vgg11,
+                width_mult: 0.125,
+                batch_norm: false,
+            },
+            [3, 32, 32],
+            10,
+        );
+        let s = pollster::block_on(steady_steps(&Device::flex(), &model, 4, 2)).unwrap();
+        assert!(s.first_step_ms > 0.0 && s.step_ms > 0.0, "{s:?}");
+        assert!((s.samples_per_s - 4e3 / s.step_ms).abs() < 1e-6, "{s:?}");
     }
 }
