@@ -51,6 +51,9 @@ const CASES: &[Case] = &[
     // A first layer, 40 images of 3 × 32 × 32: chunks of 5 images, 5,120 columns each, whose
     // weight gradient is summed as dot products in lanes.
     (40, 3, 32, 32, 16, 3, 1, true),
+    // Winograd's F(2×2, 3×3): 16+ channels in and out on even maps, several chunks; oblong.
+    (24, 16, 8, 8, 32, 3, 1, true),
+    (9, 20, 4, 6, 16, 3, 1, false),
 ];
 
 #[test]

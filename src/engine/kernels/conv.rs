@@ -10,9 +10,12 @@
 //! batch-wide chunks went out to memory and back (im2col was 14% of a VGG step natively). Every
 //! sum has a fixed order, so the page (wasm, any number of threads) and the command line get the
 //! same bits. Maps that every window covers (a VGG's 2×2 under a 3×3 kernel) skip the patch
-//! matrix: the layer is one plain product over the batch ([`whole_map`]).
+//! matrix: the layer is one plain product over the batch ([`whole_map`]). 3×3 "same" layers
+//! on even maps of 16+ channels take Winograd's F(2×2, 3×3) ([`winograd`]): 4 multiply-adds
+//! per output and channel instead of 9.
 
 mod whole_map;
+mod winograd;
 
 use super::dense;
 use core::ops::Range;
@@ -122,7 +125,12 @@ impl ConvShape {
     /// [`CHUNK_FLOATS`] (but at least [`MIN_CHUNKS`]), of equal size but for the last. They
     /// depend on the shape alone: the weight gradient sums the chunks' products in this order.
     fn chunks(&self) -> Vec<(usize, usize)> {
-        let per_image = (self.patch() * self.pixels()).max(1);
+        self.chunks_holding(self.patch() * self.pixels())
+    }
+
+    /// [`Self::chunks`] for work that keeps `per_image` floats of scratch an image.
+    fn chunks_holding(&self, per_image: usize) -> Vec<(usize, usize)> {
+        let per_image = per_image.max(1);
         let most = (CHUNK_FLOATS / per_image).clamp(1, self.batch);
         let count = self.batch.div_ceil(most).max(MIN_CHUNKS.min(self.batch));
         let size = self.batch.div_ceil(count);
@@ -573,6 +581,8 @@ pub fn forward(shape: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]
     assert_eq!(weight.len(), shape.weight_len());
     if whole_map::applies(shape) {
         whole_map::forward(shape, x, weight, bias, relu)
+    } else if winograd::applies(shape) {
+        winograd::forward(shape, x, weight, bias, relu)
     } else {
         forward_im2col(shape, x, weight, bias, relu)
     }
@@ -671,6 +681,8 @@ pub fn input_grad(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec<f32> {
     assert_eq!(grad.len(), shape.output_len());
     if whole_map::applies(shape) {
         whole_map::input_grad(shape, weight, grad)
+    } else if winograd::applies(shape) {
+        winograd::input_grad(shape, weight, grad)
     } else {
         input_grad_im2col(shape, weight, grad)
     }
@@ -725,6 +737,8 @@ pub fn weight_grad(shape: &ConvShape, x: &[f32], grad: &[f32]) -> Vec<f32> {
     assert_eq!(grad.len(), shape.output_len());
     if whole_map::applies(shape) {
         whole_map::weight_grad(shape, x, grad)
+    } else if winograd::applies(shape) {
+        winograd::weight_grad(shape, x, grad)
     } else {
         weight_grad_im2col(shape, x, grad)
     }
@@ -915,6 +929,81 @@ mod tests {
         }
         // A 3×3 map under a 3×3 kernel has windows that miss a corner: the patch matrix's.
         assert!(!whole_map::applies(&same_shape(1, 3, 3, 3)));
+    }
+
+    /// Winograd's F(2×2, 3×3) gives the im2col path's output and gradients up to rounding,
+    /// with and without bias and ReLU, on square and oblong maps of even sides.
+    #[test]
+    fn winograd_equals_the_im2col_path() {
+        let draw = |len: usize, salt: usize| -> Vec<f32> {
+            (0..len)
+                .map(|i| (((i * 7919 + salt * 104729) % 2001) as f32 - 1000.0) * 1e-3)
+                .collect()
+        };
+        let close = |ours: &[f32], theirs: &[f32], what: &str| {
+            assert_eq!(ours.len(), theirs.len(), "{what}");
+            let scale = theirs.iter().fold(1f32, |m, v| m.max(v.abs()));
+            for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+                assert!((a - b).abs() <= 1e-5 * scale, "{what}[{i}]: {a} against {b}");
+            }
+        };
+        for (batch, channels, outputs, height, width) in [
+            (3, 16, 16, 4, 4),
+            (2, 17, 20, 8, 6),
+            (5, 32, 16, 4, 10),
+            (1, 16, 24, 16, 16),
+        ] {
+            let shape = ConvShape {
+                batch,
+                channels,
+                height,
+                width,
+                outputs,
+                kernel: 3,
+                stride: 1,
+                padding: 1,
+            };
+            assert!(winograd::applies(&shape));
+            let (x, w) = (draw(shape.input_len(), 1), draw(shape.weight_len(), 2));
+            let (grad, bias) = (draw(shape.output_len(), 3), draw(outputs, 4));
+            let what = format!("{batch}×{channels}×{height}×{width} → {outputs}");
+            for (bias, relu) in [(None, false), (Some(&bias[..]), true), (Some(&bias[..]), false)] {
+                close(
+                    &forward(&shape, &x, &w, bias, relu),
+                    &forward_im2col(&shape, &x, &w, bias, relu),
+                    &format!("{what}: output"),
+                );
+            }
+            close(
+                &input_grad(&shape, &w, &grad),
+                &input_grad_im2col(&shape, &w, &grad),
+                &format!("{what}: input grad"),
+            );
+            close(
+                &weight_grad(&shape, &x, &grad),
+                &weight_grad_im2col(&shape, &x, &grad),
+                &format!("{what}: weight grad"),
+            );
+        }
+        // Odd sides, few channels, 2×2 maps and other kernels keep their paths.
+        let base = same_shape(16, 8, 8, 3);
+        assert!(!winograd::applies(&ConvShape {
+            outputs: 16,
+            height: 7,
+            ..base
+        }));
+        assert!(!winograd::applies(&ConvShape {
+            outputs: 16,
+            channels: 3,
+            ..base
+        }));
+        assert!(!winograd::applies(&ConvShape {
+            outputs: 16,
+            height: 2,
+            width: 2,
+            ..base
+        }));
+        assert!(!winograd::applies(&same_shape(16, 8, 8, 5)));
     }
 
     /// The "same" paths (copies on wide maps, a table on small ones) write exactly the general
