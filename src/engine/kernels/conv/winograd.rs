@@ -44,8 +44,8 @@ pub(super) fn applies(shape: &ConvShape) -> bool {
         && shape.padding == 1
         && shape.height >= 4
         && shape.width >= 4
-        && shape.height % 2 == 0
-        && shape.width % 2 == 0
+        && shape.height.is_multiple_of(2)
+        && shape.width.is_multiple_of(2)
         && shape.channels >= MIN_CHANNELS
         && shape.outputs >= MIN_CHANNELS
 }
