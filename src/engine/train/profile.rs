@@ -122,15 +122,12 @@ async fn step_ms(
 ) -> Result<f64, EngineError> {
     let Inputs {
         model,
-        pixels,
         labels,
         device,
+        ..
     } = *inputs;
-    let batch = labels.len();
-    let features = pixels.len() / batch;
     let started = Instant::now();
-    let x = Tensor::<2>::from_data(TensorData::new(pixels.to_vec(), [batch, features]), device); // [batch, 784]
-    let logits = model.forward(params, x, Mode::Train).logits; // [batch, 10]
+    let logits = train_logits(inputs, params); // [batch, classes]
     let done: Tensor<1> = if upto == Upto::Forward {
         logits.inner().sum()
     } else {
@@ -221,20 +218,22 @@ async fn queue_step(
     params: &mut [Tensor<1>],
     optimizer: &mut Optimizer,
 ) -> Result<(), EngineError> {
-    let Inputs {
-        model,
-        pixels,
-        labels,
-        device,
-    } = *inputs;
-    let batch = labels.len();
-    let [c, h, w] = model.input_shape;
-    let x = Tensor::<2>::from_data(TensorData::new(pixels.to_vec(), [batch, c * h * w]), device); // [batch, c·h·w]
-    let logits = model.forward(params, x, Mode::Train).logits; // [batch, classes]
-    let loss = batch_loss(logits, labels, device).await?;
+    let logits = train_logits(inputs, params); // [batch, classes]
+    let loss = batch_loss(logits, inputs.labels, inputs.device).await?;
     let mut grads = loss.objective.backward();
-    optimizer.step(params, &model.tensors, &mut grads, 0.01);
+    optimizer.step(params, &inputs.model.tensors, &mut grads, 0.01);
     Ok(())
+}
+
+/// The model's logits `[batch, classes]` on the inputs, in training mode.
+fn train_logits(inputs: &Inputs<'_>, params: &[Tensor<1>]) -> Tensor<2> {
+    let batch = inputs.labels.len();
+    let features = inputs.pixels.len() / batch;
+    let x = Tensor::<2>::from_data(
+        TensorData::new(inputs.pixels.to_vec(), [batch, features]),
+        inputs.device,
+    ); // [batch, c·h·w]
+    inputs.model.forward(params, x, Mode::Train).logits
 }
 
 #[cfg(test)]
