@@ -784,16 +784,21 @@ fn weight_grad_im2col(shape: &ConvShape, x: &[f32], grad: &[f32]) -> Vec<f32> {
             }
         },
     );
-    // ((P₀ + P₁) + P₂) + …, split over the weight's elements.
-    let mut dw = partial[..len].to_vec();
-    in_parts(&mut dw, len, 1, |mine, block| {
+    sum_in_order(&partial, len)
+}
+
+/// The sum of `partial`'s consecutive parts of `len` floats (the chunks' products), added as
+/// `((P₀ + P₁) + P₂) + …` whatever the threads: the elements split over them.
+fn sum_in_order(partial: &[f32], len: usize) -> Vec<f32> {
+    let mut sum = partial[..len].to_vec();
+    in_parts(&mut sum, len, 1, |mine, block| {
         for part in partial.chunks_exact(len).skip(1) {
             for (d, p) in block.iter_mut().zip(&part[mine.clone()]) {
                 *d += *p;
             }
         }
     });
-    dw
+    sum
 }
 
 /// The gradient of the bias `[outputs]`: each channel's output gradient summed over images, then
@@ -849,6 +854,15 @@ mod tests {
         values.iter().map(|f| f.to_bits()).collect()
     }
 
+    /// Asserts that `ours` is `theirs` within 1e-5 of `theirs`' scale (at least 1).
+    fn close(ours: &[f32], theirs: &[f32], what: &str) {
+        assert_eq!(ours.len(), theirs.len(), "{what}");
+        let scale = theirs.iter().fold(1f32, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+            assert!((a - b).abs() <= 1e-5 * scale, "{what}[{i}]: {a} against {b}");
+        }
+    }
+
     /// The small maps' adjoint adds the general path's values in the same order (bit for bit,
     /// onto a non-zero gradient, with values whose sums round by order) on maps from 1×1 to
     /// 15×15, kernels 1, 3 and 5.
@@ -881,12 +895,6 @@ mod tests {
             (0..len)
                 .map(|i| (((i * 7919 + salt) % 2001) as f32 - 1000.0) * 1e-3)
                 .collect()
-        };
-        let close = |ours: &[f32], theirs: &[f32], what: &str| {
-            let scale = theirs.iter().fold(1f32, |m, v| m.max(v.abs()));
-            for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
-                assert!((a - b).abs() <= 1e-5 * scale, "{what}[{i}]: {a} against {b}");
-            }
         };
         let maps = [
             (3, 2, 2, 3),
@@ -939,13 +947,6 @@ mod tests {
             (0..len)
                 .map(|i| (((i * 7919 + salt * 104729) % 2001) as f32 - 1000.0) * 1e-3)
                 .collect()
-        };
-        let close = |ours: &[f32], theirs: &[f32], what: &str| {
-            assert_eq!(ours.len(), theirs.len(), "{what}");
-            let scale = theirs.iter().fold(1f32, |m, v| m.max(v.abs()));
-            for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
-                assert!((a - b).abs() <= 1e-5 * scale, "{what}[{i}]: {a} against {b}");
-            }
         };
         for (batch, channels, outputs, height, width) in [
             (3, 16, 16, 4, 4),
@@ -1006,7 +1007,7 @@ mod tests {
         assert!(!winograd::applies(&same_shape(16, 8, 8, 5)));
     }
 
-    /// The "same" paths (copies on wide maps, a table on small ones) write exactly the general
+    /// The "same" paths (copies on wide maps, a bordered plane on small ones) write exactly the general
     /// path's values (bit for bit, padding zeros included) on square and oblong maps from 1×1
     /// to 18×20, kernels 1, 3 and 5.
     #[test]

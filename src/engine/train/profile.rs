@@ -44,18 +44,14 @@ enum Upto {
 
 /// Profiles `steps` steps of each variant (after two warm-up rounds) on `device`.
 pub async fn fcn_step_profile(device: &Device, steps: usize) -> Result<StepProfile, EngineError> {
-    let (batch, classes, inputs) = (128, 10, 784);
-    let model = Model::new(Architecture::Fcn { depth: 3, width: 256 }, [1, 28, 28], classes);
-    let mut params: Vec<Tensor<1>> = initial_weights(&model, 0, device)
-        .into_iter()
-        .map(|t| t.autodiff().require_grad())
-        .collect();
-    let mut optimizer = Optimizer::new(OptimizerKind::Sgd, 0.9, 0.0, params.len());
-    let mut rng = Rng::from_seed(1);
-    let pixels: Vec<f32> = (0..batch * inputs)
-        .map(|_| rng.uniform(-1.0, 1.0) as f32)
-        .collect();
-    let labels: Vec<i64> = (0..batch).map(|_| rng.below(classes as u64) as i64).collect();
+    let batch = 128;
+    let model = Model::new(Architecture::Fcn { depth: 3, width: 256 }, [1, 28, 28], 10);
+    let Trainee {
+        mut params,
+        mut optimizer,
+        pixels,
+        labels,
+    } = Trainee::new(&model, batch, device);
     let inputs = Inputs {
         model: &model,
         pixels: &pixels,
@@ -102,6 +98,39 @@ fn median(mut values: Vec<f64>) -> f64 {
         0 => f64::NAN,
         _ if n % 2 == 1 => values[n / 2],
         _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// A model's initial weights on the autodiff graph, SGD with momentum, and one batch of random
+/// inputs in [-1, 1) with random labels: what both timings train on.
+struct Trainee {
+    params: Vec<Tensor<1>>,
+    optimizer: Optimizer,
+    pixels: Vec<f32>,
+    labels: Vec<i64>,
+}
+
+impl Trainee {
+    fn new(model: &Model, batch: usize, device: &Device) -> Self {
+        let params: Vec<Tensor<1>> = initial_weights(model, 0, device)
+            .into_iter()
+            .map(|t| t.autodiff().require_grad())
+            .collect();
+        let optimizer = Optimizer::new(OptimizerKind::Sgd, 0.9, 0.0, params.len());
+        let mut rng = Rng::from_seed(1);
+        let features: usize = model.input_shape.iter().product();
+        let pixels: Vec<f32> = (0..batch * features)
+            .map(|_| rng.uniform(-1.0, 1.0) as f32)
+            .collect();
+        let labels: Vec<i64> = (0..batch)
+            .map(|_| rng.below(model.classes as u64) as i64)
+            .collect();
+        Self {
+            params,
+            optimizer,
+            pixels,
+            labels,
+        }
     }
 }
 
@@ -174,19 +203,12 @@ pub async fn steady_steps(
     batch: usize,
     steps: usize,
 ) -> Result<SteadySteps, EngineError> {
-    let mut params: Vec<Tensor<1>> = initial_weights(model, 0, device)
-        .into_iter()
-        .map(|t| t.autodiff().require_grad())
-        .collect();
-    let mut optimizer = Optimizer::new(OptimizerKind::Sgd, 0.9, 0.0, params.len());
-    let mut rng = Rng::from_seed(1);
-    let features: usize = model.input_shape.iter().product();
-    let pixels: Vec<f32> = (0..batch * features)
-        .map(|_| rng.uniform(-1.0, 1.0) as f32)
-        .collect();
-    let labels: Vec<i64> = (0..batch)
-        .map(|_| rng.below(model.classes as u64) as i64)
-        .collect();
+    let Trainee {
+        mut params,
+        mut optimizer,
+        pixels,
+        labels,
+    } = Trainee::new(model, batch, device);
     let inputs = Inputs {
         model,
         pixels: &pixels,

@@ -18,7 +18,7 @@
 //! plain adds and halvings; the products go through `crates/gemm`), so the page and the
 //! command line keep the same bits.
 
-use super::{ConvShape, activate, at_least, in_parts, over_chunks, product};
+use super::{ConvShape, activate, at_least, over_chunks, product, sum_in_order};
 use gemm::Parallelism;
 
 /// Channels (on the side the products sum over) from which a layer takes this path: the
@@ -26,7 +26,7 @@ use gemm::Parallelism;
 /// layer's 3 channels keep the patch matrix).
 const MIN_CHANNELS: usize = 16;
 
-/// The weight gradient's chunks are this many times larger than [`chunks`]'s: each chunk
+/// The weight gradient's chunks are this many times larger than the forward pass's: each chunk
 /// writes a whole `[16, outputs, channels]` sum that the end adds up, and longer sums per
 /// chunk fill the products better (VGG-11 ×0.25's weight gradients at batch 128: 18.8 ms in
 /// all against 22.8 with cache-sized chunks; 16 times larger: 20.9).
@@ -57,9 +57,22 @@ fn tiles_per_image(shape: &ConvShape) -> usize {
 }
 
 /// The batch as chunks of whole images whose transformed inputs and outputs (`16 · (channels
-/// + outputs)` floats a tile) stay in a core's cache, as the patch matrix's chunks do.
-fn chunks(shape: &ConvShape) -> Vec<(usize, usize)> {
-    shape.chunks_holding(XI * (shape.channels + shape.outputs) * tiles_per_image(shape))
+/// + outputs)` floats a tile) stay in a core's cache, as the patch matrix's chunks do, or
+/// `share` times as many images a chunk.
+fn chunks(shape: &ConvShape, share: usize) -> Vec<(usize, usize)> {
+    let per_image = XI * (shape.channels + shape.outputs) * tiles_per_image(shape);
+    shape.chunks_holding(per_image / share)
+}
+
+/// Rows `4r .. 4r + 4` of a channel's 16 (window row `r`: one step of `· B` or `· A`).
+fn window_row(r: usize) -> [usize; 4] {
+    [4 * r, 4 * r + 1, 4 * r + 2, 4 * r + 3]
+}
+
+/// Rows `c, 4 + c, 8 + c, 12 + c` of a channel's 16 (window column `c`: one step of `Bᵀ ·` or
+/// `Aᵀ ·`).
+fn window_column(c: usize) -> [usize; 4] {
+    [c, 4 + c, 8 + c, 12 + c]
 }
 
 /// Fills `v` (`[channels, 16, tiles]` for the `images` from `first`) with each tile's 4×4
@@ -118,10 +131,10 @@ fn transform_input_at<const TW: usize>(
         // each window row (d B), then down the columns (Bᵀ ·).
         let b = |a: [f32; 4]| [a[0] - a[2], a[1] + a[2], a[2] - a[1], a[1] - a[3]];
         for r in 0..4 {
-            along_tiles(rows, tiles, [4 * r, 4 * r + 1, 4 * r + 2, 4 * r + 3], b);
+            along_tiles(rows, tiles, window_row(r), b);
         }
         for col in 0..4 {
-            along_tiles(rows, tiles, [col, 4 + col, 8 + col, 12 + col], b);
+            along_tiles(rows, tiles, window_column(col), b);
         }
     }
 }
@@ -164,7 +177,6 @@ fn transform_weight(outputs: usize, channels: usize, weight: &[f32]) -> Vec<f32>
 ///
 /// # Safety
 /// The views must address every element the shapes name.
-#[allow(clippy::too_many_arguments)]
 unsafe fn products(
     out: &mut [f32],
     out_strides: (usize, usize),
@@ -202,7 +214,7 @@ pub(super) fn forward(
     let u = transform_weight(outputs, channels, weight); // [16, outputs, channels]
     let mut out = vec![0.0f32; shape.output_len()];
     over_chunks(
-        &chunks(shape),
+        &chunks(shape, 1),
         &mut out,
         |images| images * image_out,
         |first, images, threads, mine, v, m| {
@@ -248,10 +260,10 @@ fn transform_output(
     for o in 0..outputs {
         let rows = &mut m[o * XI * tiles..][..XI * tiles];
         for col in 0..4 {
-            along_tiles(rows, tiles, [col, 4 + col, 8 + col, 12 + col], a);
+            along_tiles(rows, tiles, window_column(col), a);
         }
         for r in 0..2 {
-            along_tiles(rows, tiles, [4 * r, 4 * r + 1, 4 * r + 2, 4 * r + 3], a);
+            along_tiles(rows, tiles, window_row(r), a);
         }
         let shift = bias.map(|bias| bias[o]);
         for n in 0..images {
@@ -298,8 +310,7 @@ pub(super) fn input_grad(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec
 pub(super) fn weight_grad(shape: &ConvShape, x: &[f32], grad: &[f32]) -> Vec<f32> {
     let (channels, outputs) = (shape.channels, shape.outputs);
     let pairs = outputs * channels;
-    let per_image = XI * (shape.channels + shape.outputs) * tiles_per_image(shape);
-    let chunks = shape.chunks_holding(per_image / DW_SHARE);
+    let chunks = chunks(shape, DW_SHARE);
     let len = XI * pairs;
     let mut partial = vec![0.0f32; chunks.len() * len]; // per chunk [16, outputs, channels]
     over_chunks(
@@ -326,15 +337,7 @@ pub(super) fn weight_grad(shape: &ConvShape, x: &[f32], grad: &[f32]) -> Vec<f32
             }
         },
     );
-    // ((P₀ + P₁) + P₂) + …, split over the elements.
-    let mut du = partial[..len].to_vec();
-    in_parts(&mut du, len, 1, |mine, block| {
-        for part in partial.chunks_exact(len).skip(1) {
-            for (d, p) in block.iter_mut().zip(&part[mine.clone()]) {
-                *d += *p;
-            }
-        }
-    });
+    let du = sum_in_order(&partial, len);
     let mut dw = vec![0.0f32; shape.weight_len()];
     for (pair, kernel) in dw.chunks_exact_mut(9).enumerate() {
         let tile: [f32; XI] = core::array::from_fn(|xi| du[xi * pairs + pair]);
@@ -370,10 +373,10 @@ fn transform_output_grad(shape: &ConvShape, grad: &[f32], first: usize, images: 
             }
         }
         for r in 0..2 {
-            along_tiles(rows, tiles, [4 * r, 4 * r + 1, 4 * r + 2, 4 * r + 3], a);
+            along_tiles(rows, tiles, window_row(r), a);
         }
         for col in 0..4 {
-            along_tiles(rows, tiles, [col, 4 + col, 8 + col, 12 + col], a);
+            along_tiles(rows, tiles, window_column(col), a);
         }
     }
 }
