@@ -149,32 +149,27 @@ async fn step_ms(
     params: &mut [Tensor<1>],
     optimizer: &mut Optimizer,
 ) -> Result<f64, EngineError> {
-    let Inputs {
-        model,
-        labels,
-        device,
-        ..
-    } = *inputs;
     let started = Instant::now();
-    let logits = train_logits(inputs, params); // [batch, classes]
-    let done: Tensor<1> = if upto == Upto::Forward {
-        logits.inner().sum()
-    } else {
-        let loss = batch_loss(logits, labels, device).await?;
-        if upto == Upto::Loss {
-            loss.value
-        } else {
-            let mut grads = loss.objective.backward();
-            let sums: Vec<Tensor<1>> = if upto == Upto::Backward {
-                params
+    let done: Tensor<1> = match upto {
+        Upto::Forward => train_logits(inputs, params).inner().sum(),
+        Upto::Loss | Upto::Backward => {
+            let logits = train_logits(inputs, params); // [batch, classes]
+            let loss = batch_loss(logits, inputs.labels, inputs.device).await?;
+            if upto == Upto::Loss {
+                loss.value
+            } else {
+                let grads = loss.objective.backward();
+                let sums: Vec<Tensor<1>> = params
                     .iter()
                     .filter_map(|p| p.grad(&grads))
                     .map(|g| g.sum())
-                    .collect()
-            } else {
-                optimizer.step(params, &model.tensors, &mut grads, 0.01);
-                params.iter().map(|p| p.clone().inner().sum()).collect()
-            };
+                    .collect();
+                Tensor::cat(sums, 0).sum()
+            }
+        }
+        Upto::Step => {
+            queue_step(inputs, params, optimizer).await?;
+            let sums: Vec<Tensor<1>> = params.iter().map(|p| p.clone().inner().sum()).collect();
             Tensor::cat(sums, 0).sum()
         }
     };
