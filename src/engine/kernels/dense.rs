@@ -65,12 +65,15 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], batch: usize, with_relu:
 
 /// The gradient through the ReLU: `grad` where the output was positive (or NaN), else zero
 /// (a select on every element, which vectorizes; a branch on the sign mispredicted often),
-/// written over `grad`.
+/// written over `grad`; a convolution's large maps split over the threads.
 pub fn relu_mask(out: &[f32], grad: &mut [f32]) {
     assert_eq!(out.len(), grad.len());
-    for (g, o) in grad.iter_mut().zip(out) {
-        *g = if keeps(*o) { *g } else { 0.0 };
-    }
+    let len = grad.len();
+    conv::in_parts(grad, len, 1, |mine, block| {
+        for (g, o) in block.iter_mut().zip(&out[mine]) {
+            *g = if keeps(*o) { *g } else { 0.0 };
+        }
+    });
 }
 
 /// The input gradient `[batch, inputs]` = `grad [batch, outputs] × weightᵀ`.

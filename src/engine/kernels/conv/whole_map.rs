@@ -12,7 +12,7 @@
 //! fixed order. Everything depends on the shape alone, so the page and the command line still
 //! agree bit for bit.
 
-use super::{ConvShape, activate, product};
+use super::{ConvShape, activate, in_parts, product};
 use gemm::Parallelism;
 
 /// Whether `shape` is one: stride 1, "same" padding, the map no wider or taller than the
@@ -35,34 +35,40 @@ fn taps(shape: &ConvShape) -> Vec<usize> {
 }
 
 /// The layer's matrix `[channels · pixels, outputs · pixels]`, or its transpose when
-/// `transposed`.
+/// `transposed`: each entry gathered from its kernel's tap, the rows split over the threads.
 fn full_weight(shape: &ConvShape, weight: &[f32], transposed: bool) -> Vec<f32> {
     let (pixels, taps) = (shape.pixels(), taps(shape));
-    let (rows, columns) = (shape.channels * pixels, shape.outputs * pixels);
+    let (channels, patch) = (shape.channels, shape.kernel * shape.kernel);
+    let (rows, columns) = (channels * pixels, shape.outputs * pixels);
+    let (lines, line_len) = if transposed {
+        (columns, rows)
+    } else {
+        (rows, columns)
+    };
     let mut full = vec![0.0f32; rows * columns];
-    // Kernel `(o, c)` fills the `pixels × pixels` block at row `c · pixels`, column `o · pixels`.
-    let kernels = weight.chunks_exact(shape.kernel * shape.kernel);
-    for (index, kernel) in kernels.enumerate() {
-        let (o, c) = (index / shape.channels, index % shape.channels);
-        for (from, row_taps) in taps.chunks_exact(pixels).enumerate() {
-            for (to, &tap) in row_taps.iter().enumerate() {
-                let (row, column) = (c * pixels + from, o * pixels + to);
-                let at = if transposed {
-                    column * rows + row
+    // Row `c · pixels + from`, column `o · pixels + to` holds kernel `(o, c)`'s tap where input
+    // pixel `from` meets output pixel `to`.
+    in_parts(&mut full, lines, line_len, |mine, block| {
+        for (line, values) in mine.zip(block.chunks_exact_mut(line_len)) {
+            for (across, value) in values.iter_mut().enumerate() {
+                let (row, column) = if transposed {
+                    (across, line)
                 } else {
-                    row * columns + column
+                    (line, across)
                 };
-                full[at] = kernel[tap];
+                let (c, from) = (row / pixels, row % pixels);
+                let (o, to) = (column / pixels, column % pixels);
+                *value = weight[(o * channels + c) * patch + taps[from * pixels + to]];
             }
         }
-    }
+    });
     full
 }
 
 /// `[rows, n] = lhs [rows, k] × full [k, n]`, all row-major, on every thread.
 fn times_full(rows: usize, lhs: &[f32], full: &[f32], k: usize, n: usize) -> Vec<f32> {
     assert!(lhs.len() >= rows * k && full.len() >= k * n);
-    let mut out = vec![0.0f32; rows * n];
+    let mut out = super::zeros(rows * n);
     // Safety: the operands hold `rows·k` and `k·n` values (checked), `out` holds `rows·n`.
     unsafe {
         product(

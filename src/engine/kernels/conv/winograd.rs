@@ -18,7 +18,9 @@
 //! plain adds and halvings; the products go through `crates/gemm`), so the page and the
 //! command line keep the same bits.
 
-use super::{ConvShape, activate, at_least, over_chunks, product, sum_in_order};
+use super::{
+    ConvShape, activate, at_least, blocks, over_chunks, product_maybe_onto, sum_in_order, with_scratch, zeros,
+};
 use gemm::Parallelism;
 
 /// Channels (on the side the products sum over) from which a layer takes this path: the
@@ -26,11 +28,12 @@ use gemm::Parallelism;
 /// layer's 3 channels keep the patch matrix).
 const MIN_CHANNELS: usize = 16;
 
-/// The weight gradient's chunks are this many times larger than the forward pass's: each chunk
-/// writes a whole `[16, outputs, channels]` sum that the end adds up, and longer sums per
-/// chunk fill the products better (VGG-11 ×0.25's weight gradients at batch 128: 18.8 ms in
-/// all against 22.8 with cache-sized chunks; 16 times larger: 20.9).
-const DW_SHARE: usize = 4;
+/// Running sums the weight gradient's chunks are added into, each over a fixed run of
+/// consecutive chunks: as many as this machine's and the page's two threads (a chunk's own
+/// `[16, outputs, channels]` partial, summed at the end, was 8 MB a 128-channel layer to clear,
+/// write and read back). A constant, not the thread count, so every machine sums in the same
+/// order.
+const DW_SUMS: usize = 2;
 
 /// Values of a transformed window (4×4).
 const XI: usize = 16;
@@ -57,11 +60,9 @@ fn tiles_per_image(shape: &ConvShape) -> usize {
 }
 
 /// The batch as chunks of whole images whose transformed inputs and outputs (`16 · (channels
-/// + outputs)` floats a tile) stay in a core's cache, as the patch matrix's chunks do, or
-/// `share` times as many images a chunk.
-fn chunks(shape: &ConvShape, share: usize) -> Vec<(usize, usize)> {
-    let per_image = XI * (shape.channels + shape.outputs) * tiles_per_image(shape);
-    shape.chunks_holding(per_image / share)
+/// + outputs)` floats a tile) stay in a core's cache, as the patch matrix's chunks do.
+fn chunks(shape: &ConvShape) -> Vec<(usize, usize)> {
+    shape.chunks_holding(XI * (shape.channels + shape.outputs) * tiles_per_image(shape))
 }
 
 /// Rows `4r .. 4r + 4` of a channel's 16 (window row `r`: one step of `· B` or `· A`).
@@ -171,14 +172,14 @@ fn transform_weight(outputs: usize, channels: usize, weight: &[f32]) -> Vec<f32>
     u
 }
 
-/// `[16, rows, columns]`: `lhs_ξ [rows, depth] × rhs_ξ [depth, columns]` for each ξ, the
-/// operands given as (pointer, ξ stride, row stride, column stride), the output row-major per ξ
-/// at `out_strides` (ξ stride, row stride).
+/// `[16, rows, columns]`: `lhs_ξ [rows, depth] × rhs_ξ [depth, columns]` for each ξ (added
+/// onto `out`'s values when `onto`), the operands given as (pointer, ξ stride, row stride,
+/// column stride), the output row-major per ξ at `out_strides` (ξ stride, row stride).
 ///
 /// # Safety
 /// The views must address every element the shapes name.
 unsafe fn products(
-    out: &mut [f32],
+    (out, onto): (&mut [f32], bool),
     out_strides: (usize, usize),
     (rows, columns, depth): (usize, usize, usize),
     lhs: (*const f32, usize, isize, isize),
@@ -188,11 +189,12 @@ unsafe fn products(
     for xi in 0..XI {
         let dst = &mut out[xi * out_strides.0..];
         unsafe {
-            product(
+            product_maybe_onto(
                 rows,
                 columns,
                 depth,
                 (dst, out_strides.1 as isize, 1),
+                onto,
                 (lhs.0.add(xi * lhs.1), lhs.2, lhs.3),
                 (rhs.0.add(xi * rhs.1), rhs.2, rhs.3),
                 threads,
@@ -212,9 +214,9 @@ pub(super) fn forward(
     let (channels, outputs) = (shape.channels, shape.outputs);
     let image_out = outputs * shape.height * shape.width;
     let u = transform_weight(outputs, channels, weight); // [16, outputs, channels]
-    let mut out = vec![0.0f32; shape.output_len()];
+    let mut out = zeros(shape.output_len());
     over_chunks(
-        &chunks(shape, 1),
+        &chunks(shape),
         &mut out,
         |images| images * image_out,
         |first, images, threads, mine, v, m| {
@@ -226,7 +228,7 @@ pub(super) fn forward(
             // Safety: u holds 16 · outputs · channels, v and m the lengths above.
             unsafe {
                 products(
-                    m,
+                    (m, false),
                     (tiles, XI * tiles),
                     (outputs, tiles, channels),
                     (u.as_ptr(), outputs * channels, channels as isize, 1),
@@ -305,38 +307,49 @@ pub(super) fn input_grad(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec
     forward(&adjoint, grad, &turned, None, false)
 }
 
-/// [`super::weight_grad`]: each chunk's `dU_ξ = dM_ξ × V_ξᵀ`, the chunks' sums added in order,
-/// then each pair's `Gᵀ dU G`.
+/// [`super::weight_grad`]: each chunk's `dU_ξ = dM_ξ × V_ξᵀ`, added up in [`DW_SUMS`] running
+/// sums over consecutive runs of chunks (each run in order on one thread), the sums added in
+/// order, then each pair's `Gᵀ dU G`.
 pub(super) fn weight_grad(shape: &ConvShape, x: &[f32], grad: &[f32]) -> Vec<f32> {
     let (channels, outputs) = (shape.channels, shape.outputs);
     let pairs = outputs * channels;
-    let chunks = chunks(shape, DW_SHARE);
+    let chunks = chunks(shape);
+    let runs: Vec<&[(usize, usize)]> = chunks.chunks(chunks.len().div_ceil(DW_SUMS)).collect();
     let len = XI * pairs;
-    let mut partial = vec![0.0f32; chunks.len() * len]; // per chunk [16, outputs, channels]
-    over_chunks(
-        &chunks,
-        &mut partial,
-        |_| len,
-        |first, images, threads, mine, v, dm| {
-            let tiles = images * tiles_per_image(shape);
-            let v = at_least(v, channels * XI * tiles); // [channels, 16, tiles]
-            let dm = at_least(dm, outputs * XI * tiles); // [outputs, 16, tiles]
-            transform_input(shape, x, first, images, v);
-            transform_output_grad(shape, grad, first, images, dm);
-            // dU_ξ [outputs, channels] = dM_ξ [outputs, tiles] × V_ξᵀ [tiles, channels]
-            // Safety: v and dm hold the lengths above, mine 16 · outputs · channels.
-            unsafe {
-                products(
-                    mine,
-                    (pairs, channels),
-                    (outputs, channels, tiles),
-                    (dm.as_ptr(), tiles, (XI * tiles) as isize, 1),
-                    (v.as_ptr(), tiles, 1, (XI * tiles) as isize),
-                    threads,
-                );
+    let mut partial = vec![0.0f32; runs.len() * len]; // per run [16, outputs, channels]
+    let sums = blocks(&mut partial, runs.iter().map(|_| len));
+    let threads = if runs.len() >= gemm::available_threads() {
+        Parallelism::Rayon(1)
+    } else {
+        Parallelism::Rayon(0)
+    };
+    gemm::for_each_part(runs.len(), |index| {
+        let mut sum = sums[index]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        with_scratch(|v, dm| {
+            for (position, &(first, images)) in runs[index].iter().enumerate() {
+                let tiles = images * tiles_per_image(shape);
+                let v = at_least(v, channels * XI * tiles); // [channels, 16, tiles]
+                let dm = at_least(dm, outputs * XI * tiles); // [outputs, 16, tiles]
+                transform_input(shape, x, first, images, v);
+                transform_output_grad(shape, grad, first, images, dm);
+                // dU_ξ [outputs, channels] (+)= dM_ξ [outputs, tiles] × V_ξᵀ [tiles, channels]
+                // Safety: v and dm hold the lengths above, the sum 16 · outputs · channels.
+                unsafe {
+                    products(
+                        (&mut sum, position > 0),
+                        (pairs, channels),
+                        (outputs, channels, tiles),
+                        (dm.as_ptr(), tiles, (XI * tiles) as isize, 1),
+                        (v.as_ptr(), tiles, 1, (XI * tiles) as isize),
+                        threads,
+                    );
+                }
             }
-        },
-    );
+        });
+    });
+    drop(sums);
     let du = sum_in_order(&partial, len);
     let mut dw = vec![0.0f32; shape.weight_len()];
     for (pair, kernel) in dw.chunks_exact_mut(9).enumerate() {
