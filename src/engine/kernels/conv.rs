@@ -593,28 +593,58 @@ fn blocks(mut data: &mut [f32], sizes: impl Iterator<Item = usize>) -> Vec<Mutex
 
 /// Runs `work(first image, images, threads, block, scratch, scratch)` for every chunk, the
 /// chunks shared out among the threads, each with its own block of `out` (cut by
-/// `block_len(images)`) and its thread's two scratch buffers, and says how a chunk's product
-/// should use threads: on its own thread when the chunks keep every thread busy, on all of them
-/// when there are fewer chunks than threads.
+/// `block_len(images)`): [`over_runs`] with a run per chunk.
 fn over_chunks(
     chunks: &[(usize, usize)],
     out: &mut [f32],
     block_len: impl Fn(usize) -> usize,
     work: impl Fn(usize, usize, Parallelism, &mut [f32], &mut Vec<f32>, &mut Vec<f32>) + Sync,
 ) {
-    let inner = if chunks.len() >= gemm::available_threads() {
+    let runs: Vec<&[(usize, usize)]> = chunks.chunks(1).collect();
+    over_runs(
+        &runs,
+        out,
+        |run| block_len(run[0].1),
+        |first, images, _, threads, block, first_buffer, second_buffer| {
+            work(first, images, threads, block, first_buffer, second_buffer)
+        },
+    );
+}
+
+/// Runs `work(first image, images, onto, threads, block, scratch, scratch)` for every chunk of
+/// every run: the runs shared out among the threads, a run's chunks in order on one thread into
+/// the run's own block of `out` (cut by `block_len(run)`), `onto` saying whether an earlier
+/// chunk of the run has written it already; each with its thread's two scratch buffers. `threads`
+/// says how a chunk's product should use threads: on its own thread when the runs keep every
+/// thread busy, on all of them when there are fewer runs than threads.
+fn over_runs(
+    runs: &[&[(usize, usize)]],
+    out: &mut [f32],
+    block_len: impl Fn(&[(usize, usize)]) -> usize,
+    work: impl Fn(usize, usize, bool, Parallelism, &mut [f32], &mut Vec<f32>, &mut Vec<f32>) + Sync,
+) {
+    let threads = if runs.len() >= gemm::available_threads() {
         Parallelism::Rayon(1)
     } else {
         Parallelism::Rayon(0)
     };
-    let blocks = blocks(out, chunks.iter().map(|&(_, images)| block_len(images)));
-    gemm::for_each_part(chunks.len(), |index| {
-        let (first, images) = chunks[index];
+    let blocks = blocks(out, runs.iter().map(|run| block_len(run)));
+    gemm::for_each_part(runs.len(), |index| {
         let mut block = blocks[index]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         with_scratch(|first_buffer, second_buffer| {
-            work(first, images, inner, &mut block, first_buffer, second_buffer)
+            for (position, &(first, images)) in runs[index].iter().enumerate() {
+                work(
+                    first,
+                    images,
+                    position > 0,
+                    threads,
+                    &mut block,
+                    first_buffer,
+                    second_buffer,
+                );
+            }
         });
     });
 }

@@ -18,9 +18,7 @@
 //! plain adds and halvings; the products go through `crates/gemm`), so the page and the
 //! command line keep the same bits.
 
-use super::{
-    ConvShape, activate, at_least, blocks, over_chunks, product_maybe_onto, sum_in_order, with_scratch, zeros,
-};
+use super::{ConvShape, activate, at_least, over_chunks, over_runs, product_maybe_onto, sum_in_order, zeros};
 use gemm::Parallelism;
 
 /// Channels (on the side the products sum over) from which a layer takes this path: the
@@ -317,39 +315,30 @@ pub(super) fn weight_grad(shape: &ConvShape, x: &[f32], grad: &[f32]) -> Vec<f32
     let runs: Vec<&[(usize, usize)]> = chunks.chunks(chunks.len().div_ceil(DW_SUMS)).collect();
     let len = XI * pairs;
     let mut partial = vec![0.0f32; runs.len() * len]; // per run [16, outputs, channels]
-    let sums = blocks(&mut partial, runs.iter().map(|_| len));
-    let threads = if runs.len() >= gemm::available_threads() {
-        Parallelism::Rayon(1)
-    } else {
-        Parallelism::Rayon(0)
-    };
-    gemm::for_each_part(runs.len(), |index| {
-        let mut sum = sums[index]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        with_scratch(|v, dm| {
-            for (position, &(first, images)) in runs[index].iter().enumerate() {
-                let tiles = images * tiles_per_image(shape);
-                let v = at_least(v, channels * XI * tiles); // [channels, 16, tiles]
-                let dm = at_least(dm, outputs * XI * tiles); // [outputs, 16, tiles]
-                transform_input(shape, x, first, images, v);
-                transform_output_grad(shape, grad, first, images, dm);
-                // dU_ξ [outputs, channels] (+)= dM_ξ [outputs, tiles] × V_ξᵀ [tiles, channels]
-                // Safety: v and dm hold the lengths above, the sum 16 · outputs · channels.
-                unsafe {
-                    products(
-                        (&mut sum, position > 0),
-                        (pairs, channels),
-                        (outputs, channels, tiles),
-                        (dm.as_ptr(), tiles, (XI * tiles) as isize, 1),
-                        (v.as_ptr(), tiles, 1, (XI * tiles) as isize),
-                        threads,
-                    );
-                }
+    over_runs(
+        &runs,
+        &mut partial,
+        |_| len,
+        |first, images, onto, threads, sum, v, dm| {
+            let tiles = images * tiles_per_image(shape);
+            let v = at_least(v, channels * XI * tiles); // [channels, 16, tiles]
+            let dm = at_least(dm, outputs * XI * tiles); // [outputs, 16, tiles]
+            transform_input(shape, x, first, images, v);
+            transform_output_grad(shape, grad, first, images, dm);
+            // dU_ξ [outputs, channels] (+)= dM_ξ [outputs, tiles] × V_ξᵀ [tiles, channels]
+            // Safety: v and dm hold the lengths above, the sum 16 · outputs · channels.
+            unsafe {
+                products(
+                    (sum, onto),
+                    (pairs, channels),
+                    (outputs, channels, tiles),
+                    (dm.as_ptr(), tiles, (XI * tiles) as isize, 1),
+                    (v.as_ptr(), tiles, 1, (XI * tiles) as isize),
+                    threads,
+                );
             }
-        });
-    });
-    drop(sums);
+        },
+    );
     let du = sum_in_order(&partial, len);
     let mut dw = vec![0.0f32; shape.weight_len()];
     for (pair, kernel) in dw.chunks_exact_mut(9).enumerate() {
