@@ -444,27 +444,15 @@ fn col2im_padded<const W: usize>(shape: &ConvShape, col: &[f32], images: usize, 
     });
 }
 
-/// `len` zeros for a kernel's output, written by every thread when there are many: the
-/// allocator hands large buffers back from its heap, and a plain `vec![0.0; len]` clears them
-/// on the calling thread while the other cores wait.
+/// `len` zeros for a kernel's output, written by every thread when there are many
+/// ([`in_parts`]): the allocator hands large buffers back from its heap, and a plain
+/// `vec![0.0; len]` clears them on the calling thread while the other cores wait.
 pub(crate) fn zeros(len: usize) -> Vec<f32> {
-    if len < 2 * PARALLEL_MIN_FLOATS || gemm::available_threads() < 2 {
-        return vec![0.0f32; len];
-    }
     let mut values = Vec::with_capacity(len);
-    let blocks: Vec<Mutex<&mut [MaybeUninit<f32>]>> = values.spare_capacity_mut()[..len]
-        .chunks_mut(len.div_ceil(gemm::available_threads()))
-        .map(Mutex::new)
-        .collect();
-    gemm::for_each_part(blocks.len(), |index| {
-        let mut block = blocks[index]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        block.fill(MaybeUninit::new(0.0));
+    in_parts(&mut values.spare_capacity_mut()[..len], len, 1, |_, block| {
+        block.fill(MaybeUninit::new(0.0))
     });
-    drop(blocks);
-    // Safety: the blocks cover the first `len` values, and `for_each_part` returns after every
-    // part has run, so each of them has been written.
+    // Safety: `in_parts` has run the fill over each of the first `len` values when it returns.
     unsafe { values.set_len(len) };
     values
 }
@@ -475,23 +463,23 @@ const PARALLEL_MIN_FLOATS: usize = 1 << 16;
 /// Runs `work(items, block)` over `data`, `count` items of `item_len` floats, split into one part
 /// per thread when it is big enough (natively; one part in wasm). The parts write disjoint
 /// blocks in the same order as one part would, so the split changes no bit.
-pub(crate) fn in_parts(
-    data: &mut [f32],
+pub(crate) fn in_parts<T: Send>(
+    data: &mut [T],
     count: usize,
     item_len: usize,
-    work: impl Fn(Range<usize>, &mut [f32]) + Sync,
+    work: impl Fn(Range<usize>, &mut [T]) + Sync,
 ) {
     in_parts_weighing(data.len(), data, count, item_len, work);
 }
 
 /// [`in_parts`] for work of `floats` floats read or written in all (where that is not
 /// `data`'s own size).
-fn in_parts_weighing(
+fn in_parts_weighing<T: Send>(
     floats: usize,
-    data: &mut [f32],
+    data: &mut [T],
     count: usize,
     item_len: usize,
-    work: impl Fn(Range<usize>, &mut [f32]) + Sync,
+    work: impl Fn(Range<usize>, &mut [T]) + Sync,
 ) {
     debug_assert_eq!(data.len(), count * item_len);
     let parts = if floats >= PARALLEL_MIN_FLOATS {
@@ -579,9 +567,9 @@ pub(crate) unsafe fn product_maybe_onto(
     }
 }
 
-/// `data` cut into consecutive blocks of `sizes` floats, each behind its own lock, so that chunks
+/// `data` cut into consecutive blocks of `sizes` values, each behind its own lock, so that chunks
 /// running on different threads each write their own block.
-fn blocks(mut data: &mut [f32], sizes: impl Iterator<Item = usize>) -> Vec<Mutex<&mut [f32]>> {
+fn blocks<T>(mut data: &mut [T], sizes: impl Iterator<Item = usize>) -> Vec<Mutex<&mut [T]>> {
     let mut blocks = Vec::new();
     for size in sizes {
         let (block, rest) = core::mem::take(&mut data).split_at_mut(size);
