@@ -235,8 +235,9 @@ fn sgd_step_matches_burn_bit_for_bit_and_leaves_shared_values_alone() {
         (1000, 0.9, 5e-4),
         (33, 0.0, 5e-4),
         (256, 0.0, 0.0),
-        // An FCN's first weight.
+        // An FCN's first weight (split over the threads, with and without decay).
         (200_704, 0.9, 5e-4),
+        (65_536, 0.9, 0.0),
     ]
     .iter()
     .enumerate()

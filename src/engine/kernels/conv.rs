@@ -506,6 +506,42 @@ fn in_parts_weighing<T: Send>(
     });
 }
 
+/// [`in_parts`] over two slices of one length cut at the same places (an optimizer's values
+/// and its momentum buffer): `work(range, a_block, b_block)`, split when `floats` (the values
+/// read or written in all) make it worth a fork.
+pub(crate) fn in_parts_pair<T: Send>(
+    floats: usize,
+    a: &mut [T],
+    b: &mut [T],
+    work: impl Fn(Range<usize>, &mut [T], &mut [T]) + Sync,
+) {
+    assert_eq!(a.len(), b.len(), "two slices of one length");
+    let len = a.len();
+    let parts = if floats >= PARALLEL_MIN_FLOATS {
+        gemm::available_threads().min(len)
+    } else {
+        1
+    };
+    if parts <= 1 {
+        work(0..len, a, b);
+        return;
+    }
+    let per = len.div_ceil(parts);
+    let sizes = || (0..len.div_ceil(per)).map(|i| per.min(len - i * per));
+    let (a_blocks, b_blocks) = (blocks(a, sizes()), blocks(b, sizes()));
+    gemm::for_each_part(a_blocks.len(), |index| {
+        // Each part takes its own two blocks, once: never contended.
+        let mut a = a_blocks[index]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut b = b_blocks[index]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let first = index * per;
+        work(first..first + a.len(), &mut a, &mut b);
+    });
+}
+
 /// `dst [m, n] := lhs [m, k] × rhs [k, n]`, each given as (pointer or slice, row stride, column
 /// stride).
 ///
@@ -1040,6 +1076,33 @@ mod tests {
             let values = zeros(len);
             assert_eq!(values.len(), len);
             assert!(values.iter().all(|v| v.to_bits() == 0), "{len}");
+        }
+    }
+
+    /// Two slices cut at the same places: every index reaches `work` exactly once, in the
+    /// range its two blocks start at, below and above the threshold for a split.
+    #[test]
+    fn pairs_are_cut_at_the_same_places() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        for len in [0, 1, 7, PARALLEL_MIN_FLOATS / 3, PARALLEL_MIN_FLOATS + 3, 1 << 18] {
+            let mut a: Vec<usize> = (0..len).collect();
+            let mut b: Vec<usize> = (0..len).map(|i| 2 * i).collect();
+            // Checked after the parts: a failed assertion on a helper thread would not reach
+            // the test.
+            let misplaced = AtomicUsize::new(0);
+            in_parts_pair(3 * len, &mut a, &mut b, |range, a, b| {
+                let fits = range.len() == a.len() && a.len() == b.len();
+                let mut wrong = usize::from(!fits);
+                for ((i, a), b) in range.zip(a.iter_mut()).zip(b.iter_mut()) {
+                    wrong += usize::from(*a != i || *b != 2 * i);
+                    *a += 1;
+                    *b += 1;
+                }
+                misplaced.fetch_add(wrong, Ordering::Relaxed);
+            });
+            assert_eq!(misplaced.load(Ordering::Relaxed), 0, "{len}");
+            assert!(a.iter().enumerate().all(|(i, &v)| v == i + 1), "{len}: a");
+            assert!(b.iter().enumerate().all(|(i, &v)| v == 2 * i + 1), "{len}: b");
         }
     }
 

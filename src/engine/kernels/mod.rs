@@ -650,11 +650,24 @@ impl CpuKernels for Flex {
         }
         let mut buffer = contiguous(buffer);
         let b = values_mut(&mut buffer);
-        for ((t, b), g) in theta.iter_mut().zip(b.iter_mut()).zip(g) {
-            let g = if decay > 0.0 { *g + *t * decay } else { *g };
-            *b = *b * momentum + g;
-            *t -= *b * lr;
-        }
+        // On every thread (the page's serial share of an FCN step was 5% this loop); each
+        // value's update reads only its own entries, so the split changes no bit.
+        conv::in_parts_pair(3 * len, theta, b, |range, theta, b| {
+            let g = &g[range];
+            let elements = theta.iter_mut().zip(b.iter_mut()).zip(g);
+            // The decay test outside the loop, so that each loop is plain lanes.
+            if decay > 0.0 {
+                for ((t, b), g) in elements {
+                    *b = *b * momentum + (*g + *t * decay);
+                    *t -= *b * lr;
+                }
+            } else {
+                for ((t, b), g) in elements {
+                    *b = *b * momentum + *g;
+                    *t -= *b * lr;
+                }
+            }
+        });
         (value, buffer)
     }
 }

@@ -12,6 +12,7 @@
 //! fixed order. Everything depends on the shape alone, so the page and the command line still
 //! agree bit for bit.
 
+use super::super::dense::product as dense_product;
 use super::{ConvShape, activate, in_parts, product};
 use gemm::Parallelism;
 
@@ -47,18 +48,21 @@ fn full_weight(shape: &ConvShape, weight: &[f32], transposed: bool) -> Vec<f32> 
     };
     let mut full = vec![0.0f32; rows * columns];
     // Row `c · pixels + from`, column `o · pixels + to` holds kernel `(o, c)`'s tap where input
-    // pixel `from` meets output pixel `to`.
+    // pixel `from` meets output pixel `to`. Lines and their entries are walked as (channel,
+    // pixel) pairs, with no division per entry.
     in_parts(&mut full, lines, line_len, |mine, block| {
         for (line, values) in mine.zip(block.chunks_exact_mut(line_len)) {
-            for (across, value) in values.iter_mut().enumerate() {
-                let (row, column) = if transposed {
-                    (across, line)
-                } else {
-                    (line, across)
-                };
-                let (c, from) = (row / pixels, row % pixels);
-                let (o, to) = (column / pixels, column % pixels);
-                *value = weight[(o * channels + c) * patch + taps[from * pixels + to]];
+            let (outer, pixel) = (line / pixels, line % pixels);
+            for (inner, run) in values.chunks_exact_mut(pixels).enumerate() {
+                for (other, value) in run.iter_mut().enumerate() {
+                    // Not transposed: the line is (c, from) and the entry (o, to).
+                    let ((c, from), (o, to)) = if transposed {
+                        ((inner, other), (outer, pixel))
+                    } else {
+                        ((outer, pixel), (inner, other))
+                    };
+                    *value = weight[(o * channels + c) * patch + taps[from * pixels + to]];
+                }
             }
         }
     });
@@ -133,29 +137,31 @@ pub(super) fn input_grad(shape: &ConvShape, weight: &[f32], grad: &[f32]) -> Vec
 pub(super) fn weight_grad(shape: &ConvShape, x: &[f32], grad: &[f32]) -> Vec<f32> {
     let pixels = shape.pixels();
     let (inputs, outputs) = (shape.channels * pixels, shape.outputs * pixels);
-    let mut full_grad = vec![0.0f32; inputs * outputs];
     // [channels · pixels, outputs · pixels] = [batch, channels · pixels]ᵀ × [batch, outputs · pixels]
-    unsafe {
-        product(
+    // Safety: x holds batch · inputs values and grad batch · outputs (the layer's shapes).
+    let full_grad = unsafe {
+        dense_product(
             inputs,
             outputs,
             shape.batch,
-            (&mut full_grad, outputs as isize, 1),
             (x.as_ptr(), 1, inputs as isize),
             (grad.as_ptr(), outputs as isize, 1),
-            Parallelism::Rayon(0),
-        );
-    }
+        )
+    };
     let taps = taps(shape);
+    let patch = shape.kernel * shape.kernel;
     let mut dw = vec![0.0f32; shape.weight_len()];
-    for (index, kernel) in dw.chunks_exact_mut(shape.kernel * shape.kernel).enumerate() {
-        let (o, c) = (index / shape.channels, index % shape.channels);
-        for (from, row_taps) in taps.chunks_exact(pixels).enumerate() {
-            let row = &full_grad[(c * pixels + from) * outputs + o * pixels..][..pixels];
-            for (&tap, entry) in row_taps.iter().zip(row) {
-                kernel[tap] += *entry;
+    // Each kernel's taps summed from its own entries, the kernels split over the threads.
+    in_parts(&mut dw, shape.outputs * shape.channels, patch, |mine, block| {
+        for (index, kernel) in mine.zip(block.chunks_exact_mut(patch)) {
+            let (o, c) = (index / shape.channels, index % shape.channels);
+            for (from, row_taps) in taps.chunks_exact(pixels).enumerate() {
+                let row = &full_grad[(c * pixels + from) * outputs + o * pixels..][..pixels];
+                for (&tap, entry) in row_taps.iter().zip(row) {
+                    kernel[tap] += *entry;
+                }
             }
         }
-    }
+    });
     dw
 }
