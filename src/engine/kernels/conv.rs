@@ -579,26 +579,39 @@ pub(crate) unsafe fn product_maybe_onto(
     let (dst, dst_rs, dst_cs) = dst;
     debug_assert!(dst.len() >= m * n);
     unsafe {
-        gemm::gemm::<f32>(
+        product_to(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
-            dst_cs,
-            dst_rs,
+            (dst.as_mut_ptr(), dst_rs, dst_cs),
             onto,
-            lhs.0,
-            lhs.2,
-            lhs.1,
-            rhs.0,
-            rhs.2,
-            rhs.1,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
+            lhs,
+            rhs,
             threads,
+        )
+    }
+}
+
+/// [`product_maybe_onto`] into a destination given as (pointer, row stride, column stride), which
+/// may still be uninitialised unless `onto`: the product then stores every element and reads none.
+///
+/// # Safety
+/// As [`product`]; the destination must be writable at every element the shape names.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn product_to(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: (*mut f32, isize, isize),
+    onto: bool,
+    lhs: (*const f32, isize, isize),
+    rhs: (*const f32, isize, isize),
+    threads: Parallelism,
+) {
+    unsafe {
+        gemm::gemm::<f32>(
+            m, n, k, dst.0, dst.2, dst.1, onto, lhs.0, lhs.2, lhs.1, rhs.0, rhs.2, rhs.1, 1.0, 1.0, false,
+            false, false, threads,
         )
     }
 }

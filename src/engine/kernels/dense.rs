@@ -40,25 +40,15 @@ pub(super) unsafe fn product(
     // Safety: the views are the caller's; `out` has room for `len` values, all of which the
     // product writes (`dst := lhs × rhs`) before the length is set.
     unsafe {
-        gemm::gemm::<f32>(
+        let dst = out.spare_capacity_mut().as_mut_ptr().cast::<f32>();
+        conv::product_to(
             m,
             n,
             k,
-            out.spare_capacity_mut().as_mut_ptr().cast::<f32>(),
-            1,
-            n as isize,
+            (dst, n as isize, 1),
             false,
-            lhs.0,
-            lhs.2,
-            lhs.1,
-            rhs.0,
-            rhs.2,
-            rhs.1,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
+            lhs,
+            rhs,
             Parallelism::Rayon(0),
         );
         out.set_len(len);
