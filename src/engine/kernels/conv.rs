@@ -22,7 +22,7 @@ use core::mem::MaybeUninit;
 use core::ops::Range;
 use gemm::Parallelism;
 use std::cell::RefCell;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 thread_local! {
     /// Two buffers reused by every call on this thread: a chunk's patch matrix and its other
@@ -482,28 +482,37 @@ fn in_parts_weighing<T: Send>(
     work: impl Fn(Range<usize>, &mut [T]) + Sync,
 ) {
     debug_assert_eq!(data.len(), count * item_len);
-    let parts = if floats >= PARALLEL_MIN_FLOATS {
-        gemm::available_threads().min(count)
-    } else {
-        1
-    };
-    if parts <= 1 || item_len == 0 {
+    let Some(per) = items_per_part(floats, count).filter(|_| item_len > 0) else {
         work(0..count, data);
         return;
-    }
-    let per = count.div_ceil(parts);
+    };
     let blocks = blocks(
         data,
         (0..count.div_ceil(per)).map(|i| per.min(count - i * per) * item_len),
     );
     gemm::for_each_part(blocks.len(), |index| {
-        let mut block = blocks[index]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut block = take(&blocks[index]);
         let first = index * per;
         let items = block.len() / item_len;
         work(first..first + items, &mut block);
     });
+}
+
+/// Items in each part when work of `floats` floats read or written over `count` items is worth
+/// splitting over the threads (one part per thread), `None` when it stays on this one.
+fn items_per_part(floats: usize, count: usize) -> Option<usize> {
+    let parts = if floats >= PARALLEL_MIN_FLOATS {
+        gemm::available_threads().min(count)
+    } else {
+        1
+    };
+    (parts > 1).then(|| count.div_ceil(parts))
+}
+
+/// A part's own block: each is taken by one part, once, so never contended, and a poisoned
+/// lock (a part that panicked) still hands the block over.
+fn take<'a, 'b, T>(block: &'a Mutex<&'b mut [T]>) -> MutexGuard<'a, &'b mut [T]> {
+    block.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// [`in_parts`] over two slices of one length cut at the same places (an optimizer's values
@@ -517,26 +526,14 @@ pub(crate) fn in_parts_pair<T: Send>(
 ) {
     assert_eq!(a.len(), b.len(), "two slices of one length");
     let len = a.len();
-    let parts = if floats >= PARALLEL_MIN_FLOATS {
-        gemm::available_threads().min(len)
-    } else {
-        1
-    };
-    if parts <= 1 {
+    let Some(per) = items_per_part(floats, len) else {
         work(0..len, a, b);
         return;
-    }
-    let per = len.div_ceil(parts);
+    };
     let sizes = || (0..len.div_ceil(per)).map(|i| per.min(len - i * per));
     let (a_blocks, b_blocks) = (blocks(a, sizes()), blocks(b, sizes()));
     gemm::for_each_part(a_blocks.len(), |index| {
-        // Each part takes its own two blocks, once: never contended.
-        let mut a = a_blocks[index]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut b = b_blocks[index]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (mut a, mut b) = (take(&a_blocks[index]), take(&b_blocks[index]));
         let first = index * per;
         work(first..first + a.len(), &mut a, &mut b);
     });
@@ -667,9 +664,7 @@ fn over_runs(
     };
     let blocks = blocks(out, runs.iter().map(|run| block_len(run)));
     gemm::for_each_part(runs.len(), |index| {
-        let mut block = blocks[index]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut block = take(&blocks[index]);
         with_scratch(|first_buffer, second_buffer| {
             for (position, &(first, images)) in runs[index].iter().enumerate() {
                 work(
