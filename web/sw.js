@@ -1,8 +1,9 @@
 // LayerLab's service worker: the app works offline after one visit. Generated per build by
 // src/bin/layerlab-stage.rs from this template (its name carries a hash of everything it lists).
 //
-// - The app's files (all content-hashed) are precached at install, the WebGPU engine aside (33 MB
-//   that only visitors with a hardware GPU load): it is kept the first time it is fetched.
+// - The app's files (all content-hashed) are precached at install, two engines aside: the WebGPU
+//   one (33 MB that only visitors with a hardware GPU load) and the CPU one for browsers without
+//   relaxed SIMD. Each is kept the first time it is fetched.
 //   Both are served from that cache.
 // - The page (index.html, the one unhashed file) is served from the cache too, so a visit works
 //   without the network. Once started, the page asks whether the network's copy differs (a new

@@ -83,6 +83,11 @@ impl EngineKind {
     /// the CPU worker when it is cross-origin isolated.
     pub const THREADED_CPU_WORKER: &'static str = "layerlab-worker-cpu-mt";
 
+    /// The `<meta>` of `index.html` naming the CPU engine for browsers without WebAssembly relaxed
+    /// SIMD (web/worker-cpu-compat, one thread), and its files' name. The others need relaxed
+    /// SIMD's `madd`, the fused multiply-add that makes the page's products equal the CLI's.
+    pub const COMPAT_CPU_WORKER: &'static str = "layerlab-worker-cpu-compat";
+
     /// The `<meta>` of `index.html` naming its worker's (content-hashed) loader, and the name
     /// of trunk's unhashed one.
     pub fn worker_name(self) -> &'static str {

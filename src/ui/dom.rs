@@ -221,6 +221,19 @@ pub fn cross_origin_isolated() -> bool {
     crate::runtime::js::get(&window().into(), "crossOriginIsolated").is_truthy()
 }
 
+/// A module of one function using relaxed SIMD's `f32x4.relaxed_madd` (three `f32x4.splat`s of
+/// 1.0, then the `madd`).
+const RELAXED_SIMD_PROBE: [u8; 49] = [
+    0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 28, 1, 26, 0, 67, 0, 0, 128, 63,
+    253, 19, 67, 0, 0, 128, 63, 253, 19, 67, 0, 0, 128, 63, 253, 19, 253, 133, 2, 11,
+];
+
+/// Whether the browser runs WebAssembly relaxed SIMD, which the CPU engine's products need to
+/// equal the CLI's (crates/gemm); without it the page loads the compat engine.
+pub fn relaxed_simd() -> bool {
+    js_sys::WebAssembly::validate(&js_sys::Uint8Array::from(&RELAXED_SIMD_PROBE[..]).into()).unwrap_or(false)
+}
+
 /// Marks (for this tab's session) that the page reloaded once to become cross-origin isolated,
 /// so a browser that ignores the headers is not reloaded again and again.
 const ISOLATION_RELOADED: &str = "layerlab-isolation-reload";
@@ -237,6 +250,7 @@ fn has_service_worker() -> bool {
 pub fn isolation_expected() -> bool {
     let session = window().session_storage().ok().flatten();
     !cross_origin_isolated()
+        && relaxed_simd()
         && meta(EngineKind::THREADED_CPU_WORKER).is_some()
         && has_service_worker()
         && !is_framed()
@@ -260,6 +274,14 @@ pub fn reload_for_isolation(run: bool) {
 
 /// Why the CPU engine has one thread on this page, when it has one: in words for the page.
 pub fn single_thread_reason() -> Option<String> {
+    if !relaxed_simd() {
+        return Some(
+            "One CPU thread, at about two thirds of the speed: this browser lacks WebAssembly \
+             relaxed SIMD, so the CPU engine multiplies and adds separately (its numbers can \
+             differ from the command line's in the last digits). Chrome and Edge have it."
+                .into(),
+        );
+    }
     if cross_origin_isolated() {
         return None;
     }

@@ -33,10 +33,16 @@ impl EngineSlot {
     /// Starts the `kind` worker (dropping the old one); its messages become actions, and a
     /// finished run is saved at once. Its script is the content-hashed loader the page names in
     /// `<meta name="layerlab-worker…">`, else trunk's unhashed one. The CPU engine is the one
-    /// built with WebAssembly threads where the page can run it (cross-origin isolated).
+    /// built with WebAssembly threads where the page can run it (cross-origin isolated), and the
+    /// compat one where the browser lacks relaxed SIMD (which the other two need).
     pub fn spawn(&self, kind: EngineKind, dispatch: Callback<Action>) -> Result<(), RuntimeError> {
-        let name = kind.worker_name();
-        let threaded = (kind == EngineKind::Cpu && dom::cross_origin_isolated())
+        let relaxed = kind != EngineKind::Cpu || dom::relaxed_simd();
+        let name = if relaxed {
+            kind.worker_name()
+        } else {
+            EngineKind::COMPAT_CPU_WORKER
+        };
+        let threaded = (kind == EngineKind::Cpu && relaxed && dom::cross_origin_isolated())
             .then(|| dom::meta(EngineKind::THREADED_CPU_WORKER))
             .flatten();
         let url = threaded

@@ -35,13 +35,16 @@ const SMALL = {
   momentum: '0.9', checkpoints: '0,1', seed: '0', 'train-limit': '640', 'test-limit': '256',
   'eval-batch-size': '256',
 };
+// A module using relaxed SIMD's `f32x4.relaxed_madd`, as ui::dom::relaxed_simd probes with.
+const RELAXED_SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 28, 1, 26, 0,
+  67, 0, 0, 128, 63, 253, 19, 67, 0, 0, 128, 63, 253, 19, 67, 0, 0, 128, 63, 253, 19, 253, 133, 2, 11]);
 const fragment = (config, extra = {}) =>
   '#' + Object.entries({ ...config, ...extra }).map(([k, v]) => `${k}=${v}`).join('&');
 
-function launch({ webgpu }) {
+function launch({ webgpu, flags = [] }) {
   const args = [
     '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--disable-quic',
+    '--disable-sync', '--disable-quic', ...flags,
   ];
   // playwright gives every launch a fresh, temporary profile (--user-data-dir).
   if (webgpu) args.push('--enable-unsafe-webgpu');
@@ -275,6 +278,63 @@ const tests = {
     // The same config natively: the same numbers.
     const cli = runCli(Object.entries(SMALL).flatMap(([k, v]) => [`--${k}`, v]), path.join(OUT, 'cli-result.json'));
     console.log(`    page CPU vs CLI: all ${compareResults(result, cli)} values identical`);
+  },
+
+  async compat_engine_without_relaxed_simd() {
+    // A browser without WebAssembly relaxed SIMD: the CPU engines that fuse multiply and add do
+    // not compile there, so the page loads the compat engine (one thread, a multiply and an add),
+    // says so, does not reload for threads it will not use, and finishes the run, close to the
+    // CLI's numbers but not promised equal to them.
+    // First the modules themselves, in this Node, whose V8 has no relaxed SIMD: the compat engine
+    // compiles without it, the others do not.
+    assert(!WebAssembly.validate(RELAXED_SIMD_PROBE), 'this Node runs relaxed SIMD: it cannot show which engines need it');
+    const dist = fs.readdirSync(DIST);
+    const module = (re) => fs.readFileSync(path.join(DIST, dist.find((n) => re.test(n))));
+    assert(WebAssembly.validate(module(/^layerlab-worker-cpu-compat-[0-9a-f]{16}_bg\.wasm$/)), 'the compat engine needs relaxed SIMD');
+    assert(!WebAssembly.validate(module(/^layerlab-worker-cpu-[0-9a-f]{16}_bg\.wasm$/)), 'the CPU engine compiles without relaxed SIMD: its products are not fused');
+    // Chromium cannot turn relaxed SIMD off (V8's flag no longer does), so the page is told it is
+    // missing: its probe (ui::dom::relaxed_simd) fails to validate, as it would there.
+    const withoutRelaxedSimd = `{
+      const validate = WebAssembly.validate;
+      WebAssembly.validate = (source) => {
+        const b = new Uint8Array(source.buffer ? source.buffer.slice(source.byteOffset, source.byteOffset + source.byteLength) : source);
+        for (let i = 0; i + 2 < b.length; i++) if (b[i] === 0xfd && b[i + 1] === 0x85 && b[i + 2] === 0x02) return false;
+        return validate(source);
+      };
+    }`;
+    const browser = await launch({ webgpu: false });
+    let result;
+    try {
+      const { page, errors } = await openPage(browser, 'about:blank', withoutRelaxedSimd);
+      const wasm = [];
+      page.on('request', (r) => { if (r.url().endsWith('.wasm')) wasm.push(r.url()); });
+      await page.goto(server.url + fragment(SMALL, { run: 1, backend: 'cpu' }));
+      await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 600_000 });
+      result = await checkFinishedPage(page, errors, 'compat-cpu', 'cpu');
+      assert(wasm.some((u) => /layerlab-worker-cpu-compat-[0-9a-f]{16}_bg\.wasm/.test(u)), `the compat engine was not loaded: ${wasm.join(', ')}`);
+      assert(!wasm.some((u) => /layerlab-worker-cpu-(mt-)?[0-9a-f]{16}_bg\.wasm/.test(u)), `an engine that needs relaxed SIMD was loaded: ${wasm.join(', ')}`);
+      assert(await page.getAttribute('[data-testid=device]', 'data-threads') === '1', 'the compat engine has one thread');
+      const note = await page.textContent('[data-testid=threads-note]');
+      assert(/relaxed SIMD/.test(note) && /last digits/.test(note), `threads note: ${note}`);
+      assert(!(await page.evaluate(() => crossOriginIsolated)), 'the page did not reload for threads the compat engine cannot use');
+    } finally {
+      await browser.close();
+    }
+    const cli = runCli(Object.entries(SMALL).flatMap(([k, v]) => [`--${k}`, v]), path.join(OUT, 'cli-compat-result.json'));
+    let same = 0;
+    let cells = 0;
+    const rows = [...result.units, 'fullmodel'];
+    const cols = ['ReRnd', ...result.checkpoints.map(String)];
+    for (const row of rows) {
+      for (const col of cols) {
+        if (row === 'fullmodel' && col === 'ReRnd') continue;
+        const [ours, theirs] = [resultValue(result, row, col), resultValue(cli, row, col)];
+        assert(Math.abs(ours - theirs) <= 0.05, `${row}/${col}: compat ${ours}, CLI ${theirs}`);
+        same += ours === theirs ? 1 : 0;
+        cells += 1;
+      }
+    }
+    console.log(`    compat engine vs CLI: ${same} of ${cells} error cells identical, all within 5 points`);
   },
 
   async page_cpu_equals_cli_bit_for_bit() {

@@ -77,7 +77,7 @@ unsafe fn block_scalar(k: usize, a: &Runs, b: &Runs, out: &mut LaneSums) {
             let av = if p < k { unsafe { *a[r].add(p) } } else { 0.0 };
             for (c, cell) in row.iter_mut().enumerate() {
                 let bv = if p < k { unsafe { *b[c].add(p) } } else { 0.0 };
-                cell[lane] += av * bv;
+                cell[lane] = av.mul_add(bv, cell[lane]);
             }
         }
     }
@@ -88,7 +88,7 @@ unsafe fn block_scalar(k: usize, a: &Runs, b: &Runs, out: &mut LaneSums) {
     }
 }
 
-/// 4×4 dot products in sixteen 16-lane registers: multiply, then add (no FMA).
+/// 4×4 dot products in sixteen 16-lane registers, fused multiply-adds.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn block_avx512(k: usize, a: &Runs, b: &Runs, out: &mut LaneSums) {
@@ -99,7 +99,7 @@ unsafe fn block_avx512(k: usize, a: &Runs, b: &Runs, out: &mut LaneSums) {
     let step = |acc: &mut [[__m512; C]; R], av: [__m512; R], bv: [__m512; C]| {
         for (row, &x) in acc.iter_mut().zip(&av) {
             for (cell, &y) in row.iter_mut().zip(&bv) {
-                *cell = _mm512_add_ps(*cell, _mm512_mul_ps(x, y));
+                *cell = _mm512_fmadd_ps(x, y, *cell);
             }
         }
     };
@@ -126,7 +126,7 @@ unsafe fn block_avx512(k: usize, a: &Runs, b: &Runs, out: &mut LaneSums) {
 
 /// 2×2 dot products, each lane set in two 8-lane registers.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
+#[target_feature(enable = "avx,fma")]
 unsafe fn block_avx(k: usize, a: &Runs, b: &Runs, out: &mut LaneSums) {
     use core::arch::x86_64::*;
     const R: usize = 2;
@@ -135,8 +135,8 @@ unsafe fn block_avx(k: usize, a: &Runs, b: &Runs, out: &mut LaneSums) {
     let step = |acc: &mut [[[__m256; 2]; C]; R], av: [[__m256; 2]; R], bv: [[__m256; 2]; C]| {
         for (row, x) in acc.iter_mut().zip(&av) {
             for (cell, y) in row.iter_mut().zip(&bv) {
-                cell[0] = _mm256_add_ps(cell[0], _mm256_mul_ps(x[0], y[0]));
-                cell[1] = _mm256_add_ps(cell[1], _mm256_mul_ps(x[1], y[1]));
+                cell[0] = _mm256_fmadd_ps(x[0], y[0], cell[0]);
+                cell[1] = _mm256_fmadd_ps(x[1], y[1], cell[1]);
             }
         }
     };
@@ -166,6 +166,7 @@ unsafe fn block_avx(k: usize, a: &Runs, b: &Runs, out: &mut LaneSums) {
 
 /// 1×2 dot products, each lane set in four 4-lane registers.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
 unsafe fn block_simd128(k: usize, a: &Runs, b: &Runs, out: &mut LaneSums) {
     use core::arch::wasm32::*;
     const C: usize = 2;
@@ -176,7 +177,7 @@ unsafe fn block_simd128(k: usize, a: &Runs, b: &Runs, out: &mut LaneSums) {
     let step = |acc: &mut [[v128; 4]; C], x: [v128; 4], bv: [[v128; 4]; C]| {
         for (cell, y) in acc.iter_mut().zip(&bv) {
             for q in 0..4 {
-                cell[q] = f32x4_add(cell[q], f32x4_mul(x[q], y[q]));
+                cell[q] = crate::kernels::madd4!(cell[q], x[q], y[q]);
             }
         }
     };

@@ -1,14 +1,17 @@
 //! Deterministic matrix multiply behind the `gemm` 0.19 interface that burn's CPU backend calls.
 //!
 //! `dst := alpha·dst + beta·(lhs × rhs)`, where every element of `lhs × rhs` is one sum taken
-//! strictly in order of `k`, starting from +0, with a separately rounded multiply and add at each
-//! step (never a fused multiply-add). Vector lanes run across output columns and threads across
-//! output blocks, so neither the SIMD width nor the thread count nor the block sizes can change a
-//! single bit: the page (wasm, SIMD128, one thread) and the command line (x86-64 AVX, all cores)
-//! produce identical products, which is what makes their training runs identical.
+//! strictly in order of `k`, starting from +0, by a fused multiply-add (one rounding) at each
+//! step. Vector lanes run across output columns and threads across output blocks, so neither the
+//! SIMD width nor the thread count nor the block sizes can change a single bit: the page (wasm,
+//! relaxed SIMD's `madd`, which V8 fuses on every CPU with FMA) and the command line (x86-64
+//! AVX-512 or AVX + FMA, all cores) produce identical products, which is what makes their
+//! training runs identical.
 //!
-//! The price is the fused multiply-add's doubled peak on CPUs that have it; the kernels make up
-//! for part of it with wide register tiles and packed, cache-sized panels.
+//! Until 2026-12-05 the step was a separately rounded multiply and add, because wasm had no
+//! fused form; relaxed SIMD's `madd` is one where the CPU fuses, and it made the page's products
+//! about 30% faster (BENCHMARKS.md). Browsers without relaxed SIMD get a build without the
+//! `relaxed-simd` feature: a multiply and an add, which the page says differ in the last bits.
 
 mod dot;
 mod kernels;
@@ -46,16 +49,24 @@ pub enum Parallelism {
 trait Element: Copy + Send + Sync + 'static + Add<Output = Self> + Mul<Output = Self> + PartialEq {
     const ZERO: Self;
     const ONE: Self;
+    /// `self + a·b`, rounded once.
+    fn madd(self, a: Self, b: Self) -> Self;
 }
 
 impl Element for f32 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
+    fn madd(self, a: Self, b: Self) -> Self {
+        a.mul_add(b, self)
+    }
 }
 
 impl Element for f64 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
+    fn madd(self, a: Self, b: Self) -> Self {
+        a.mul_add(b, self)
+    }
 }
 
 /// A strided matrix: element `(row, col)` lives at `ptr + row·rs + col·cs`.

@@ -1,4 +1,5 @@
-//! Every kernel, block split and thread count gives the bits of the plain strict-order product.
+//! Every kernel, block split and thread count gives the bits of the plain strict-order product,
+//! each step one fused multiply-add.
 
 use gemm::{Kernel, Parallelism, gemm, gemm_f32_with};
 
@@ -49,7 +50,7 @@ fn at(m: &Strided, r: usize, c: usize) -> f32 {
 }
 
 #[allow(clippy::too_many_arguments)]
-/// The definition: one left-to-right sum of separately rounded products per element.
+/// The definition: one left-to-right sum of fused multiply-adds (one rounding each) per element.
 fn reference(
     m: usize,
     n: usize,
@@ -70,8 +71,12 @@ fn reference(
                 Some(width) => {
                     let mut lane = vec![0.0f32; width];
                     for p in 0..k.div_ceil(width) * width {
-                        let product = if p < k { at(lhs, r, p) * at(rhs, p, c) } else { 0.0 };
-                        lane[p % width] += std::hint::black_box(product);
+                        let (a, b) = if p < k {
+                            (at(lhs, r, p), at(rhs, p, c))
+                        } else {
+                            (0.0, 0.0)
+                        };
+                        lane[p % width] = a.mul_add(b, lane[p % width]);
                     }
                     while lane.len() > 1 {
                         let half = lane.len() / 2;
@@ -82,7 +87,7 @@ fn reference(
                 None => {
                     let mut acc = 0.0f32;
                     for p in 0..k {
-                        acc += std::hint::black_box(at(lhs, r, p) * at(rhs, p, c));
+                        acc = at(lhs, r, p).mul_add(at(rhs, p, c), acc);
                     }
                     acc
                 }
@@ -105,7 +110,7 @@ fn kernels() -> Vec<Kernel> {
     let mut all = vec![Kernel::Scalar];
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx") {
+        if std::is_x86_feature_detected!("avx") && std::is_x86_feature_detected!("fma") {
             all.push(Kernel::Avx);
         }
         if std::is_x86_feature_detected!("avx512f") {
@@ -317,4 +322,31 @@ fn empty_products_write_the_scaled_destination() {
         )
     };
     assert_eq!(dst, vec![1.5; 6]);
+}
+
+/// The definition is the fused one: on these values a separately rounded multiply and add gives
+/// other bits, so the kernels' equality with [`reference`] could not hold by accident.
+#[test]
+fn the_reference_differs_from_a_multiply_then_add() {
+    let mut s = Stream(11);
+    let (m, n, k) = (16, 16, 300);
+    let lhs = strided(&mut s, m, k);
+    let rhs = strided(&mut s, k, n);
+    let mut fused = Strided {
+        data: vec![0.0; m * n],
+        rs: n as isize,
+        cs: 1,
+    };
+    reference(m, n, k, &lhs, &rhs, &mut fused, false, 0.0, 1.0);
+    let differing = (0..m * n)
+        .filter(|&i| {
+            let (r, c) = (i / n, i % n);
+            let mut acc = 0.0f32;
+            for p in 0..k {
+                acc += std::hint::black_box(at(&lhs, r, p) * at(&rhs, p, c));
+            }
+            acc.to_bits() != fused.data[i].to_bits()
+        })
+        .count();
+    assert!(differing > m * n / 4, "only {differing} of {} sums differ", m * n);
 }

@@ -95,8 +95,13 @@ fn strip_names(wasm: &[u8]) -> Vec<u8> {
     sections().unwrap_or_else(|| wasm.to_vec())
 }
 
-/// The engine's two workers: with WebGPU, and CPU-only (the smaller download).
-pub(crate) const WORKERS: [&str; 2] = ["layerlab-worker", "layerlab-worker-cpu"];
+/// The engine's workers: with WebGPU, CPU-only (the smaller download), and CPU-only for browsers
+/// without relaxed SIMD.
+pub(crate) const WORKERS: [&str; 3] = [
+    "layerlab-worker",
+    "layerlab-worker-cpu",
+    EngineKind::COMPAT_CPU_WORKER,
+];
 
 /// The CPU engine built with WebAssembly threads (scripts/build-cpu-threads.sh), when the build
 /// has it: the page loads it when it is cross-origin isolated (`ui::engine`).
@@ -169,15 +174,20 @@ pub(crate) fn write_service_worker(dist: &Path) -> io::Result<String> {
             fs::remove_file(dist.join(name))?;
         }
     }
-    let webgpu_worker = |n: &str| {
-        n.strip_prefix("layerlab-worker-")
-            .is_some_and(|rest| rest.get(..16).is_some_and(is_hash))
+    // Kept at first use instead (web/sw.js): the WebGPU engine, which only visitors with a
+    // hardware GPU load, and the CPU engine for browsers without relaxed SIMD.
+    let kept_at_first_use = |n: &str| {
+        let hashed = |prefix: &str| {
+            n.strip_prefix(prefix)
+                .is_some_and(|rest| rest.get(..16).is_some_and(is_hash))
+        };
+        hashed("layerlab-worker-") || hashed(&format!("{}-", EngineKind::COMPAT_CPU_WORKER))
     };
     let precache: Vec<String> = std::iter::once("./".to_string())
         .chain(
             files
                 .iter()
-                .filter(|n| !webgpu_worker(n))
+                .filter(|n| !kept_at_first_use(n))
                 .map(|n| format!("./{n}")),
         )
         .collect();
