@@ -13,8 +13,7 @@
 //! agree bit for bit.
 
 use super::super::dense::product as dense_product;
-use super::{ConvShape, activate, in_parts, product};
-use gemm::Parallelism;
+use super::{ConvShape, activate, in_parts};
 
 /// Whether `shape` is one: stride 1, "same" padding, the map no wider or taller than the
 /// padding plus one.
@@ -72,20 +71,17 @@ fn full_weight(shape: &ConvShape, weight: &[f32], transposed: bool) -> Vec<f32> 
 /// `[rows, n] = lhs [rows, k] × full [k, n]`, all row-major, on every thread.
 fn times_full(rows: usize, lhs: &[f32], full: &[f32], k: usize, n: usize) -> Vec<f32> {
     assert!(lhs.len() >= rows * k && full.len() >= k * n);
-    let mut out = super::zeros(rows * n);
-    // Safety: the operands hold `rows·k` and `k·n` values (checked), `out` holds `rows·n`.
+    // Safety: the operands hold `rows·k` and `k·n` values (checked); the product fills a fresh
+    // buffer without clearing it first.
     unsafe {
-        product(
+        dense_product(
             rows,
             n,
             k,
-            (&mut out, n as isize, 1),
             (lhs.as_ptr(), k as isize, 1),
             (full.as_ptr(), n as isize, 1),
-            Parallelism::Rayon(0),
-        );
+        )
     }
-    out
 }
 
 /// [`super::forward`] as one product.
