@@ -276,9 +276,9 @@ pub fn reload_for_isolation(run: bool) {
 pub fn single_thread_reason() -> Option<String> {
     if !relaxed_simd() {
         return Some(
-            "One CPU thread, at about two thirds of the speed: this browser lacks WebAssembly \
-             relaxed SIMD, so the CPU engine multiplies and adds separately (its numbers can \
-             differ from the command line's in the last digits). Chrome and Edge have it."
+            "One CPU thread, and slower products: this browser lacks WebAssembly relaxed SIMD, \
+             so the CPU engine multiplies and adds separately (its numbers can differ from the \
+             command line's in the last digits). Chrome and Edge have it."
                 .into(),
         );
     }
