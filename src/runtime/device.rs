@@ -18,8 +18,9 @@ fn cpu(reason: Option<String>) -> (Device, DeviceReport) {
         DeviceReport {
             backend: Backend::Cpu,
             adapter: format!(
-                "CPU (burn flex backend, wasm, {threads} thread{})",
-                if threads == 1 { "" } else { "s" }
+                "CPU (burn flex backend, wasm, {threads} thread{}{})",
+                if threads == 1 { "" } else { "s" },
+                if FUSED { "" } else { UNFUSED }
             ),
             fallback_reason: reason,
             threads,
@@ -75,11 +76,18 @@ pub async fn choose(choice: BackendChoice) -> (Device, DeviceReport) {
     )))
 }
 
+/// Whether this engine's CPU products are fused multiply-adds, as the CLI's are (crates/gemm's
+/// `relaxed-simd`): not in the compat engine nor in the WebGPU engine's CPU fallback, whose
+/// results can then differ from the CLI's in the last digits. Said in the device's name and the
+/// result file, so that a comparison of two runs shows why.
+const FUSED: bool = cfg!(feature = "relaxed-simd");
+const UNFUSED: &str = ", multiply then add";
+
 /// A label for the result file's `timing.backend`.
 pub fn backend_label(report: &DeviceReport) -> String {
     if report.backend == Backend::Webgpu {
         format!("webgpu ({})", report.adapter)
     } else {
-        "cpu (flex, wasm)".into()
+        format!("cpu (flex, wasm{})", if FUSED { "" } else { UNFUSED })
     }
 }

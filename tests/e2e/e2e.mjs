@@ -314,6 +314,7 @@ const tests = {
       assert(wasm.some((u) => /layerlab-worker-cpu-compat-[0-9a-f]{16}_bg\.wasm/.test(u)), `the compat engine was not loaded: ${wasm.join(', ')}`);
       assert(!wasm.some((u) => /layerlab-worker-cpu-(mt-)?[0-9a-f]{16}_bg\.wasm/.test(u)), `an engine that needs relaxed SIMD was loaded: ${wasm.join(', ')}`);
       assert(await page.getAttribute('[data-testid=device]', 'data-threads') === '1', 'the compat engine has one thread');
+      assert(/multiply then add/.test(result.timing.backend), `the result file names the arithmetic: ${result.timing.backend}`);
       const note = await page.textContent('[data-testid=threads-note]');
       assert(/relaxed SIMD/.test(note) && /last digits/.test(note), `threads note: ${note}`);
       assert(!(await page.evaluate(() => crossOriginIsolated)), 'the page did not reload for threads the compat engine cannot use');
@@ -360,6 +361,7 @@ const tests = {
         await page.waitForSelector('[data-testid=heatmap-error][data-state=done]', { timeout: 600_000 });
         const result = await checkFinishedPage(page, errors, `equal-${label}`, 'cpu');
         assert(await page.evaluate(() => crossOriginIsolated), 'the page is cross-origin isolated after the first visit');
+        assert(!/multiply then add/.test(result.timing.backend), `the threaded engine's products are fused: ${result.timing.backend}`);
         const threads = Number(await page.getAttribute('[data-testid=device]', 'data-threads'));
         const cores = await page.evaluate(() => Math.min(navigator.hardwareConcurrency, 8));
         assert(threads === cores, `the CPU engine trains on ${threads} threads, the machine has ${cores} cores`);
