@@ -229,9 +229,14 @@ const RELAXED_SIMD_PROBE: [u8; 49] = [
 ];
 
 /// Whether the browser runs WebAssembly relaxed SIMD, which the CPU engine's products need to
-/// equal the CLI's (crates/gemm); without it the page loads the compat engine.
+/// equal the CLI's (crates/gemm); without it the page loads the compat engine. Probed once: the
+/// answer cannot change, and the status banner asks on every render.
 pub fn relaxed_simd() -> bool {
-    js_sys::WebAssembly::validate(&js_sys::Uint8Array::from(&RELAXED_SIMD_PROBE[..]).into()).unwrap_or(false)
+    static RELAXED_SIMD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *RELAXED_SIMD.get_or_init(|| {
+        js_sys::WebAssembly::validate(&js_sys::Uint8Array::from(&RELAXED_SIMD_PROBE[..]).into())
+            .unwrap_or(false)
+    })
 }
 
 /// Marks (for this tab's session) that the page reloaded once to become cross-origin isolated,

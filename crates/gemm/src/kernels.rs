@@ -156,6 +156,7 @@ pub(crate) use madd4;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
     Scalar,
+    /// AVX with FMA (an AVX CPU without FMA takes [`Kernel::Scalar`]).
     #[cfg(target_arch = "x86_64")]
     Avx,
     #[cfg(target_arch = "x86_64")]
