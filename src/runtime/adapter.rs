@@ -10,6 +10,9 @@ pub struct AdapterProbe {
     pub description: String,
     /// A software renderer (SwiftShader and the like), slower than the CPU backend.
     pub fallback: bool,
+    /// The adapter offers WebGPU's `subgroups` feature with subgroups of exactly four lanes
+    /// (SwiftShader's), which the software adapter's product kernel is written for.
+    pub subgroups_of_four: bool,
 }
 
 /// Asks for a WebGPU adapter; `Err` holds the reason there is none.
@@ -37,6 +40,13 @@ pub async fn probe_adapter() -> Result<AdapterProbe, RuntimeError> {
         .collect();
     let fallback = get(&info, "isFallbackAdapter").as_bool().unwrap_or(false)
         || get(&adapter, "isFallbackAdapter").as_bool().unwrap_or(false);
+    let has_subgroups = call(&get(&adapter, "features"), "has", &["subgroups".into()])
+        .ok()
+        .and_then(|has| has.as_bool())
+        .unwrap_or(false);
+    let lanes = |key: &str| get(&info, key).as_f64();
+    let subgroups_of_four =
+        has_subgroups && lanes("subgroupMinSize") == Some(4.0) && lanes("subgroupMaxSize") == Some(4.0);
     Ok(AdapterProbe {
         description: if parts.is_empty() {
             "unnamed WebGPU adapter".into()
@@ -44,7 +54,48 @@ pub async fn probe_adapter() -> Result<AdapterProbe, RuntimeError> {
             parts.join(" ")
         },
         fallback,
+        subgroups_of_four,
     })
+}
+
+/// Makes the worker's next WebGPU devices ask for the `subgroups` feature where their adapter
+/// offers it: wgpu's WebGPU backend cannot name that feature (its table of them lacks it), so
+/// `GPUAdapter.prototype.requestDevice` is wrapped, and the device made says whether it has it
+/// in `self.layerlabSubgroups` ([`device_has_subgroups`]). `false` where the wrapper could not
+/// be installed (a page whose policy forbids `Function`): the kernels then do without.
+#[cfg(feature = "webgpu")]
+pub fn request_subgroups() -> bool {
+    const WRAP: &str = "const proto = self.GPUAdapter && GPUAdapter.prototype;\
+        if (!proto || proto.requestDevice.layerlabSubgroups) return;\
+        const original = proto.requestDevice;\
+        proto.requestDevice = function (descriptor) {\
+          const wanted = Object.assign({}, descriptor || {});\
+          if (this.features.has('subgroups')) {\
+            wanted.requiredFeatures = [...(wanted.requiredFeatures || []), 'subgroups'];\
+          }\
+          return original.call(this, wanted).then((device) => {\
+            self.layerlabSubgroups = device.features.has('subgroups');\
+            return device;\
+          });\
+        };\
+        proto.requestDevice.layerlabSubgroups = true;";
+    use wasm_bindgen::JsCast;
+    // Built through Reflect so that a policy forbidding `Function` is an error here, not a trap.
+    let Ok(constructor) = get(&js_sys::global(), "Function").dyn_into::<js_sys::Function>() else {
+        return false;
+    };
+    js_sys::Reflect::construct(&constructor, &js_sys::Array::of1(&WRAP.into()))
+        .and_then(|wrap| {
+            wrap.unchecked_into::<js_sys::Function>()
+                .call0(&wasm_bindgen::JsValue::UNDEFINED)
+        })
+        .is_ok()
+}
+
+/// Whether the last device made after [`request_subgroups`] has the `subgroups` feature.
+#[cfg(feature = "webgpu")]
+pub fn device_has_subgroups() -> bool {
+    get(&js_sys::global(), "layerlabSubgroups").as_bool() == Some(true)
 }
 
 /// What kind of WebGPU adapter this browser offers (`auto` trains on a hardware one).

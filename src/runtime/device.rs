@@ -50,12 +50,20 @@ pub async fn choose(choice: BackendChoice) -> (Device, DeviceReport) {
             probe.description
         )));
     }
+    // On a software adapter with subgroups of four the products share their reads across a
+    // subgroup's lanes (engine::kernels::gpu::product_shared_kernel), if the device has them.
+    #[cfg(feature = "webgpu")]
+    let asked_for_subgroups =
+        probe.fallback && probe.subgroups_of_four && crate::runtime::adapter::request_subgroups();
     #[cfg(feature = "webgpu")]
     return match Device::wgpu_options().init_async().await {
         Ok(device) => {
             // The kernels' product unit suits the adapter: few loads on a software one, many
             // units in flight on a GPU.
             crate::engine::kernels::gpu::set_adapter(probe.fallback);
+            crate::engine::kernels::gpu::set_subgroups_of_four(
+                asked_for_subgroups && crate::runtime::adapter::device_has_subgroups(),
+            );
             let report = DeviceReport {
                 backend: Backend::Webgpu,
                 adapter: probe.description,

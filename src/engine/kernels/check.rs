@@ -40,15 +40,20 @@ pub async fn against_cpu(device: &Device) -> Result<Vec<KernelCheck>, String> {
     let mut rows = Vec::new();
     for unit in product_units(device) {
         #[cfg(feature = "webgpu")]
-        let previous = unit.map(|(software, _)| {
-            let previous = super::gpu::product_unit() == super::gpu::SOFTWARE_UNIT;
+        let previous = unit.map(|(software, shared, _)| {
+            let previous = (
+                super::gpu::product_unit() == super::gpu::SOFTWARE_UNIT,
+                super::gpu::subgroups_of_four(),
+            );
             super::gpu::set_adapter(software);
+            super::gpu::set_subgroups_of_four(shared);
             previous
         });
-        let dense_rows = dense_checks(device, unit.map_or("", |(_, name)| name)).await;
+        let dense_rows = dense_checks(device, unit.map_or("", |(_, _, name)| name)).await;
         #[cfg(feature = "webgpu")]
-        if let Some(previous) = previous {
-            super::gpu::set_adapter(previous);
+        if let Some((software, shared)) = previous {
+            super::gpu::set_adapter(software);
+            super::gpu::set_subgroups_of_four(shared);
         }
         rows.extend(dense_rows?);
     }
@@ -169,16 +174,21 @@ async fn sgd_values(
     ])
 }
 
-/// The product units to check the dense kernels with: on WebGPU both (whichever the adapter
-/// is, so that a software adapter checks the hardware GPUs' unit too), each as the flag
-/// `set_adapter` takes and a label; elsewhere the one kernel there is.
-fn product_units(device: &Device) -> Vec<Option<(bool, &'static str)>> {
+/// The product kernels to check the dense layers with: on WebGPU both units (whichever the
+/// adapter is, so that a software adapter checks the hardware GPUs' unit too) and, where the
+/// device has subgroups of four, the kernel sharing reads across them; each as the flags
+/// `set_adapter` and `set_subgroups_of_four` take and a label; elsewhere the one kernel there is.
+fn product_units(device: &Device) -> Vec<Option<(bool, bool, &'static str)>> {
     #[cfg(feature = "webgpu")]
     if !super::on_cpu(device) {
-        return vec![
-            Some((true, " (software unit)")),
-            Some((false, " (hardware unit)")),
+        let mut units = vec![
+            Some((true, false, " (software unit)")),
+            Some((false, false, " (hardware unit)")),
         ];
+        if super::gpu::subgroups_of_four() {
+            units.push(Some((true, true, " (subgroups of four)")));
+        }
+        return units;
     }
     let _ = device;
     vec![None]

@@ -378,6 +378,26 @@ pub fn set_adapter(software: bool) {
     SOFTWARE_ADAPTER.store(software, Ordering::Relaxed);
 }
 
+/// Whether the device offers subgroups of exactly four lanes (see [`set_subgroups_of_four`]).
+static SUBGROUPS_OF_FOUR: AtomicBool = AtomicBool::new(false);
+
+/// Tells the kernels that the device was created with WebGPU's `subgroups` feature and that its
+/// subgroups have four lanes, as [`product_shared_kernel`] is written for: on a software
+/// adapter the products then take that kernel.
+pub fn set_subgroups_of_four(yes: bool) {
+    SUBGROUPS_OF_FOUR.store(yes, Ordering::Relaxed);
+}
+
+/// Whether [`set_subgroups_of_four`] was told yes.
+pub fn subgroups_of_four() -> bool {
+    SUBGROUPS_OF_FOUR.load(Ordering::Relaxed)
+}
+
+/// Whether the products take [`product_shared_kernel`]: a software adapter with subgroups of four.
+fn shared_products() -> bool {
+    SOFTWARE_ADAPTER.load(Ordering::Relaxed) && subgroups_of_four()
+}
+
 /// The product unit for the adapter the kernels were told of.
 pub fn product_unit() -> ProductUnit {
     if SOFTWARE_ADAPTER.load(Ordering::Relaxed) {
@@ -402,6 +422,7 @@ fn product_quads_kernel(
     #[comptime] relu: bool,
     #[comptime] unit_rows: usize,
     #[comptime] unit_cols: usize,
+    #[comptime] depth_tail: bool,
 ) {
     let row0 = ABSOLUTE_POS_Y as usize * unit_rows;
     let col0 = ABSOLUTE_POS_X as usize * unit_cols;
@@ -436,20 +457,52 @@ fn product_quads_kernel(
         for r in 0..comptime!(unit_rows / 4) {
             row_quad[r] = min(row0 / 4 + r, row_quads - 1);
         }
-        for k in 0..depth {
+        // Four k an iteration: a loop carries every accumulator from one iteration to the next,
+        // which SwiftShader pays for as a masked store of each (128 with the software unit);
+        // one k an iteration paid it once per 128 multiply-adds, as much as the products.
+        let depth_quads = depth / 4;
+        for k4 in 0..depth_quads {
             #[unroll]
-            for r in 0..comptime!(unit_rows / 4) {
-                spread(a[k * row_quads + row_quad[r]], &mut av, r * 4);
-            }
-            #[unroll]
-            for q in 0..comptime!(unit_cols / 4) {
-                spread(b[k * col_quads + quad[q]], &mut bv, q * 4);
+            for t in 0..4 {
+                let k = k4 * 4 + t;
+                #[unroll]
+                for r in 0..comptime!(unit_rows / 4) {
+                    spread(a[k * row_quads + row_quad[r]], &mut av, t * unit_rows + r * 4);
+                }
+                #[unroll]
+                for q in 0..comptime!(unit_cols / 4) {
+                    spread(b[k * col_quads + quad[q]], &mut bv, t * unit_cols + q * 4);
+                }
             }
             #[unroll]
             for i in 0..unit_rows {
                 #[unroll]
                 for j in 0..unit_cols {
-                    acc[i * unit_cols + j] += av[i] * bv[j];
+                    acc[i * unit_cols + j] += av[i] * bv[j]
+                        + av[unit_rows + i] * bv[unit_cols + j]
+                        + av[2 * unit_rows + i] * bv[2 * unit_cols + j]
+                        + av[3 * unit_rows + i] * bv[3 * unit_cols + j];
+                }
+            }
+        }
+        // A depth that is no whole number of quads (a last, odd batch) takes the rest one k at
+        // a time, in a kernel of its own: the common kernel stays small to compile.
+        if depth_tail {
+            for k in depth_quads * 4..depth {
+                #[unroll]
+                for r in 0..comptime!(unit_rows / 4) {
+                    spread(a[k * row_quads + row_quad[r]], &mut av, r * 4);
+                }
+                #[unroll]
+                for q in 0..comptime!(unit_cols / 4) {
+                    spread(b[k * col_quads + quad[q]], &mut bv, q * 4);
+                }
+                #[unroll]
+                for i in 0..unit_rows {
+                    #[unroll]
+                    for j in 0..unit_cols {
+                        acc[i * unit_cols + j] += av[i] * bv[j];
+                    }
                 }
             }
         }
@@ -483,19 +536,28 @@ fn product_quads_kernel(
                     }
                 }
             } else {
-                // B stored [depth, cols]: the four k one after the other, 16 columns each.
+                // B stored [depth, cols]: the unit's columns at each of the four k, then one sum
+                // of four products per output. An accumulator written once per four products
+                // is a quarter of the stores: SwiftShader keeps them all in memory.
                 #[unroll]
                 for t in 0..4 {
                     #[unroll]
                     for q in 0..comptime!(unit_cols / 4) {
-                        spread(b[(k4 * 4 + t) * col_quads + quad[q]], &mut bv, q * 4);
+                        spread(
+                            b[(k4 * 4 + t) * col_quads + quad[q]],
+                            &mut bv,
+                            t * unit_cols + q * 4,
+                        );
                     }
+                }
+                #[unroll]
+                for i in 0..unit_rows {
                     #[unroll]
-                    for i in 0..unit_rows {
-                        #[unroll]
-                        for j in 0..unit_cols {
-                            acc[i * unit_cols + j] += av[i * 4 + t] * bv[j];
-                        }
+                    for j in 0..unit_cols {
+                        acc[i * unit_cols + j] += av[i * 4] * bv[j]
+                            + av[i * 4 + 1] * bv[unit_cols + j]
+                            + av[i * 4 + 2] * bv[2 * unit_cols + j]
+                            + av[i * 4 + 3] * bv[3 * unit_cols + j];
                     }
                 }
             }
@@ -509,6 +571,178 @@ fn product_quads_kernel(
         (row0, col0),
         (rows, cols),
         (unit_rows, unit_cols),
+        with_bias,
+        relu,
+    );
+}
+
+/// Rows a lane of [`product_shared_kernel`] keeps (by [`SHARED_COLS`] columns).
+const SHARED_LANE_ROWS: usize = 8;
+/// Columns a subgroup of [`product_shared_kernel`] shares: one quad of them per lane.
+const SHARED_COLS: usize = 16;
+/// Lanes in the subgroups [`product_shared_kernel`] is written for (SwiftShader's).
+const SHARED_LANES: usize = 4;
+/// Subgroups across and down a workgroup of [`product_shared_kernel`].
+const SHARED_GROUP: (u32, u32) = (4, 4);
+
+/// [`product_quads_kernel`] for a software adapter with subgroups of four lanes (SwiftShader):
+/// the four lanes of a subgroup keep 8 rows each by the same 16 columns, so each of B's quads is
+/// read by one lane and handed to the other three by `subgroupBroadcast`, a register shuffle
+/// there, where a read is a gather per lane with a branch per value. A lane reads 12 quads per
+/// 512 multiply-adds instead of 24. No lane leaves early (a broadcast needs all four): edge
+/// lanes read the last row or column again and write only what lies inside `C`.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+fn product_shared_kernel(
+    a: &[Quad],
+    b: &[Quad],
+    bias: &[f32],
+    out: &mut [f32],
+    rows: usize,
+    cols: usize,
+    depth: usize,
+    #[comptime] a_transposed: bool,
+    #[comptime] b_transposed: bool,
+    #[comptime] with_bias: bool,
+    #[comptime] relu: bool,
+    #[comptime] depth_tail: bool,
+) {
+    let lane = UNIT_POS_PLANE as usize;
+    let subgroup = UNIT_POS as usize / SHARED_LANES;
+    let across = comptime!(SHARED_GROUP.0 as usize);
+    let down = comptime!(SHARED_GROUP.1 as usize);
+    // The subgroup's 16 columns from col0, its 32 rows from the lane's 8 at row0.
+    let col0 = (CUBE_POS_X as usize * across + subgroup % across) * SHARED_COLS;
+    let row0 = ((CUBE_POS_Y as usize * down + subgroup / across) * SHARED_LANES + lane) * SHARED_LANE_ROWS;
+    let mut acc = Array::<f32>::new(comptime!(SHARED_LANE_ROWS * SHARED_COLS));
+    #[unroll]
+    for i in 0..comptime!(SHARED_LANE_ROWS * SHARED_COLS) {
+        acc[i] = 0.0;
+    }
+    // Four k of the lane's rows (av[t·8 + i] or av[i·4 + t]) and of the 16 columns (bv[t·16 + j]).
+    let mut av = Array::<f32>::new(comptime!(SHARED_LANE_ROWS * 4));
+    let mut bv = Array::<f32>::new(comptime!(SHARED_COLS * 4));
+    let col_quads = cols / 4;
+    let depth_quads = depth / 4;
+    // The quad of columns this lane reads for the subgroup when B runs along `cols`.
+    let lane_quad = min(col0 / 4 + lane, col_quads - 1);
+    if a_transposed {
+        // A stored [depth, rows]: the lane's 8 rows are two quads per k.
+        let row_quads = rows / 4;
+        let row_quad0 = min(row0 / 4, row_quads - 1);
+        let row_quad1 = min(row0 / 4 + 1, row_quads - 1);
+        for k4 in 0..depth_quads {
+            #[unroll]
+            for t in 0..4usize {
+                let k = k4 * 4 + t;
+                spread(a[k * row_quads + row_quad0], &mut av, t * SHARED_LANE_ROWS);
+                spread(a[k * row_quads + row_quad1], &mut av, t * SHARED_LANE_ROWS + 4);
+                let mine = b[k * col_quads + lane_quad];
+                #[unroll]
+                for q in 0..4usize {
+                    spread(
+                        plane_broadcast(mine, comptime!(q as u32)),
+                        &mut bv,
+                        t * SHARED_COLS + q * 4,
+                    );
+                }
+            }
+            #[unroll]
+            for i in 0..SHARED_LANE_ROWS {
+                #[unroll]
+                for j in 0..SHARED_COLS {
+                    acc[i * SHARED_COLS + j] += av[i] * bv[j]
+                        + av[SHARED_LANE_ROWS + i] * bv[SHARED_COLS + j]
+                        + av[2 * SHARED_LANE_ROWS + i] * bv[2 * SHARED_COLS + j]
+                        + av[3 * SHARED_LANE_ROWS + i] * bv[3 * SHARED_COLS + j];
+                }
+            }
+        }
+        if depth_tail {
+            for k in depth_quads * 4..depth {
+                spread(a[k * row_quads + row_quad0], &mut av, 0usize);
+                spread(a[k * row_quads + row_quad1], &mut av, 4usize);
+                let mine = b[k * col_quads + lane_quad];
+                #[unroll]
+                for q in 0..4usize {
+                    spread(plane_broadcast(mine, comptime!(q as u32)), &mut bv, q * 4);
+                }
+                #[unroll]
+                for i in 0..SHARED_LANE_ROWS {
+                    #[unroll]
+                    for j in 0..SHARED_COLS {
+                        acc[i * SHARED_COLS + j] += av[i] * bv[j];
+                    }
+                }
+            }
+        }
+    } else {
+        // A stored [rows, depth]: each row's next four k in one quad.
+        for k4 in 0..depth_quads {
+            #[unroll]
+            for i in 0..SHARED_LANE_ROWS {
+                spread(a[min(row0 + i, rows - 1) * depth_quads + k4], &mut av, i * 4);
+            }
+            if b_transposed {
+                // B stored [cols, depth]: column j's four k in one quad, read by lane j % 4.
+                #[unroll]
+                for h in 0..comptime!(SHARED_COLS / 4) {
+                    let column = min(col0 + h * 4 + lane, cols - 1);
+                    let mine = b[column * depth_quads + k4];
+                    #[unroll]
+                    for q in 0..4usize {
+                        spread(
+                            plane_broadcast(mine, comptime!(q as u32)),
+                            &mut bv,
+                            (h * 4 + q) * 4,
+                        );
+                    }
+                }
+                #[unroll]
+                for i in 0..SHARED_LANE_ROWS {
+                    #[unroll]
+                    for j in 0..SHARED_COLS {
+                        acc[i * SHARED_COLS + j] += av[i * 4] * bv[j * 4]
+                            + av[i * 4 + 1] * bv[j * 4 + 1]
+                            + av[i * 4 + 2] * bv[j * 4 + 2]
+                            + av[i * 4 + 3] * bv[j * 4 + 3];
+                    }
+                }
+            } else {
+                // B stored [depth, cols]: the 16 columns at each of the four k.
+                #[unroll]
+                for t in 0..4usize {
+                    let mine = b[(k4 * 4 + t) * col_quads + lane_quad];
+                    #[unroll]
+                    for q in 0..4usize {
+                        spread(
+                            plane_broadcast(mine, comptime!(q as u32)),
+                            &mut bv,
+                            t * SHARED_COLS + q * 4,
+                        );
+                    }
+                }
+                #[unroll]
+                for i in 0..SHARED_LANE_ROWS {
+                    #[unroll]
+                    for j in 0..SHARED_COLS {
+                        acc[i * SHARED_COLS + j] += av[i * 4] * bv[j]
+                            + av[i * 4 + 1] * bv[SHARED_COLS + j]
+                            + av[i * 4 + 2] * bv[2 * SHARED_COLS + j]
+                            + av[i * 4 + 3] * bv[3 * SHARED_COLS + j];
+                    }
+                }
+            }
+        }
+    }
+
+    write_unit(
+        out,
+        &acc,
+        bias,
+        (row0, col0),
+        (rows, cols),
+        (SHARED_LANE_ROWS, SHARED_COLS),
         with_bias,
         relu,
     );
@@ -1371,6 +1605,35 @@ fn launch_product(
     let with_bias = bias.is_some();
     // Without a bias the kernel never reads its buffer: `a` stands in.
     let bias = bias.map(into_contiguous).unwrap_or_else(|| a.clone());
+    if quads_fit(rows, cols, depth, transpose_a, transpose_b) && shared_products() {
+        let (across, down) = SHARED_GROUP;
+        let count = CubeCount::Static(
+            (cols.div_ceil(SHARED_COLS) as u32).div_ceil(across),
+            (rows.div_ceil(SHARED_LANE_ROWS * SHARED_LANES) as u32).div_ceil(down),
+            1,
+        );
+        // Safety: as below; every lane of a workgroup runs (edge lanes clamp their reads).
+        unsafe {
+            product_shared_kernel::launch_unchecked(
+                &out.client,
+                count,
+                CubeDim::new_1d(across * down * SHARED_LANES as u32),
+                quads_arg(a),
+                quads_arg(b),
+                bias.into_buffer_arg(),
+                out.clone().into_buffer_arg(),
+                rows,
+                cols,
+                depth,
+                transpose_a,
+                transpose_b,
+                with_bias,
+                relu,
+                transpose_a && !depth.is_multiple_of(4),
+            );
+        }
+        return out;
+    }
     if quads_fit(rows, cols, depth, transpose_a, transpose_b) {
         let unit = product_unit();
         let (group_x, group_y) = unit.group;
@@ -1398,6 +1661,7 @@ fn launch_product(
                 relu,
                 unit.rows,
                 unit.cols,
+                transpose_a && !depth.is_multiple_of(4),
             );
         }
         return out;
