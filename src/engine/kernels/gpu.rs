@@ -325,6 +325,47 @@ fn write_unit(
     }
 }
 
+/// `acc[i·cols + j] += av[i] · bv[j]` over a unit of `(rows, cols)` outputs: one k.
+#[cube]
+fn add_products(acc: &mut Array<f32>, av: &Array<f32>, bv: &Array<f32>, #[comptime] unit: (usize, usize)) {
+    let (rows, cols) = unit;
+    #[unroll]
+    for i in 0..rows {
+        #[unroll]
+        for j in 0..cols {
+            acc[i * cols + j] += av[i] * bv[j];
+        }
+    }
+}
+
+/// The products of four k summed into each of a unit's `(rows, cols)` accumulators, which are
+/// written once per four products (SwiftShader keeps every value in memory, so a write is a
+/// store). `by_k.0`: A's values are held k by k (`av[t·rows + i]`), else row by row
+/// (`av[4i + t]`); `by_k.1` the same for B's (`bv[t·cols + j]`, else `bv[4j + t]`).
+#[cube]
+fn add_four_products(
+    acc: &mut Array<f32>,
+    av: &Array<f32>,
+    bv: &Array<f32>,
+    #[comptime] unit: (usize, usize),
+    #[comptime] by_k: (bool, bool),
+) {
+    let (rows, cols) = unit;
+    // Steps between rows (a_row) and between k (a_k) in av; between columns and k in bv.
+    let (a_row, a_k) = comptime!(if by_k.0 { (1usize, rows) } else { (4usize, 1usize) });
+    let (b_col, b_k) = comptime!(if by_k.1 { (1usize, cols) } else { (4usize, 1usize) });
+    #[unroll]
+    for i in 0..rows {
+        #[unroll]
+        for j in 0..cols {
+            acc[i * cols + j] += av[i * a_row] * bv[j * b_col]
+                + av[i * a_row + a_k] * bv[j * b_col + b_k]
+                + av[i * a_row + 2 * a_k] * bv[j * b_col + 2 * b_k]
+                + av[i * a_row + 3 * a_k] * bv[j * b_col + 3 * b_k];
+        }
+    }
+}
+
 /// Four consecutive floats of an operand, read with one load: SwiftShader turns every load of a
 /// unit into one gather per lane, so a quad moves four values for the price of one.
 type Quad = Vector<f32, Const<4>>;
@@ -474,16 +515,7 @@ fn product_quads_kernel(
                     spread(b[k * col_quads + quad[q]], &mut bv, t * unit_cols + q * 4);
                 }
             }
-            #[unroll]
-            for i in 0..unit_rows {
-                #[unroll]
-                for j in 0..unit_cols {
-                    acc[i * unit_cols + j] += av[i] * bv[j]
-                        + av[unit_rows + i] * bv[unit_cols + j]
-                        + av[2 * unit_rows + i] * bv[2 * unit_cols + j]
-                        + av[3 * unit_rows + i] * bv[3 * unit_cols + j];
-                }
-            }
+            add_four_products(&mut acc, &av, &bv, (unit_rows, unit_cols), (true, true));
         }
         // A depth that is no whole number of quads (a last, odd batch) takes the rest one k at
         // a time, in a kernel of its own: the common kernel stays small to compile.
@@ -497,13 +529,7 @@ fn product_quads_kernel(
                 for q in 0..comptime!(unit_cols / 4) {
                     spread(b[k * col_quads + quad[q]], &mut bv, q * 4);
                 }
-                #[unroll]
-                for i in 0..unit_rows {
-                    #[unroll]
-                    for j in 0..unit_cols {
-                        acc[i * unit_cols + j] += av[i] * bv[j];
-                    }
-                }
+                add_products(&mut acc, &av, &bv, (unit_rows, unit_cols));
             }
         }
     } else {
@@ -525,16 +551,7 @@ fn product_quads_kernel(
                 for j in 0..unit_cols {
                     spread(b[col[j] * depth_quads + k4], &mut bv, j * 4);
                 }
-                #[unroll]
-                for i in 0..unit_rows {
-                    #[unroll]
-                    for j in 0..unit_cols {
-                        acc[i * unit_cols + j] += av[i * 4] * bv[j * 4]
-                            + av[i * 4 + 1] * bv[j * 4 + 1]
-                            + av[i * 4 + 2] * bv[j * 4 + 2]
-                            + av[i * 4 + 3] * bv[j * 4 + 3];
-                    }
-                }
+                add_four_products(&mut acc, &av, &bv, (unit_rows, unit_cols), (false, false));
             } else {
                 // B stored [depth, cols]: the unit's columns at each of the four k, then one sum
                 // of four products per output. An accumulator written once per four products
@@ -550,16 +567,7 @@ fn product_quads_kernel(
                         );
                     }
                 }
-                #[unroll]
-                for i in 0..unit_rows {
-                    #[unroll]
-                    for j in 0..unit_cols {
-                        acc[i * unit_cols + j] += av[i * 4] * bv[j]
-                            + av[i * 4 + 1] * bv[unit_cols + j]
-                            + av[i * 4 + 2] * bv[2 * unit_cols + j]
-                            + av[i * 4 + 3] * bv[3 * unit_cols + j];
-                    }
-                }
+                add_four_products(&mut acc, &av, &bv, (unit_rows, unit_cols), (false, true));
             }
         }
     }
@@ -647,16 +655,7 @@ fn product_shared_kernel(
                     );
                 }
             }
-            #[unroll]
-            for i in 0..SHARED_LANE_ROWS {
-                #[unroll]
-                for j in 0..SHARED_COLS {
-                    acc[i * SHARED_COLS + j] += av[i] * bv[j]
-                        + av[SHARED_LANE_ROWS + i] * bv[SHARED_COLS + j]
-                        + av[2 * SHARED_LANE_ROWS + i] * bv[2 * SHARED_COLS + j]
-                        + av[3 * SHARED_LANE_ROWS + i] * bv[3 * SHARED_COLS + j];
-                }
-            }
+            add_four_products(&mut acc, &av, &bv, (SHARED_LANE_ROWS, SHARED_COLS), (true, true));
         }
         if depth_tail {
             for k in depth_quads * 4..depth {
@@ -667,13 +666,7 @@ fn product_shared_kernel(
                 for q in 0..4usize {
                     spread(plane_broadcast(mine, comptime!(q as u32)), &mut bv, q * 4);
                 }
-                #[unroll]
-                for i in 0..SHARED_LANE_ROWS {
-                    #[unroll]
-                    for j in 0..SHARED_COLS {
-                        acc[i * SHARED_COLS + j] += av[i] * bv[j];
-                    }
-                }
+                add_products(&mut acc, &av, &bv, (SHARED_LANE_ROWS, SHARED_COLS));
             }
         }
     } else {
@@ -698,16 +691,13 @@ fn product_shared_kernel(
                         );
                     }
                 }
-                #[unroll]
-                for i in 0..SHARED_LANE_ROWS {
-                    #[unroll]
-                    for j in 0..SHARED_COLS {
-                        acc[i * SHARED_COLS + j] += av[i * 4] * bv[j * 4]
-                            + av[i * 4 + 1] * bv[j * 4 + 1]
-                            + av[i * 4 + 2] * bv[j * 4 + 2]
-                            + av[i * 4 + 3] * bv[j * 4 + 3];
-                    }
-                }
+                add_four_products(
+                    &mut acc,
+                    &av,
+                    &bv,
+                    (SHARED_LANE_ROWS, SHARED_COLS),
+                    (false, false),
+                );
             } else {
                 // B stored [depth, cols]: the 16 columns at each of the four k.
                 #[unroll]
@@ -722,16 +712,7 @@ fn product_shared_kernel(
                         );
                     }
                 }
-                #[unroll]
-                for i in 0..SHARED_LANE_ROWS {
-                    #[unroll]
-                    for j in 0..SHARED_COLS {
-                        acc[i * SHARED_COLS + j] += av[i * 4] * bv[j]
-                            + av[i * 4 + 1] * bv[SHARED_COLS + j]
-                            + av[i * 4 + 2] * bv[2 * SHARED_COLS + j]
-                            + av[i * 4 + 3] * bv[3 * SHARED_COLS + j];
-                    }
-                }
+                add_four_products(&mut acc, &av, &bv, (SHARED_LANE_ROWS, SHARED_COLS), (false, true));
             }
         }
     }
