@@ -584,6 +584,16 @@ fn product_quads_kernel(
     );
 }
 
+/// The four quads a subgroup's lanes read (lane q's `mine`) into `values[at + 4q..at + 4q + 4]`
+/// of every lane, by `subgroupBroadcast` (SwiftShader: a mask and an OR across the lanes).
+#[cube]
+fn spread_subgroup(mine: Quad, values: &mut Array<f32>, #[comptime] at: usize) {
+    #[unroll]
+    for q in 0..4usize {
+        spread(plane_broadcast(mine, comptime!(q as u32)), values, at + q * 4);
+    }
+}
+
 /// Rows a lane of [`product_shared_kernel`] keeps (by [`SHARED_COLS`] columns).
 const SHARED_LANE_ROWS: usize = 8;
 /// Columns a subgroup of [`product_shared_kernel`] shares: one quad of them per lane.
@@ -646,14 +656,7 @@ fn product_shared_kernel(
                 spread(a[k * row_quads + row_quad0], &mut av, t * SHARED_LANE_ROWS);
                 spread(a[k * row_quads + row_quad1], &mut av, t * SHARED_LANE_ROWS + 4);
                 let mine = b[k * col_quads + lane_quad];
-                #[unroll]
-                for q in 0..4usize {
-                    spread(
-                        plane_broadcast(mine, comptime!(q as u32)),
-                        &mut bv,
-                        t * SHARED_COLS + q * 4,
-                    );
-                }
+                spread_subgroup(mine, &mut bv, t * SHARED_COLS);
             }
             add_four_products(&mut acc, &av, &bv, (SHARED_LANE_ROWS, SHARED_COLS), (true, true));
         }
@@ -662,10 +665,7 @@ fn product_shared_kernel(
                 spread(a[k * row_quads + row_quad0], &mut av, 0usize);
                 spread(a[k * row_quads + row_quad1], &mut av, 4usize);
                 let mine = b[k * col_quads + lane_quad];
-                #[unroll]
-                for q in 0..4usize {
-                    spread(plane_broadcast(mine, comptime!(q as u32)), &mut bv, q * 4);
-                }
+                spread_subgroup(mine, &mut bv, 0usize);
                 add_products(&mut acc, &av, &bv, (SHARED_LANE_ROWS, SHARED_COLS));
             }
         }
@@ -682,14 +682,7 @@ fn product_shared_kernel(
                 for h in 0..comptime!(SHARED_COLS / 4) {
                     let column = min(col0 + h * 4 + lane, cols - 1);
                     let mine = b[column * depth_quads + k4];
-                    #[unroll]
-                    for q in 0..4usize {
-                        spread(
-                            plane_broadcast(mine, comptime!(q as u32)),
-                            &mut bv,
-                            (h * 4 + q) * 4,
-                        );
-                    }
+                    spread_subgroup(mine, &mut bv, h * 4 * 4);
                 }
                 add_four_products(
                     &mut acc,
@@ -703,14 +696,7 @@ fn product_shared_kernel(
                 #[unroll]
                 for t in 0..4usize {
                     let mine = b[(k4 * 4 + t) * col_quads + lane_quad];
-                    #[unroll]
-                    for q in 0..4usize {
-                        spread(
-                            plane_broadcast(mine, comptime!(q as u32)),
-                            &mut bv,
-                            t * SHARED_COLS + q * 4,
-                        );
-                    }
+                    spread_subgroup(mine, &mut bv, t * SHARED_COLS);
                 }
                 add_four_products(&mut acc, &av, &bv, (SHARED_LANE_ROWS, SHARED_COLS), (false, true));
             }
@@ -1586,7 +1572,10 @@ fn launch_product(
     let with_bias = bias.is_some();
     // Without a bias the kernel never reads its buffer: `a` stands in.
     let bias = bias.map(into_contiguous).unwrap_or_else(|| a.clone());
-    if quads_fit(rows, cols, depth, transpose_a, transpose_b) && shared_products() {
+    let quads = quads_fit(rows, cols, depth, transpose_a, transpose_b);
+    // The weight gradient's kernels take a depth in whole quads unless told of a tail.
+    let depth_tail = transpose_a && !depth.is_multiple_of(4);
+    if quads && shared_products() {
         let (across, down) = SHARED_GROUP;
         let count = CubeCount::Static(
             (cols.div_ceil(SHARED_COLS) as u32).div_ceil(across),
@@ -1610,12 +1599,12 @@ fn launch_product(
                 transpose_b,
                 with_bias,
                 relu,
-                transpose_a && !depth.is_multiple_of(4),
+                depth_tail,
             );
         }
         return out;
     }
-    if quads_fit(rows, cols, depth, transpose_a, transpose_b) {
+    if quads {
         let unit = product_unit();
         let (group_x, group_y) = unit.group;
         let count = CubeCount::Static(
@@ -1642,7 +1631,7 @@ fn launch_product(
                 relu,
                 unit.rows,
                 unit.cols,
-                transpose_a && !depth.is_multiple_of(4),
+                depth_tail,
             );
         }
         return out;
