@@ -3,7 +3,8 @@
 // kernel whose unit keeps rows × 4·quads outputs in registers and reads its operands from storage
 // buffers as vec4 ("storage") or from rgba32float textures ("texture"); options "fma" and "arr"
 // (accumulators in a function array, as cubecl writes them). Prints ms per dispatch and GFLOP/s
-// for the FCN's product shapes (best of three batches of six dispatches, checked against the CPU).
+// for the FCN's product shapes (best of three batches of six dispatches, checked against the CPU),
+// and the time to create the pipeline (createComputePipelineAsync) and to run its first dispatch.
 //   V='[["storage",8,4,16,4,""],["texture",8,4,16,4,""]]' node bench/webgpu-matmul/run.mjs
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';

@@ -65,7 +65,8 @@ pub async fn probe_adapter() -> Result<AdapterProbe, RuntimeError> {
 /// be installed (a page whose policy forbids `Function`): the kernels then do without.
 #[cfg(feature = "webgpu")]
 pub fn request_subgroups() -> bool {
-    const WRAP: &str = "const proto = self.GPUAdapter && GPUAdapter.prototype;\
+    install(
+        "const proto = self.GPUAdapter && GPUAdapter.prototype;\
         if (!proto || proto.requestDevice.layerlabSubgroups) return;\
         const original = proto.requestDevice;\
         proto.requestDevice = function (descriptor) {\
@@ -78,13 +79,40 @@ pub fn request_subgroups() -> bool {
             return device;\
           });\
         };\
-        proto.requestDevice.layerlabSubgroups = true;";
+        proto.requestDevice.layerlabSubgroups = true;",
+    )
+}
+
+/// Sends every compute pipeline the worker creates to the GPU process at once: each
+/// `createComputePipeline` is followed by an empty `queue.submit`, which flushes the commands the
+/// worker has buffered for it. The browser compiles a pipeline there (SwiftShader: up to 0.7 s
+/// for a product kernel) while the worker writes the next kernel's WGSL (cubecl: up to 0.6 s),
+/// where it otherwise received them all at the next real submit and compiled them one after
+/// another after the worker was done. `false` where it could not be installed.
+#[cfg(feature = "webgpu")]
+pub fn flush_pipeline_creation() -> bool {
+    install(
+        "const proto = self.GPUDevice && GPUDevice.prototype;\
+        if (!proto || proto.createComputePipeline.layerlabFlush) return;\
+        const original = proto.createComputePipeline;\
+        proto.createComputePipeline = function (descriptor) {\
+          const pipeline = original.call(this, descriptor);\
+          this.queue.submit([]);\
+          return pipeline;\
+        };\
+        proto.createComputePipeline.layerlabFlush = true;",
+    )
+}
+
+/// Runs `body` as a function in the worker's global scope; `false` if it could not.
+#[cfg(feature = "webgpu")]
+fn install(body: &str) -> bool {
     use wasm_bindgen::JsCast;
     // Built through Reflect so that a policy forbidding `Function` is an error here, not a trap.
     let Ok(constructor) = get(&js_sys::global(), "Function").dyn_into::<js_sys::Function>() else {
         return false;
     };
-    js_sys::Reflect::construct(&constructor, &js_sys::Array::of1(&WRAP.into()))
+    js_sys::Reflect::construct(&constructor, &js_sys::Array::of1(&body.into()))
         .and_then(|wrap| {
             wrap.unchecked_into::<js_sys::Function>()
                 .call0(&wasm_bindgen::JsValue::UNDEFINED)

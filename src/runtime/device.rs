@@ -56,6 +56,8 @@ pub async fn choose(choice: BackendChoice) -> (Device, DeviceReport) {
     let asked_for_subgroups =
         probe.fallback && probe.subgroups_of_four && crate::runtime::adapter::request_subgroups();
     #[cfg(feature = "webgpu")]
+    crate::runtime::adapter::flush_pipeline_creation();
+    #[cfg(feature = "webgpu")]
     return match Device::wgpu_options().init_async().await {
         Ok(device) => {
             // The kernels' product unit suits the adapter: few loads on a software one, many

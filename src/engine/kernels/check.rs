@@ -26,13 +26,15 @@ pub struct KernelCheck {
 /// `[rows, inputs, outputs]`: edges that are not multiples of the kernels' blocks or
 /// workgroups, a single row and column, sizes in whole quads (the quad product, forward and
 /// both gradients) and not, and the FCN's own layer sizes at a small batch.
-const SHAPES: [[usize; 3]; 6] = [
+const SHAPES: [[usize; 3]; 7] = [
     [1, 1, 1],
     [5, 7, 3],
     [33, 17, 10],
     [70, 40, 36],
     [9, 12, 20],
     [16, 784, 256],
+    // Over a million multiply-adds in odd sizes: the scalar kernel's big unit.
+    [129, 785, 11],
 ];
 
 /// The values on `device` and on the CPU for every shape, ReLU on and off.

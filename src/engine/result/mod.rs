@@ -156,6 +156,7 @@ pub struct TrainingSummary {
     pub train_seconds: f64,
     #[serde(with = "crate::engine::floats")]
     pub samples_per_second: f64,
+    /// As [`Timing::first_step_seconds`].
     #[serde(with = "crate::engine::floats")]
     pub first_step_seconds: f64,
     #[serde(with = "crate::engine::floats")]
@@ -267,7 +268,8 @@ pub struct Timing {
     pub samples_per_second: f64,
     /// Where it ran, e.g. "cpu (flex)" or "webgpu (NVIDIA …)".
     pub backend: String,
-    /// From the start of training to the end of the first step (kernel compilation on a GPU).
+    /// From the start of the device's work (checkpoint 0's evaluation included) to the end of the
+    /// first training step: on a GPU, the compilation of every kernel a step takes.
     #[serde(default, with = "crate::engine::floats")]
     pub first_step_seconds: f64,
     /// Training throughput after the first step.
