@@ -210,7 +210,7 @@ fn relu_keeps(value: f32) -> bool {
 /// `C = op(A)·op(B)`, `C: [rows, cols]`, summing over `depth`. `A` is `[rows, depth]` (stored
 /// `[depth, rows]` when `a_transposed`), `B` is `[depth, cols]` (stored `[cols, depth]` when
 /// `b_transposed`). Units at the edge read the last row or column again in place of the ones
-/// past it, and write only what lies inside.
+/// past it, and write those outputs there too (the same values, see [`write_unit`]).
 #[cube(launch_unchecked)]
 fn product_kernel(
     a: &[f32],
@@ -635,7 +635,7 @@ const SHARED_GROUP: (u32, u32) = (4, 4);
 /// read by one lane and handed to the other three by `subgroupBroadcast`, a register shuffle
 /// there, where a read is a gather per lane with a branch per value. A lane reads 12 quads per
 /// 512 multiply-adds instead of 24. No lane leaves early (a broadcast needs all four): edge
-/// lanes read the last row or column again and write only what lies inside `C`.
+/// lanes read the last row or column again and write where they read ([`write_unit`]).
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 fn product_shared_kernel(
@@ -1669,8 +1669,8 @@ fn launch_product(
     };
     let units = |n: usize| n.div_ceil(block) as u32;
     let count = CubeCount::Static(units(cols).div_ceil(GROUP), units(rows).div_ceil(GROUP), 1);
-    // Safety: every read is clamped inside its operand and every write checked against the
-    // output's size.
+    // Safety: every read and every write is clamped inside its buffer (`min` with the last row
+    // and column).
     unsafe {
         product_kernel::launch_unchecked(
             &out.client,
