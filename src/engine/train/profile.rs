@@ -134,12 +134,12 @@ impl Trainee {
     }
 }
 
-/// What every variant runs on.
-struct Inputs<'a> {
-    model: &'a Model,
-    pixels: &'a [f32],
-    labels: &'a [i64],
-    device: &'a Device,
+/// What every variant runs on (and the warm-up step, `super::warm_up`).
+pub(super) struct Inputs<'a> {
+    pub(super) model: &'a Model,
+    pub(super) pixels: &'a [f32],
+    pub(super) labels: &'a [i64],
+    pub(super) device: &'a Device,
 }
 
 /// Milliseconds of one step up to `upto`, ended by a read-back.
@@ -230,7 +230,7 @@ pub async fn steady_steps(
 }
 
 /// One whole training step left queued on the device (no read-back).
-async fn queue_step(
+pub(super) async fn queue_step(
     inputs: &Inputs<'_>,
     params: &mut [Tensor<1>],
     optimizer: &mut Optimizer,

@@ -1,12 +1,12 @@
 //! Kernel creation ahead of the run on a GPU.
 
-use super::loss::batch_loss;
+use super::profile::{Inputs, queue_step};
 use crate::engine::EngineError;
 use crate::engine::config::ExperimentConfig;
-use crate::engine::models::{Mode, Model};
+use crate::engine::models::Model;
 use crate::engine::optim::Optimizer;
 use crate::engine::units;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
 /// On a GPU, one training step of the run's shapes on zeros, its results dropped and nothing
 /// read back, before checkpoint 0's evaluation. The evaluation reads its error back, so without
@@ -38,20 +38,18 @@ pub(super) async fn warm_up(
             }
         })
         .collect();
-    let x = Tensor::<2>::from_data(
-        TensorData::new(vec![0.0f32; batch * example_len], [batch, example_len]),
-        device,
-    ); // [batch, c*h*w]
-    let labels = vec![0i64; batch];
-    let forward = model.forward(&params, x, Mode::Train);
-    let loss = batch_loss(forward.logits, &labels, device).await?;
-    let mut grads = loss.objective.backward();
     let mut optimizer = Optimizer::new(
         config.optimizer,
         config.momentum,
         config.weight_decay,
         params.len(),
     );
-    optimizer.step(&mut params, &model.tensors, &mut grads, config.lr_at(0));
+    let zeros = Inputs {
+        model,
+        pixels: &vec![0.0; batch * example_len],
+        labels: &vec![0; batch],
+        device,
+    };
+    queue_step(&zeros, &mut params, &mut optimizer).await?;
     Ok(())
 }
