@@ -5,7 +5,7 @@
 //! Between training steps it yields to its event loop, which is how a Stop message gets in.
 
 use crate::engine::ExperimentConfig;
-use crate::engine::train::{Driver, Event, Persist, resume_experiment, run_experiment};
+use crate::engine::train::{Driver, Event, Persist, prepare_kernels, resume_experiment, run_experiment};
 use crate::runtime::bridge::{post, receive};
 use crate::runtime::data;
 use crate::runtime::device::{self, backend_label};
@@ -57,15 +57,18 @@ struct WorkerDriver {
     journal: JournalHeader,
     /// The journal failed once (told to the page); later writes are not tried.
     journal_failed: bool,
+    /// When the run began, before its data download (beside which its kernels were created).
+    started_at: Option<web_time::Instant>,
 }
 
 impl WorkerDriver {
-    fn new(journal: JournalHeader) -> Self {
+    fn new(journal: JournalHeader, started_at: web_time::Instant) -> Self {
         Self {
             last_step_post: 0.0,
             last_yield: now_ms(),
             journal,
             journal_failed: false,
+            started_at: Some(started_at),
         }
     }
 }
@@ -96,6 +99,10 @@ impl Driver for WorkerDriver {
             _ => {}
         }
         post(&FromWorker::Engine(event));
+    }
+
+    fn take_started_at(&mut self) -> Option<web_time::Instant> {
+        self.started_at.take()
     }
 
     fn stop_requested(&mut self) -> bool {
@@ -165,7 +172,18 @@ async fn run(job: Job, backend: BackendChoice, manifest_url: String) {
         let (device, report) = device_for(backend).await;
         post(&FromWorker::Device(report.clone()));
         enter(Phase::LoadingData);
-        let data = data::load(config.dataset, &manifest_url, data::Need::of(&config)).await?;
+        // On WebGPU the run's kernels are created while its data downloads: the browser compiles
+        // them meanwhile (the warm-up gives the event loop a turn between its phases, where the
+        // download's callbacks run). The time to the first step counts from here. A warm-up
+        // that fails is left for the run, which warms up again and reports it.
+        let started_at = web_time::Instant::now();
+        let need = data::Need::of(&config);
+        let (data, _) = futures_util::future::join(
+            data::load(config.dataset, &manifest_url, need),
+            prepare_kernels(&config, &device, async || yield_now().await),
+        )
+        .await;
+        let data = data?;
         enter(match report.backend {
             Backend::Webgpu => Phase::Warmup,
             Backend::Cpu => Phase::Training,
@@ -181,12 +199,12 @@ async fn run(job: Job, backend: BackendChoice, manifest_url: String) {
                     cells_total: 0,
                     seeds_done: 0,
                 };
-                let mut driver = WorkerDriver::new(header);
+                let mut driver = WorkerDriver::new(header, started_at);
                 run_experiment(&config, &data, &device, &label, &mut driver).await
             }
             Some(header) => {
                 let stored = stored_run::read(&header, data.train.num_classes()).await?;
-                let mut driver = WorkerDriver::new(header);
+                let mut driver = WorkerDriver::new(header, started_at);
                 resume_experiment(&config, &data, &device, &label, stored, &mut driver).await
             }
         }

@@ -46,6 +46,14 @@ impl DatasetKind {
         }
     }
 
+    /// The number of classes (known before the data is in: the page prepares a run's kernels
+    /// while its files download).
+    pub fn class_count(self) -> usize {
+        match self {
+            DatasetKind::Mnist | DatasetKind::Cifar10 => 10,
+        }
+    }
+
     /// Per-channel mean and standard deviation of the pixels scaled to [0, 1].
     ///
     /// Fixed, published constants (not recomputed from whatever subset is loaded) so that a

@@ -23,6 +23,7 @@ mod finish;
 mod loss;
 pub mod profile;
 mod warm_up;
+pub use warm_up::prepare_kernels;
 
 use finish::{Finish, finish, resume_one};
 pub use finish::{StoredRun, resume_experiment};
@@ -42,6 +43,13 @@ pub trait Driver {
     fn persist(&mut self, point: Persist<'_>) -> impl Future<Output = ()> {
         let _ = point;
         async {}
+    }
+    /// When the host began the run's device work ahead of the engine (the page creates the
+    /// kernels while the data downloads: [`prepare_kernels`]): the time to the first step counts
+    /// from there, download included. Taken by the first seed's run; `None` (the default): from
+    /// the engine's own start of device work.
+    fn take_started_at(&mut self) -> Option<Instant> {
+        None
     }
 }
 
@@ -217,9 +225,10 @@ async fn run_one<D: Driver>(
 
     // The clock of the time to the first step starts before checkpoint 0's evaluation: on a GPU
     // that evaluation compiles the forward kernels, which a run without it would compile in its
-    // first step (TF.js's first step, which the bench compares with, compiles them all).
-    let device_work_started = Instant::now();
-    warm_up::warm_up(config, &model, batch, train.example_len(), device).await?;
+    // first step (TF.js's first step, which the bench compares with, compiles them all). Where
+    // the host created the kernels while the data downloaded, it starts there.
+    let device_work_started = driver.take_started_at().unwrap_or_else(Instant::now);
+    warm_up::warm_up(config, &model, batch, device, async || {}).await?;
     let initial = units::initial_weights(&model, config.seed, device);
     // Test error before any training: the curve starts at epoch 0, and the sweep's full-model
     // cell at checkpoint 0 (the same weights) takes this evaluation rather than repeating it.

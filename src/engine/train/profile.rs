@@ -168,7 +168,7 @@ async fn step_ms(
             }
         }
         Upto::Step => {
-            queue_step(inputs, params, optimizer).await?;
+            queue_step(inputs, params, optimizer, async || {}).await?;
             let sums: Vec<Tensor<1>> = params.iter().map(|p| p.clone().inner().sum()).collect();
             Tensor::cat(sums, 0).sum()
         }
@@ -216,7 +216,7 @@ pub async fn steady_steps(
     }
     let started = Instant::now();
     for _ in 0..steps.saturating_sub(1) {
-        queue_step(&inputs, &mut params, &mut optimizer).await?;
+        queue_step(&inputs, &mut params, &mut optimizer, async || {}).await?;
     }
     step_ms(&inputs, Upto::Step, &mut params, &mut optimizer).await?;
     let step_ms = started.elapsed().as_secs_f64() * 1e3 / steps.max(1) as f64;
@@ -234,10 +234,13 @@ pub(super) async fn queue_step(
     inputs: &Inputs<'_>,
     params: &mut [Tensor<1>],
     optimizer: &mut Optimizer,
+    mut between: impl AsyncFnMut(),
 ) -> Result<(), EngineError> {
     let logits = train_logits(inputs, params); // [batch, classes]
     let loss = batch_loss(logits, inputs.labels, inputs.device).await?;
+    between().await;
     let mut grads = loss.objective.backward();
+    between().await;
     optimizer.step(params, &inputs.model.tensors, &mut grads, 0.01);
     Ok(())
 }
