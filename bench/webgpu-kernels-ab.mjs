@@ -1,9 +1,11 @@
 // Same-build comparison of the WebGPU worker's own kernels (src/engine/kernels/gpu.rs) with
 // burn's operations: each run switches kernel families off in its fresh worker
-// (`set_gpu_kernels_off`: dense 1, convolution 2, pooling 4, loss 8, SGD 16) before it starts,
+// (`set_gpu_kernels_off`: dense 1, convolution 2, pooling 4, loss 8, SGD 16, the SGD over flat
+// buffers 32) before it starts,
 // alternating the variants, twice each. Measured by the result's timing, as bench/run.mjs does.
 //   node bench/webgpu-kernels-ab.mjs      (LAYERLAB_DIST=dist; BENCH_CNN=0 for the FCN only)
 //   VARIANTS='{"all":0,"burn loss+sgd":24}' node bench/webgpu-kernels-ab.mjs   (other variants)
+//   FCN_STEPS=469 trains the FCN for that many steps (one epoch: the loss read back every 8)
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,7 +23,7 @@ const browser = await chromium.launch({
 });
 const variants = process.env.VARIANTS ? JSON.parse(process.env.VARIANTS) : { 'burn ops': 31, 'own kernels': 0, 'own, burn conv': 2 };
 const configs = {
-  'FCN 3x256 batch 128': { model: 'fcn', depth: 3, width: 256, 'batch-size': 128, lr: 0.01, momentum: 0.9, epochs: 1, checkpoints: '0,1', seed: 0, 'train-limit': 128 * 21, 'test-limit': 500, 'eval-batch-size': 500 },
+  'FCN 3x256 batch 128': { model: 'fcn', depth: 3, width: 256, 'batch-size': 128, lr: 0.01, momentum: 0.9, epochs: 1, checkpoints: '0,1', seed: 0, 'train-limit': 128 * +(process.env.FCN_STEPS || 21), 'test-limit': 500, 'eval-batch-size': 500 },
   'VGG-11 x0.25 batch 32': { model: 'vgg11', 'width-mult': 0.25, epochs: 1, lr: 0.02, 'batch-size': 32, checkpoints: '0,1', 'train-limit': 32 * 4, 'test-limit': 16, 'eval-batch-size': 16 },
 };
 if (process.env.BENCH_CNN === '0') delete configs['VGG-11 x0.25 batch 32'];

@@ -79,9 +79,16 @@ fn conv_backward<B: CpuKernels>(
     }
 }
 
-/// A dense layer's saved input and weight, and its output when a ReLU follows (for the mask):
-/// the state of the CPU's and the WebGPU kernels' dense backward steps alike.
-pub(super) type DenseState<B> = (FloatTensor<B>, FloatTensor<B>, Option<FloatTensor<B>>);
+/// A dense layer's saved input, weight and bias, and its output when a ReLU follows (for the
+/// mask): the state of the CPU's and the WebGPU kernels' dense backward steps alike. The bias is
+/// kept for who it is (WebGPU writes a flat parameter's gradient where the optimizer reads it),
+/// not for its values.
+pub(super) type DenseState<B> = (
+    FloatTensor<B>,
+    FloatTensor<B>,
+    FloatTensor<B>,
+    Option<FloatTensor<B>>,
+);
 
 /// Tensors on autodiff over `B`.
 type Tracked<B, C> = FloatTensor<Autodiff<B, C>>;
@@ -103,9 +110,15 @@ where
         .prepare::<C>([x.node(), weight.node(), bias.node()])
         .compute_bound()
         .stateful();
-    let saved = is_tracked(&prep).then(|| (x.primitive().clone(), weight.primitive().clone()));
+    let saved = is_tracked(&prep).then(|| {
+        (
+            x.primitive().clone(),
+            weight.primitive().clone(),
+            bias.primitive().clone(),
+        )
+    });
     let out = forward(x.into_primitive(), weight.into_primitive(), bias.into_primitive());
-    let state = saved.map(|(x, weight)| (x, weight, relu.then(|| out.clone())));
+    let state = saved.map(|(x, weight, bias)| (x, weight, bias, relu.then(|| out.clone())));
     finish(prep, state, out)
 }
 
@@ -115,15 +128,16 @@ where
 pub(super) trait DenseGradients<B: Backend>: Send + std::fmt::Debug + 'static {
     /// The gradient at the layer's product, `[rows, outputs]`: `grad` where the ReLU output
     /// `relu_out` was positive (or NaN) and zero elsewhere, or `grad` itself without a ReLU;
-    /// and the bias gradient `[outputs]`, that summed over its rows.
+    /// and the bias gradient `[outputs]`, that summed over its rows (the gradient of `bias`).
     fn output_grads(
         relu_out: Option<FloatTensor<B>>,
         grad: FloatTensor<B>,
+        bias: FloatTensor<B>,
     ) -> (FloatTensor<B>, FloatTensor<B>);
     /// The input gradient `grad · weightᵀ`, `[rows, inputs]`.
     fn input_grad(weight: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B>;
-    /// The weight gradient `xᵀ · grad`, `[inputs, outputs]`.
-    fn weight_grad(x: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B>;
+    /// The weight gradient `xᵀ · grad`, `[inputs, outputs]` (the gradient of `weight`).
+    fn weight_grad(x: FloatTensor<B>, grad: FloatTensor<B>, weight: FloatTensor<B>) -> FloatTensor<B>;
 }
 
 /// A dense layer's backward step through the gradient kernels of family `K`.
@@ -142,16 +156,16 @@ impl<B: Backend, K: DenseGradients<B>> Backward<B, 3> for DenseBackward<K> {
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_weight, node_bias] = ops.parents;
         let grad = grads.consume::<B>(&ops.node); // [rows, outputs]
-        let (x, weight, relu_out) = ops.state;
-        let (grad, bias_grad) = K::output_grads(relu_out, grad);
+        let (x, weight, bias, relu_out) = ops.state;
+        let (grad, bias_grad) = K::output_grads(relu_out, grad, bias);
         if let Some(node) = node_bias {
             grads.register::<B>(node.id, bias_grad);
         }
         if let Some(node) = node_x {
-            grads.register::<B>(node.id, K::input_grad(weight, grad.clone()));
+            grads.register::<B>(node.id, K::input_grad(weight.clone(), grad.clone()));
         }
         if let Some(node) = node_weight {
-            grads.register::<B>(node.id, K::weight_grad(x, grad));
+            grads.register::<B>(node.id, K::weight_grad(x, grad, weight));
         }
     }
 }
@@ -164,6 +178,7 @@ impl<B: CpuKernels> DenseGradients<B> for CpuDense {
     fn output_grads(
         relu_out: Option<FloatTensor<B>>,
         grad: FloatTensor<B>,
+        _bias: FloatTensor<B>,
     ) -> (FloatTensor<B>, FloatTensor<B>) {
         let grad = match relu_out {
             Some(out) => B::dense_relu_mask(out, grad),
@@ -174,7 +189,7 @@ impl<B: CpuKernels> DenseGradients<B> for CpuDense {
     fn input_grad(weight: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
         B::dense_input_grad(weight, grad)
     }
-    fn weight_grad(x: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+    fn weight_grad(x: FloatTensor<B>, grad: FloatTensor<B>, _weight: FloatTensor<B>) -> FloatTensor<B> {
         B::dense_weight_grad(x, grad)
     }
 }

@@ -1,13 +1,17 @@
 //! The device's dense and convolution kernels against the CPU backend on small random shapes:
 //! the output and the gradients of input, weight and bias, with and without the ReLU; then
-//! pooling, the training loss with its gradient and the SGD step. The page's
+//! pooling, the training loss with its gradient, the SGD step, and whole training steps through
+//! the optimizer (WebGPU's flat update). The page's
 //! end-to-end tests run it on WebGPU in Chromium (`kernel_check` in the WebGPU worker), where
 //! the kernel is the device's own; on the CPU both sides are the same operations.
 
 use super::{conv2d, conv2d_relu, cross_entropy, dense, max_pool_2x2};
+use crate::engine::config::OptimizerKind;
 use crate::engine::metrics::read_floats;
-use crate::engine::optim::sgd_update;
+use crate::engine::models::{Architecture, Mode, Model};
+use crate::engine::optim::{Optimizer, sgd_update};
 use crate::engine::rng::Rng;
+use crate::engine::units::initial_weights;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 
@@ -119,7 +123,55 @@ pub async fn against_cpu(device: &Device) -> Result<Vec<KernelCheck>, String> {
         let parts = ["value step 1", "buffer step 1", "value step 2", "buffer step 2"];
         compare(&mut rows, &label, &parts, &on_device, &on_cpu, &[4; 4])?;
     }
+    for (case, &(momentum, decay)) in OPTIMIZER_CASES.iter().enumerate() {
+        let on_device = optimizer_values(device, momentum, decay).await?;
+        let on_cpu = optimizer_values(&Device::flex(), momentum, decay).await?;
+        let label = format!("optimizer {case}: 3 steps of an FCN, momentum {momentum} decay {decay}");
+        let names = optimizer_model()
+            .tensors
+            .iter()
+            .map(|t| t.name.clone())
+            .collect::<Vec<_>>();
+        let parts: Vec<&str> = names.iter().map(String::as_str).collect();
+        compare(&mut rows, &label, &parts, &on_device, &on_cpu, &[64; 6])?;
+    }
     Ok(rows)
+}
+
+/// `(momentum, weight decay)` of the whole-optimizer checks.
+const OPTIMIZER_CASES: [(f64, f64); 2] = [(0.9, 5e-3), (0.0, 0.0)];
+
+/// The optimizer checks' model: two hidden layers of 13 on 15 inputs, 4 classes (six tensors,
+/// none a whole number of the flat buffer's alignment).
+fn optimizer_model() -> Model {
+    let fcn = Architecture::Fcn { depth: 2, width: 13 };
+    Model::new(fcn, [1, 3, 5], 4)
+}
+
+/// Every tensor of [`optimizer_model`] after three training steps on `device` through
+/// [`Optimizer`] (on WebGPU its flat update, the dense gradients written where it reads them),
+/// from the same initial weights and batch.
+async fn optimizer_values(device: &Device, momentum: f64, decay: f64) -> Result<Vec<Vec<f32>>, String> {
+    let model = optimizer_model();
+    let mut params: Vec<Tensor<1>> = initial_weights(&model, 7, device)
+        .into_iter()
+        .map(|t| t.autodiff().require_grad())
+        .collect();
+    let mut optimizer = Optimizer::new(OptimizerKind::Sgd, momentum, decay, params.len());
+    let mut rng = Rng::from_seed(500);
+    let pixels: Vec<f32> = (0..6 * 15).map(|_| rng.uniform(-1.0, 1.0) as f32).collect();
+    let labels: Vec<i64> = (0..6).map(|_| rng.below(4) as i64).collect();
+    let x = Tensor::<2>::from_data(TensorData::new(pixels, [6, 15]), device); // [6, 15]
+    for _ in 0..3 {
+        let logits = model.forward(&params, x.clone(), Mode::Train).logits; // [6, 4]
+        let mut grads = cross_entropy(logits, &labels).backward();
+        optimizer.step(&mut params, &model.tensors, &mut grads, 0.05);
+    }
+    let mut values = Vec::new();
+    for param in params {
+        values.push(read_floats(param.inner()).await?);
+    }
+    Ok(values)
 }
 
 /// `[rows, classes]` of the loss checks: one row and class, edges off the kernel's 64 units,
@@ -385,6 +437,7 @@ mod tests {
                 + LOSS_SHAPES.len() * 2
                 + SGD_CASES.len() * 4
                 - 2 // no momentum buffer without momentum
+                + OPTIMIZER_CASES.len() * 6
         );
         assert!(rows.iter().all(|r| r.passed && r.max_abs_diff == 0.0), "{rows:?}");
     }

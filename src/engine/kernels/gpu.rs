@@ -38,6 +38,9 @@ use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+mod flat;
+pub use flat::FLAT_ALIGNMENT;
+
 /// Kernel families of this module that are switched off (bits of [`Family`]), so that the
 /// bench can compare each with burn's operations in one build (`set_disabled`); none by default.
 static DISABLED: AtomicU32 = AtomicU32::new(0);
@@ -52,6 +55,8 @@ pub enum Family {
     Loss = 8,
     /// The SGD step.
     Sgd = 16,
+    /// The SGD step as one pass over flat buffers (`optim::flat`); off, one pass per tensor.
+    FlatSgd = 32,
 }
 
 /// Switches the families in `mask` (bits of [`Family`]) to burn's operations, the rest to
@@ -149,10 +154,13 @@ pub trait GpuKernels: Backend {
     /// A dense layer's output gradient `grad: [rows, cols]` through its ReLU (`out` its output;
     /// unread without `relu`) and that gradient's sum over the rows, the bias gradient `[cols]`:
     /// one pass where the mask, its comparison and the sum were three.
-    #[fusion(meta = |_out, grad, _relu| (grad.clone(), TensorSpec::new(Shape::new([grad.shape[1]]), grad.dtype)))]
+    /// The bias gradient goes to the gradient home of `bias`'s flat parameters when it has one
+    /// ([`gradient_home`](GpuKernels::gradient_home)).
+    #[fusion(meta = |_out, grad, _bias, _relu| (grad.clone(), TensorSpec::new(Shape::new([grad.shape[1]]), grad.dtype)))]
     fn dense_output_grads(
         out: FloatTensor<Self>,
         grad: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
         relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
 
@@ -160,17 +168,53 @@ pub trait GpuKernels: Backend {
     /// the new momentum buffer `b = momentum·b + g` (`g` itself on the `first` step, when
     /// `buffer` is not read), `g` the gradient plus `decay·value`. One pass over the tensor
     /// where burn's operations made four.
+    /// Only the first `decayed` floats take the decay (the flat SGD keeps the weights that
+    /// decay before the biases and batch-norm parameters that do not).
     #[allow(clippy::too_many_arguments)]
-    #[fusion(meta = |value, _grad, _buffer, _momentum, _decay, _lr, _first| (value.clone(), value.clone()))]
+    #[fusion(meta = |value, _grad, _buffer, _decayed, _momentum, _decay, _lr, _first| (value.clone(), value.clone()))]
     fn sgd_step(
         value: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         buffer: FloatTensor<Self>,
+        decayed: usize,
         momentum: f32,
         decay: f32,
         lr: f32,
         first: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// The `len` floats of the flat `flat` from float `offset` (a multiple of
+    /// [`FLAT_ALIGNMENT`]) as a tensor of their own, without a copy: the flat SGD's parameters.
+    #[fusion(dtype = flat, shape = Shape::new([*len]))]
+    fn flat_view(flat: FloatTensor<Self>, offset: usize, len: usize) -> FloatTensor<Self>;
+
+    /// A new buffer the size of the flat parameters `params`, where the next backward pass's
+    /// dense gradient kernels write the gradient of a view of `params` ([`flat_view`]) at that
+    /// view's place, instead of a buffer of its own: the flat SGD then reads them all in one
+    /// pass with nothing to gather. Its other floats are unset until [`place`] fills them.
+    ///
+    /// [`flat_view`]: GpuKernels::flat_view
+    /// [`place`]: GpuKernels::place
+    #[fusion(dtype = params, shape = params)]
+    fn gradient_home(params: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// `flat` with the floats of `part` from float `offset`, written in place: nothing to do
+    /// where a gradient kernel wrote them there already ([`gradient_home`]), one copy pass
+    /// otherwise.
+    ///
+    /// [`gradient_home`]: GpuKernels::gradient_home
+    #[fusion(dtype = flat, shape = flat)]
+    fn place(flat: FloatTensor<Self>, part: FloatTensor<Self>, offset: usize) -> FloatTensor<Self>;
+
+    /// A dense layer's weight gradient `xᵀ · grad`, `[inputs, outputs]`, for `weight`: written
+    /// in the gradient home of `weight`'s flat parameters when it has one
+    /// ([`gradient_home`](GpuKernels::gradient_home)).
+    #[fusion(dtype = x, shape = Shape::new([x[1], grad[1]]))]
+    fn dense_weight_grad(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
 }
 
 /// The shape of `op(a) · op(b)`.
@@ -1421,6 +1465,7 @@ fn sgd_kernel<N: Size>(
     new_value: &mut [Vector<f32, N>],
     new_buffer: &mut [Vector<f32, N>],
     units: usize,
+    decayed_units: usize,
     momentum: f32,
     decay: f32,
     lr: f32,
@@ -1434,7 +1479,10 @@ fn sgd_kernel<N: Size>(
     let theta = value[i];
     let mut g = grad[i];
     if decays {
-        g += theta * Vector::new(decay);
+        // A branch, not a select: the floats past `decayed_units` keep their bits exactly.
+        if i < decayed_units {
+            g += theta * Vector::new(decay);
+        }
     }
     let mut b = g;
     if !first {
@@ -1567,6 +1615,25 @@ fn launch_product(
     transpose_b: bool,
     relu: bool,
 ) -> CubeTensor {
+    let (a_dims, b_dims) = (a.meta.shape(), b.meta.shape());
+    assert!(
+        a_dims.num_dims() == 2 && b_dims.num_dims() == 2,
+        "the product takes matrices"
+    );
+    let out = empty_f32(&a, product_shape(a_dims, b_dims, &transpose_a, &transpose_b));
+    launch_product_into(a, b, bias, transpose_a, transpose_b, relu, out)
+}
+
+/// [`launch_product`] into `out`, a contiguous f32 `[rows, cols]` (which may be a view).
+fn launch_product_into(
+    a: CubeTensor,
+    b: CubeTensor,
+    bias: Option<CubeTensor>,
+    transpose_a: bool,
+    transpose_b: bool,
+    relu: bool,
+    out: CubeTensor,
+) -> CubeTensor {
     let (a, b) = (into_contiguous(a), into_contiguous(b));
     let (a_dims, b_dims) = (a.meta.shape().to_vec(), b.meta.shape().to_vec());
     assert!(
@@ -1591,7 +1658,10 @@ fn launch_product(
         depth, b_depth,
         "the product's operands disagree on their inner size"
     );
-    let out = empty_f32(&a, Shape::new([rows, cols]));
+    assert!(
+        out.meta.shape().to_vec() == [rows, cols] && out.is_contiguous(),
+        "a product's output is a contiguous [rows, cols]"
+    );
     if rows == 0 || cols == 0 {
         return out;
     }
@@ -1761,6 +1831,26 @@ impl GpuKernels for CubeBackend {
         launch_product(a, b, None, transpose_a, transpose_b, false)
     }
 
+    fn dense_weight_grad(x: CubeTensor, grad: CubeTensor, weight: CubeTensor) -> CubeTensor {
+        let shape = Shape::new([x.meta.shape()[1], grad.meta.shape()[1]]);
+        match flat::landing(&weight, &shape) {
+            Some(home) => launch_product_into(x, grad, None, true, false, false, home),
+            None => launch_product(x, grad, None, true, false, false),
+        }
+    }
+
+    fn flat_view(flat: CubeTensor, offset: usize, len: usize) -> CubeTensor {
+        flat::view(&flat, offset, Shape::new([len]))
+    }
+
+    fn gradient_home(params: CubeTensor) -> CubeTensor {
+        flat::gradient_home(params)
+    }
+
+    fn place(flat: CubeTensor, part: CubeTensor, offset: usize) -> CubeTensor {
+        flat::place(flat, part, offset)
+    }
+
     fn conv_same(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, relu: bool) -> CubeTensor {
         let [n, c, h, w, o, k] = conv_dims(&x, &weight);
         launch_conv(x, weight, Some(bias), [n, c, h, w], o, k, false, relu)
@@ -1882,7 +1972,12 @@ impl GpuKernels for CubeBackend {
         (loss, gradient)
     }
 
-    fn dense_output_grads(out: CubeTensor, grad: CubeTensor, relu: bool) -> (CubeTensor, CubeTensor) {
+    fn dense_output_grads(
+        out: CubeTensor,
+        grad: CubeTensor,
+        bias: CubeTensor,
+        relu: bool,
+    ) -> (CubeTensor, CubeTensor) {
         let grad = into_contiguous(grad);
         let dims = grad.meta.shape().to_vec();
         assert!(
@@ -1892,9 +1987,10 @@ impl GpuKernels for CubeBackend {
         let [rows, cols] = [dims[0], dims[1]];
         // Without the ReLU the kernel never reads `out`: the gradient stands in.
         let out = if relu { into_contiguous(out) } else { grad.clone() };
+        let bias_shape = Shape::new([cols]);
         let (masked, bias_grad) = (
             empty_f32(&grad, Shape::new([rows, cols])),
-            empty_f32(&grad, Shape::new([cols])),
+            flat::landing(&bias, &bias_shape).unwrap_or_else(|| empty_f32(&grad, bias_shape)),
         );
         if cols == 0 {
             return (masked, bias_grad);
@@ -1921,6 +2017,7 @@ impl GpuKernels for CubeBackend {
         value: CubeTensor,
         grad: CubeTensor,
         buffer: CubeTensor,
+        decayed: usize,
         momentum: f32,
         decay: f32,
         lr: f32,
@@ -1962,6 +2059,7 @@ impl GpuKernels for CubeBackend {
                     quads_arg(new_value.clone()),
                     quads_arg(new_buffer.clone()),
                     len / 4,
+                    decayed.min(len).div_ceil(4),
                     momentum,
                     decay,
                     lr,
@@ -1980,6 +2078,7 @@ impl GpuKernels for CubeBackend {
                     new_value.clone().into_buffer_arg(),
                     new_buffer.clone().into_buffer_arg(),
                     len,
+                    decayed.min(len),
                     momentum,
                     decay,
                     lr,
@@ -2002,17 +2101,18 @@ impl<B: GpuKernels> DenseGradients<B> for GpuDense {
     fn output_grads(
         relu_out: Option<FloatTensor<B>>,
         grad: FloatTensor<B>,
+        bias: FloatTensor<B>,
     ) -> (FloatTensor<B>, FloatTensor<B>) {
         match relu_out {
-            Some(out) => B::dense_output_grads(out, grad, true),
-            None => B::dense_output_grads(grad.clone(), grad, false),
+            Some(out) => B::dense_output_grads(out, grad, bias, true),
+            None => B::dense_output_grads(grad.clone(), grad, bias, false),
         }
     }
     fn input_grad(weight: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
         B::product(grad, weight, false, true) // [rows, inputs]
     }
-    fn weight_grad(x: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
-        B::product(x, grad, true, false) // [inputs, outputs]
+    fn weight_grad(x: FloatTensor<B>, grad: FloatTensor<B>, weight: FloatTensor<B>) -> FloatTensor<B> {
+        B::dense_weight_grad(x, grad, weight) // [inputs, outputs]
     }
 }
 
@@ -2218,9 +2318,15 @@ impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
     fn dense_output_grads(
         out: FloatTensor<Self>,
         grad: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
         relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        let (masked, bias) = B::dense_output_grads(out.into_primitive(), grad.into_primitive(), relu);
+        let (masked, bias) = B::dense_output_grads(
+            out.into_primitive(),
+            grad.into_primitive(),
+            bias.into_primitive(),
+            relu,
+        );
         (Self::from_inner(masked), Self::from_inner(bias))
     }
 
@@ -2228,13 +2334,36 @@ impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
         value: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         buffer: FloatTensor<Self>,
+        decayed: usize,
         momentum: f32,
         decay: f32,
         lr: f32,
         first: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         on_values::<B, C>([value, grad, buffer], |[value, grad, buffer]| {
-            B::sgd_step(value, grad, buffer, momentum, decay, lr, first)
+            B::sgd_step(value, grad, buffer, decayed, momentum, decay, lr, first)
         })
+    }
+
+    fn flat_view(flat: FloatTensor<Self>, offset: usize, len: usize) -> FloatTensor<Self> {
+        Self::from_inner(B::flat_view(flat.into_primitive(), offset, len))
+    }
+
+    fn gradient_home(params: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::from_inner(B::gradient_home(params.into_primitive()))
+    }
+
+    fn place(flat: FloatTensor<Self>, part: FloatTensor<Self>, offset: usize) -> FloatTensor<Self> {
+        Self::from_inner(B::place(flat.into_primitive(), part.into_primitive(), offset))
+    }
+
+    // Called only inside backward passes, on the inner backend; not differentiable here.
+    fn dense_weight_grad(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let out = B::dense_weight_grad(x.into_primitive(), grad.into_primitive(), weight.into_primitive());
+        Self::from_inner(out)
     }
 }

@@ -367,8 +367,16 @@ pub fn sgd_step(
     } else {
         #[cfg(feature = "webgpu")]
         if gpu::enabled(gpu::Family::Sgd) {
-            let (value, buffer) =
-                <Dispatch as gpu::GpuKernels>::sgd_step(value, grad, buffer, momentum, decay, lr, first);
+            let (value, buffer) = <Dispatch as gpu::GpuKernels>::sgd_step(
+                value,
+                grad,
+                buffer,
+                usize::MAX,
+                momentum,
+                decay,
+                lr,
+                first,
+            );
             return (Tensor::from_dispatch(value), Tensor::from_dispatch(buffer));
         }
         generic_sgd::<Dispatch>(value, grad, buffer, [momentum, decay, lr], first)

@@ -4,6 +4,11 @@
 //! tensors (see `models`), and because the exact rule matters for matching reference runs:
 //! SGD: `b ← μ·b + g` (b = g on the first step), `θ ← θ − lr·b`; weight decay adds `λ·θ` to
 //! `g` for weights (not biases or batch-norm parameters).
+//!
+//! SGD on WebGPU runs over flat buffers of all the tensors at once ([`flat`]).
+
+#[cfg(feature = "webgpu")]
+mod flat;
 
 use crate::engine::config::OptimizerKind;
 use crate::engine::kernels;
@@ -24,6 +29,9 @@ pub struct Optimizer {
     weight_decay: f64,
     slots: Vec<Slot>,
     steps: i32,
+    /// SGD on WebGPU: one pass over flat buffers ([`flat`]); the slots stay empty.
+    #[cfg(feature = "webgpu")]
+    flat: Option<flat::FlatSgd>,
 }
 
 const BETA1: f64 = 0.9;
@@ -38,17 +46,51 @@ impl Optimizer {
             weight_decay,
             slots: (0..tensors).map(|_| Slot::Empty).collect(),
             steps: 0,
+            #[cfg(feature = "webgpu")]
+            flat: None,
         }
     }
 
     /// Updates every trainable tensor of `params` (autodiff leaves) from `grads`.
     pub fn step(&mut self, params: &mut [Tensor<1>], specs: &[TensorSpec], grads: &mut Gradients, lr: f64) {
         self.steps += 1;
-        for (i, spec) in specs.iter().enumerate() {
-            if !spec.role.trainable() {
-                continue;
+        let mut grads: Vec<Option<Tensor<1>>> = params
+            .iter()
+            .zip(specs)
+            .map(|(p, spec)| spec.role.trainable().then(|| p.grad_remove(grads)).flatten())
+            .collect();
+        #[cfg(feature = "webgpu")]
+        if self.kind == OptimizerKind::Sgd {
+            let device = params.first().map(Tensor::device);
+            let kernels_on = |family| kernels::gpu::enabled(family);
+            let on_gpu = device.is_some_and(|d| !kernels::on_cpu(&d))
+                && kernels_on(kernels::gpu::Family::Sgd)
+                && kernels_on(kernels::gpu::Family::FlatSgd);
+            if self.steps == 1 && on_gpu {
+                self.flat = Some(flat::FlatSgd::new(specs));
             }
-            let Some(mut grad) = params[i].grad_remove(grads) else {
+            let complete = specs
+                .iter()
+                .zip(&grads)
+                .all(|(spec, g)| !spec.role.trainable() || g.is_some());
+            if let Some(flat) = &mut self.flat {
+                if complete {
+                    let scalars = [self.momentum as f32, self.weight_decay as f32, lr as f32];
+                    flat.step(params, grads, scalars);
+                    return;
+                }
+                // A tensor without a gradient keeps its value and momentum, as per tensor: the
+                // flat update cannot skip it, so the run goes on per tensor from here.
+                for (slot, buffer) in self.slots.iter_mut().zip(flat.buffers()) {
+                    if let Some(buffer) = buffer {
+                        *slot = Slot::Momentum(buffer);
+                    }
+                }
+                self.flat = None;
+            }
+        }
+        for (i, spec) in specs.iter().enumerate() {
+            let Some(mut grad) = grads[i].take() else {
                 continue;
             };
             let value = take_value(&mut params[i]);
