@@ -214,8 +214,9 @@ if (process.env.BENCH_CNN !== '0') {
   for (const batch of [32, 128]) {
     const cfg = { model: 'vgg11', 'width-mult': 0.25, epochs: 1, lr: 0.02, 'batch-size': batch, checkpoints: '0,1', 'train-limit': batch * 4, 'test-limit': 16, 'eval-batch-size': 16 };
     try {
-      const { result } = await layerlabRun(gpu, cfg, 'webgpu', `vgg11-webgpu-${batch}`);
+      const { result, gpuCounts } = await layerlabRun(gpu, cfg, 'webgpu', `vgg11-webgpu-${batch}`);
       layerlab[`vgg${batch}`] = result.timing.steady_samples_per_second;
+      if (batch === 32) layerlab.vgg32Counts = gpuCounts;
       record('browser', `LayerLab VGG-11 x0.25 batch ${batch} on WebGPU: samples/s`, round(result.timing.steady_samples_per_second, 2), 'samples/s', `(first step ${round(result.timing.first_step_seconds, 1)} s)`);
     } catch (e) {
       record('browser', `LayerLab VGG-11 x0.25 batch ${batch} on WebGPU`, 'n/a', '', String(e).slice(0, 80));
@@ -226,8 +227,12 @@ if (process.env.BENCH_CNN !== '0') {
     const cfg = { model, 'width-mult': 0.25, epochs: 1, lr, 'batch-size': 32, checkpoints: '0,1', 'train-limit': 32 * 3, 'test-limit': 16, 'eval-batch-size': 16 };
     for (const [backend, b] of [['webgpu', gpu], ['cpu', cpuBrowser]]) {
       try {
-        const { result } = await layerlabRun(b, cfg, backend, `${model}-${backend}`);
+        const { result, gpuCounts } = await layerlabRun(b, cfg, backend, `${model}-${backend}`);
         record('browser', `LayerLab ${model} x0.25 batch 32 on ${backend === 'cpu' ? 'the CPU backend (1 thread)' : 'WebGPU'}: samples/s`, round(result.timing.steady_samples_per_second), 'samples/s');
+        // This run and the batch-32 one above differ only in their steps (3 and 4).
+        if (model === 'vgg11' && backend === 'webgpu' && gpuCounts && layerlab.vgg32Counts) {
+          record('gpu', 'LayerLab VGG-11 x0.25 on WebGPU: compute dispatches per training step', round(layerlab.vgg32Counts.dispatches - gpuCounts.dispatches), 'dispatches');
+        }
       } catch (e) {
         record('browser', `LayerLab ${model} x0.25 on ${backend}`, 'n/a', '', String(e).slice(0, 80));
       }

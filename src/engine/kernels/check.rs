@@ -123,47 +123,66 @@ pub async fn against_cpu(device: &Device) -> Result<Vec<KernelCheck>, String> {
         let parts = ["value step 1", "buffer step 1", "value step 2", "buffer step 2"];
         compare(&mut rows, &label, &parts, &on_device, &on_cpu, &[4; 4])?;
     }
-    for (case, &(momentum, decay)) in OPTIMIZER_CASES.iter().enumerate() {
-        let on_device = optimizer_values(device, momentum, decay).await?;
-        let on_cpu = optimizer_values(&Device::flex(), momentum, decay).await?;
-        let label = format!("optimizer {case}: 3 steps of an FCN, momentum {momentum} decay {decay}");
-        let names = optimizer_model()
-            .tensors
-            .iter()
-            .map(|t| t.name.clone())
-            .collect::<Vec<_>>();
-        let parts: Vec<&str> = names.iter().map(String::as_str).collect();
-        compare(&mut rows, &label, &parts, &on_device, &on_cpu, &[64; 6])?;
+    for (case, &(cnn, momentum, decay)) in OPTIMIZER_CASES.iter().enumerate() {
+        let on_device = optimizer_values(device, cnn, momentum, decay).await?;
+        let on_cpu = optimizer_values(&Device::flex(), cnn, momentum, decay).await?;
+        let model = optimizer_model(cnn);
+        let label = format!(
+            "optimizer {case}: 3 steps of {}, momentum {momentum} decay {decay}",
+            if cnn { "a VGG-11" } else { "an FCN" }
+        );
+        let parts: Vec<&str> = model.tensors.iter().map(|t| t.name.as_str()).collect();
+        let depth = vec![if cnn { 256 } else { 64 }; parts.len()];
+        compare(&mut rows, &label, &parts, &on_device, &on_cpu, &depth)?;
     }
     Ok(rows)
 }
 
-/// `(momentum, weight decay)` of the whole-optimizer checks.
-const OPTIMIZER_CASES: [(f64, f64); 2] = [(0.9, 5e-3), (0.0, 0.0)];
+/// `(a CNN, momentum, weight decay)` of the whole-optimizer checks.
+const OPTIMIZER_CASES: [(bool, f64, f64); 3] = [(false, 0.9, 5e-3), (false, 0.0, 0.0), (true, 0.9, 5e-3)];
 
-/// The optimizer checks' model: two hidden layers of 13 on 15 inputs, 4 classes (six tensors,
-/// none a whole number of the flat buffer's alignment).
-fn optimizer_model() -> Model {
-    let fcn = Architecture::Fcn { depth: 2, width: 13 };
-    Model::new(fcn, [1, 3, 5], 4)
+/// The optimizer checks' models: an FCN of two hidden layers of 13 on 15 inputs, 4 classes (six
+/// tensors, none a whole number of the flat buffer's alignment); a VGG-11 at 1/16 width on
+/// CIFAR's shapes (its convolutions' gradients, a weight's summed over batch splits or not).
+fn optimizer_model(cnn: bool) -> Model {
+    if cnn {
+        let vgg = Architecture::Vgg {
+            variant: crate::engine::models::vgg::Variant::Vgg11,
+            width_mult: 0.0625,
+            batch_norm: false,
+        };
+        Model::new(vgg, [3, 32, 32], 10)
+    } else {
+        Model::new(Architecture::Fcn { depth: 2, width: 13 }, [1, 3, 5], 4)
+    }
 }
 
 /// Every tensor of [`optimizer_model`] after three training steps on `device` through
-/// [`Optimizer`] (on WebGPU its flat update, the dense gradients written where it reads them),
-/// from the same initial weights and batch.
-async fn optimizer_values(device: &Device, momentum: f64, decay: f64) -> Result<Vec<Vec<f32>>, String> {
-    let model = optimizer_model();
+/// [`Optimizer`] (on WebGPU its flat update, the gradients written where it reads them), from
+/// the same initial weights and batch.
+async fn optimizer_values(
+    device: &Device,
+    cnn: bool,
+    momentum: f64,
+    decay: f64,
+) -> Result<Vec<Vec<f32>>, String> {
+    let model = optimizer_model(cnn);
     let mut params: Vec<Tensor<1>> = initial_weights(&model, 7, device)
         .into_iter()
         .map(|t| t.autodiff().require_grad())
         .collect();
     let mut optimizer = Optimizer::new(OptimizerKind::Sgd, momentum, decay, params.len());
     let mut rng = Rng::from_seed(500);
-    let pixels: Vec<f32> = (0..6 * 15).map(|_| rng.uniform(-1.0, 1.0) as f32).collect();
-    let labels: Vec<i64> = (0..6).map(|_| rng.below(4) as i64).collect();
-    let x = Tensor::<2>::from_data(TensorData::new(pixels, [6, 15]), device); // [6, 15]
+    let (batch, features): (usize, usize) = (if cnn { 9 } else { 6 }, model.input_shape.iter().product());
+    let pixels: Vec<f32> = (0..batch * features)
+        .map(|_| rng.uniform(-1.0, 1.0) as f32)
+        .collect();
+    let labels: Vec<i64> = (0..batch)
+        .map(|_| rng.below(model.classes as u64) as i64)
+        .collect();
+    let x = Tensor::<2>::from_data(TensorData::new(pixels, [batch, features]), device); // [batch, c·h·w]
     for _ in 0..3 {
-        let logits = model.forward(&params, x.clone(), Mode::Train).logits; // [6, 4]
+        let logits = model.forward(&params, x.clone(), Mode::Train).logits; // [batch, classes]
         let mut grads = cross_entropy(logits, &labels).backward();
         optimizer.step(&mut params, &model.tensors, &mut grads, 0.05);
     }
@@ -437,7 +456,8 @@ mod tests {
                 + LOSS_SHAPES.len() * 2
                 + SGD_CASES.len() * 4
                 - 2 // no momentum buffer without momentum
-                + OPTIMIZER_CASES.len() * 6
+                + 2 * optimizer_model(false).tensors.len()
+                + optimizer_model(true).tensors.len()
         );
         assert!(rows.iter().all(|r| r.passed && r.max_abs_diff == 0.0), "{rows:?}");
     }

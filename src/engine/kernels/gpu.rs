@@ -28,7 +28,7 @@ use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, AutodiffBackend, Backend, TensorMetadata, backend_extension};
+use burn::backend::{Autodiff, AutodiffBackend, Backend, backend_extension};
 use burn::tensor::{DType, Shape};
 use burn_cubecl::CubeBackend;
 use burn_cubecl::cubecl;
@@ -125,13 +125,20 @@ pub trait GpuKernels: Backend {
     #[fusion(dtype = grad, shape = Shape::new([grad[0], weight[1], grad[2], grad[3]]))]
     fn conv_same_input_grad(weight: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
 
-    /// The weight gradient `[outputs, channels, k, k]` of a "same" convolution.
-    #[fusion(dtype = x, shape = Shape::new([grad[1], x[1], *kernel, *kernel]))]
+    /// The weight gradient `[outputs, channels, k, k]` of a "same" convolution, for `weight`:
+    /// written in the gradient home of `weight`'s flat parameters when it has one
+    /// ([`gradient_home`](GpuKernels::gradient_home)).
+    #[fusion(dtype = x, shape = Shape::new([grad[1], x[1], weight[2], weight[3]]))]
     fn conv_same_weight_grad(
         x: FloatTensor<Self>,
         grad: FloatTensor<Self>,
-        kernel: usize,
+        weight: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
+
+    /// The bias gradient `[outputs]` of a convolution, `grad: [batch, outputs, h, w]` summed
+    /// over all but its channels, for `bias` (written in its gradient home when it has one).
+    #[fusion(dtype = grad, shape = Shape::new([grad[1]]))]
+    fn conv_bias_grad(grad: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
 
     /// 2×2 max pooling, stride 2: `[batch, c, h, w]` → `[batch, c, h/2, w/2]`, h and w even.
     #[fusion(dtype = x, shape = Shape::new([x[0], x[1], x[2] / 2, x[3] / 2]))]
@@ -1453,6 +1460,78 @@ fn dense_output_grads_kernel(
 /// Units per workgroup of the dense output-gradient kernel (one per column).
 const COLUMN_GROUP: u32 = 64;
 
+/// Units per workgroup of [`conv_bias_grad_kernel`] (a workgroup a channel).
+const CHANNEL_GROUP: usize = 64;
+
+/// [`GpuKernels::conv_bias_grad`], a workgroup per output channel: each unit sums every
+/// [`CHANNEL_GROUP`]th pixel of the channel's maps, image by image, then the first unit sums
+/// the units' sums in their order (the same bits every run). Where burn summed three axes.
+#[cube(launch_unchecked)]
+fn conv_bias_grad_kernel(grad: &[f32], bias_grad: &mut [f32], batch: usize, outputs: usize, plane: usize) {
+    let channel = CUBE_POS_X as usize;
+    let unit = UNIT_POS as usize;
+    let mut partial = Shared::<[f32]>::new_slice(CHANNEL_GROUP);
+    let mut total = 0.0f32;
+    for image in 0..batch {
+        let base = (image * outputs + channel) * plane;
+        let mut pixel = unit;
+        while pixel < plane {
+            total += grad[base + pixel];
+            pixel += CHANNEL_GROUP;
+        }
+    }
+    partial[unit] = total;
+    sync_cube();
+    if unit == 0 {
+        let mut sum = 0.0f32;
+        for i in 0..CHANNEL_GROUP {
+            sum += partial[i];
+        }
+        bias_grad[channel] = sum;
+    }
+}
+
+/// Sums `partial: [splits, len]` over its splits into `out: [len]`, split by split.
+#[cube(launch_unchecked)]
+fn sum_splits_kernel(partial: &[f32], out: &mut [f32], splits: usize, len: usize) {
+    let j = ABSOLUTE_POS;
+    if j >= len {
+        terminate!();
+    }
+    let mut sum = 0.0f32;
+    let mut at = j;
+    for _ in 0..splits {
+        sum += partial[at];
+        at += len;
+    }
+    out[j] = sum;
+}
+
+/// [`sum_splits_kernel`] of `partial: [splits, len]` into `out` (`len` floats, contiguous).
+fn sum_splits(partial: CubeTensor, out: CubeTensor) -> CubeTensor {
+    let dims = partial.meta.shape().to_vec();
+    let (splits, len) = (dims[0], dims[1]);
+    assert!(
+        out.meta.shape().num_elements() == len && out.is_contiguous(),
+        "the sum has a partial's length"
+    );
+    if len > 0 {
+        // Safety: each unit reads its column of `partial` and writes its own float.
+        unsafe {
+            sum_splits_kernel::launch_unchecked(
+                &out.client,
+                elementwise_count(len, ELEMENTWISE_GROUP),
+                CubeDim::new_1d(ELEMENTWISE_GROUP),
+                partial.into_buffer_arg(),
+                out.clone().into_buffer_arg(),
+                splits,
+                len,
+            );
+        }
+    }
+    out
+}
+
 /// [`GpuKernels::sgd_step`] over `N` floats a unit (quads where the tensor holds whole ones),
 /// in the order of the CPU's one-pass update: `g + value·decay`, then `b·momentum + g`, then
 /// `value − b·lr`.
@@ -1869,7 +1948,8 @@ impl GpuKernels for CubeBackend {
         launch_conv(grad, weight, None, [n, o, h, w], channels, k, true, false)
     }
 
-    fn conv_same_weight_grad(x: CubeTensor, grad: CubeTensor, kernel: usize) -> CubeTensor {
+    fn conv_same_weight_grad(x: CubeTensor, grad: CubeTensor, weight: CubeTensor) -> CubeTensor {
+        let kernel = weight.meta.shape()[2];
         let (x, grad) = (into_contiguous(x), into_contiguous(grad));
         let (xd, gd) = (x.meta.shape().to_vec(), grad.meta.shape().to_vec());
         let [batch, channels, height, width] = [xd[0], xd[1], xd[2], xd[3]];
@@ -1883,7 +1963,14 @@ impl GpuKernels for CubeBackend {
         let plane = (height * width).max(1);
         let images = pixels_per_split.div_ceil(plane).clamp(1, batch.max(1));
         let splits = batch.div_ceil(images).max(1);
-        let partial = empty_f32(&x, Shape::new([splits, outputs * cols]));
+        // One split writes the gradient itself (in the flat SGD's gradient home where there is
+        // one); several are summed into it below.
+        let partial_shape = Shape::new([splits, outputs * cols]);
+        let partial = match splits {
+            1 => flat::landing(&weight, &partial_shape),
+            _ => None,
+        }
+        .unwrap_or_else(|| empty_f32(&x, partial_shape));
         if let Some(whole_planes) = quads {
             let units = channels * outputs.div_ceil(CONV_GRAD_OUTPUTS);
             let count = CubeCount::Static((units as u32).div_ceil(CONV_QUAD_GROUP), 1, splits as u32);
@@ -1935,9 +2022,40 @@ impl GpuKernels for CubeBackend {
         let summed = if splits == 1 {
             partial
         } else {
-            Self::float_sum_dim(partial, 0)
+            let shape = Shape::new([outputs * cols]);
+            let out = flat::landing(&weight, &shape).unwrap_or_else(|| empty_f32(&partial, shape));
+            sum_splits(partial, out)
         };
         Self::float_reshape(summed, Shape::new([outputs, channels, kernel, kernel]))
+    }
+
+    fn conv_bias_grad(grad: CubeTensor, bias: CubeTensor) -> CubeTensor {
+        let grad = into_contiguous(grad);
+        let dims = grad.meta.shape().to_vec();
+        assert!(
+            dims.len() == 4 && grad.dtype == DType::F32,
+            "a convolution's gradient is f32 [batch, outputs, h, w]"
+        );
+        let [batch, outputs, plane] = [dims[0], dims[1], dims[2] * dims[3]];
+        let shape = Shape::new([outputs]);
+        let out = flat::landing(&bias, &shape).unwrap_or_else(|| empty_f32(&grad, shape));
+        if outputs == 0 {
+            return out;
+        }
+        // Safety: a workgroup reads its channel's values inside `grad` and writes its one sum.
+        unsafe {
+            conv_bias_grad_kernel::launch_unchecked(
+                &out.client,
+                CubeCount::Static(outputs as u32, 1, 1),
+                CubeDim::new_1d(CHANNEL_GROUP as u32),
+                grad.into_buffer_arg(),
+                out.clone().into_buffer_arg(),
+                batch,
+                outputs,
+                plane,
+            );
+        }
+        out
     }
 
     fn cross_entropy(logits: CubeTensor, labels: CubeTensor) -> (CubeTensor, CubeTensor) {
@@ -2116,8 +2234,14 @@ impl<B: GpuKernels> DenseGradients<B> for GpuDense {
     }
 }
 
-/// The convolution's saved input, weight and (after a ReLU) output.
-type ConvState<B> = (FloatTensor<B>, FloatTensor<B>, Option<FloatTensor<B>>);
+/// The convolution's saved input, weight, bias (for who it is: see `gradient_home`) and (after
+/// a ReLU) output.
+type ConvState<B> = (
+    FloatTensor<B>,
+    FloatTensor<B>,
+    FloatTensor<B>,
+    Option<FloatTensor<B>>,
+);
 
 /// The gradients of a "same" convolution's input and weight, those that are tracked.
 fn conv_backward<B: GpuKernels>(
@@ -2128,12 +2252,11 @@ fn conv_backward<B: GpuKernels>(
     weight: FloatTensor<B>,
     grad: FloatTensor<B>,
 ) {
-    let kernel = weight.shape()[2];
     if let Some(id) = node_x {
-        grads.register::<B>(id, B::conv_same_input_grad(weight, grad.clone()));
+        grads.register::<B>(id, B::conv_same_input_grad(weight.clone(), grad.clone()));
     }
     if let Some(id) = node_weight {
-        grads.register::<B>(id, B::conv_same_weight_grad(x, grad, kernel));
+        grads.register::<B>(id, B::conv_same_weight_grad(x, grad, weight));
     }
 }
 
@@ -2146,15 +2269,13 @@ impl<B: GpuKernels> Backward<B, 3> for ConvSame {
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_weight, node_bias] = ops.parents;
         let grad = grads.consume::<B>(&ops.node); // [batch, outputs, h, w]
-        let (x, weight, relu_output) = ops.state;
+        let (x, weight, bias, relu_output) = ops.state;
         let grad = match relu_output {
             Some(out) => B::relu_backward(out, grad),
             None => grad,
         };
         if let Some(node) = node_bias {
-            let outputs = weight.shape()[0];
-            let db = B::float_reshape(B::float_sum_dims(grad.clone(), &[0, 2, 3]), Shape::new([outputs]));
-            grads.register::<B>(node.id, db);
+            grads.register::<B>(node.id, B::conv_bias_grad(grad.clone(), bias));
         }
         conv_backward::<B>(
             grads,
@@ -2240,14 +2361,20 @@ impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
             .prepare::<C>([x.node(), weight.node(), bias.node()])
             .compute_bound()
             .stateful();
-        let saved = is_tracked(&prep).then(|| (x.primitive().clone(), weight.primitive().clone()));
+        let saved = is_tracked(&prep).then(|| {
+            (
+                x.primitive().clone(),
+                weight.primitive().clone(),
+                bias.primitive().clone(),
+            )
+        });
         let out = B::conv_same(
             x.into_primitive(),
             weight.into_primitive(),
             bias.into_primitive(),
             relu,
         );
-        let state = saved.map(|(x, weight)| (x, weight, relu.then(|| out.clone())));
+        let state = saved.map(|(x, weight, bias)| (x, weight, bias, relu.then(|| out.clone())));
         finish(prep, state, out)
     }
 
@@ -2281,10 +2408,16 @@ impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
     fn conv_same_weight_grad(
         x: FloatTensor<Self>,
         grad: FloatTensor<Self>,
-        kernel: usize,
+        weight: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let out = B::conv_same_weight_grad(x.into_primitive(), grad.into_primitive(), kernel);
+        let out =
+            B::conv_same_weight_grad(x.into_primitive(), grad.into_primitive(), weight.into_primitive());
         Self::from_inner(out)
+    }
+
+    // Called only inside backward passes, on the inner backend; not differentiable here.
+    fn conv_bias_grad(grad: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::from_inner(B::conv_bias_grad(grad.into_primitive(), bias.into_primitive()))
     }
 
     fn product(
