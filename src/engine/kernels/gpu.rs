@@ -205,6 +205,13 @@ pub trait GpuKernels: Backend {
     #[fusion(dtype = params, shape = params)]
     fn gradient_home(params: FloatTensor<Self>) -> FloatTensor<Self>;
 
+    /// `params`, no longer the parameters of a gradient home ([`gradient_home`]): the home's
+    /// buffers are let go once the optimizer that named it is done.
+    ///
+    /// [`gradient_home`]: GpuKernels::gradient_home
+    #[fusion(dtype = params, shape = params)]
+    fn release_gradient_home(params: FloatTensor<Self>) -> FloatTensor<Self>;
+
     /// `flat` with the floats of `part` from float `offset`, written in place: nothing to do
     /// where a gradient kernel wrote them there already ([`gradient_home`]), one copy pass
     /// otherwise.
@@ -1926,6 +1933,11 @@ impl GpuKernels for CubeBackend {
         flat::gradient_home(params)
     }
 
+    fn release_gradient_home(params: CubeTensor) -> CubeTensor {
+        flat::release_gradient_home(&params);
+        params
+    }
+
     fn place(flat: CubeTensor, part: CubeTensor, offset: usize) -> CubeTensor {
         flat::place(flat, part, offset)
     }
@@ -2488,6 +2500,10 @@ impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
 
     fn place(flat: FloatTensor<Self>, part: FloatTensor<Self>, offset: usize) -> FloatTensor<Self> {
         Self::from_inner(B::place(flat.into_primitive(), part.into_primitive(), offset))
+    }
+
+    fn release_gradient_home(params: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::from_inner(B::release_gradient_home(params.into_primitive()))
     }
 
     // Called only inside backward passes, on the inner backend; not differentiable here.

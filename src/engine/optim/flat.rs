@@ -133,3 +133,15 @@ impl FlatSgd {
         Tensor::from_dispatch(flat)
     }
 }
+
+impl Drop for FlatSgd {
+    /// The last step named a gradient home that no backward pass will use: its buffers (the
+    /// parameters' size, twice) are let go rather than kept until the worker's next run.
+    fn drop(&mut self) {
+        if let Some(values) = self.values.take() {
+            drop(<Dispatch as GpuKernels>::release_gradient_home(
+                values.into_dispatch(),
+            ));
+        }
+    }
+}

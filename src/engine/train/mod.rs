@@ -190,6 +190,22 @@ async fn run_seeds<D: Driver>(
     Ok(result::combine_seeds(config, finished))
 }
 
+/// `weights` (one a tensor of `model`) as a training step takes them: the trainable ones as
+/// autodiff leaves, the running statistics as they are.
+fn on_graph(model: &Model, weights: impl IntoIterator<Item = Tensor<1>>) -> Vec<Tensor<1>> {
+    weights
+        .into_iter()
+        .zip(&model.tensors)
+        .map(|(t, spec)| {
+            if spec.role.trainable() {
+                t.autodiff().require_grad()
+            } else {
+                t
+            }
+        })
+        .collect()
+}
+
 /// One seed's run: trains, checkpoints, sweeps, and returns its result file.
 async fn run_one<D: Driver>(
     config: &ExperimentConfig,
@@ -241,17 +257,7 @@ async fn run_one<D: Driver>(
         train_loss: f32::NAN,
         test_error: initial_test_error,
     }));
-    let mut params: Vec<Tensor<1>> = initial
-        .iter()
-        .zip(&model.tensors)
-        .map(|(t, spec)| {
-            if spec.role.trainable() {
-                t.clone().autodiff().require_grad()
-            } else {
-                t.clone()
-            }
-        })
-        .collect();
+    let mut params = on_graph(&model, initial.iter().cloned());
     let mut optimizer = Optimizer::new(
         config.optimizer,
         config.momentum,

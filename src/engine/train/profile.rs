@@ -112,10 +112,7 @@ struct Trainee {
 
 impl Trainee {
     fn new(model: &Model, batch: usize, device: &Device) -> Self {
-        let params: Vec<Tensor<1>> = initial_weights(model, 0, device)
-            .into_iter()
-            .map(|t| t.autodiff().require_grad())
-            .collect();
+        let params = super::on_graph(model, initial_weights(model, 0, device));
         let optimizer = Optimizer::new(OptimizerKind::Sgd, 0.9, 0.0, params.len());
         let mut rng = Rng::from_seed(1);
         let features: usize = model.input_shape.iter().product();

@@ -8,7 +8,7 @@ use crate::engine::metrics::{self, TestSet};
 use crate::engine::models::{Architecture, Model};
 use crate::engine::optim::Optimizer;
 use crate::engine::units::{self, Weights};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use std::cell::RefCell;
 
 /// What one warm-up step created kernels for: a training step of these shapes and optimizer
@@ -106,18 +106,11 @@ pub(super) async fn warm_up(
     if WARMED.with(|w| w.borrow().contains(&warmed)) {
         return Ok(());
     }
-    let mut params: Vec<Tensor<1>> = model
+    let zeros = model
         .tensors
         .iter()
-        .map(|spec| {
-            let zeros = units::upload(vec![0.0; spec.len()], device);
-            if spec.role.trainable() {
-                zeros.autodiff().require_grad()
-            } else {
-                zeros
-            }
-        })
-        .collect();
+        .map(|spec| units::upload(vec![0.0; spec.len()], device));
+    let mut params = super::on_graph(model, zeros);
     let mut optimizer = Optimizer::new(
         config.optimizer,
         config.momentum,

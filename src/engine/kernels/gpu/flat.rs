@@ -98,6 +98,16 @@ pub(super) fn gradient_home(params: CubeTensor) -> CubeTensor {
     grads
 }
 
+/// See [`GpuKernels::release_gradient_home`](super::GpuKernels::release_gradient_home).
+pub(super) fn release_gradient_home(params: &CubeTensor) {
+    HOME.with(|h| {
+        let mut h = h.borrow_mut();
+        if h.as_ref().is_some_and(|home| same_memory(&home.params, params)) {
+            *h = None;
+        }
+    });
+}
+
 /// Where the gradient of `param` (`shape`d) is to be written: its place in the gradient home
 /// when `param` is a view of the home's parameters not written yet, else `None` (a buffer of
 /// its own).
