@@ -11,6 +11,7 @@ use crate::engine::metrics::read_floats;
 use crate::engine::models::{Architecture, Mode, Model};
 use crate::engine::optim::{Optimizer, sgd_update};
 use crate::engine::rng::Rng;
+use crate::engine::train::profile::random_batch;
 use crate::engine::units::initial_weights;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
@@ -172,14 +173,8 @@ async fn optimizer_values(
         .map(|t| t.autodiff().require_grad())
         .collect();
     let mut optimizer = Optimizer::new(OptimizerKind::Sgd, momentum, decay, params.len());
-    let mut rng = Rng::from_seed(500);
     let (batch, features): (usize, usize) = (if cnn { 9 } else { 6 }, model.input_shape.iter().product());
-    let pixels: Vec<f32> = (0..batch * features)
-        .map(|_| rng.uniform(-1.0, 1.0) as f32)
-        .collect();
-    let labels: Vec<i64> = (0..batch)
-        .map(|_| rng.below(model.classes as u64) as i64)
-        .collect();
+    let (pixels, labels) = random_batch(&model, batch, 500);
     let x = Tensor::<2>::from_data(TensorData::new(pixels, [batch, features]), device); // [batch, c·h·w]
     for _ in 0..3 {
         let logits = model.forward(&params, x.clone(), Mode::Train).logits; // [batch, classes]

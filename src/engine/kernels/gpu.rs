@@ -1386,7 +1386,6 @@ fn cross_entropy_kernel(
     missing: f32,
 ) {
     let unit = UNIT_POS as usize;
-    let mut partial = Shared::<[f32]>::new_slice(LOSS_GROUP);
     let count = f32::cast_from(rows as u32);
     let mut total = 0.0f32;
     let mut row = unit;
@@ -1422,15 +1421,27 @@ fn cross_entropy_kernel(
         }
         row += LOSS_GROUP;
     }
-    partial[unit] = total;
-    sync_cube();
+    let sum = sum_over_units(total, LOSS_GROUP);
     if unit == 0 {
-        let mut sum = 0.0f32;
-        for i in 0..LOSS_GROUP {
-            sum += partial[i];
-        }
         loss[0] = sum / count;
     }
+}
+
+/// The sum of every unit's `total` over a workgroup of `group` units, in unit order (the same
+/// bits every run), for unit 0; the others get 0. A barrier: every unit calls it.
+#[cube]
+fn sum_over_units(total: f32, #[comptime] group: usize) -> f32 {
+    let unit = UNIT_POS as usize;
+    let mut partial = Shared::<[f32]>::new_slice(group);
+    partial[unit] = total;
+    sync_cube();
+    let mut sum = 0.0f32;
+    if unit == 0 {
+        for i in 0..group {
+            sum += partial[i];
+        }
+    }
+    sum
 }
 
 /// One column of [`GpuKernels::dense_output_grads`]: down the rows, the gradient where the
@@ -1477,7 +1488,6 @@ const CHANNEL_GROUP: usize = 64;
 fn conv_bias_grad_kernel(grad: &[f32], bias_grad: &mut [f32], batch: usize, outputs: usize, plane: usize) {
     let channel = CUBE_POS_X as usize;
     let unit = UNIT_POS as usize;
-    let mut partial = Shared::<[f32]>::new_slice(CHANNEL_GROUP);
     let mut total = 0.0f32;
     for image in 0..batch {
         let base = (image * outputs + channel) * plane;
@@ -1487,13 +1497,8 @@ fn conv_bias_grad_kernel(grad: &[f32], bias_grad: &mut [f32], batch: usize, outp
             pixel += CHANNEL_GROUP;
         }
     }
-    partial[unit] = total;
-    sync_cube();
+    let sum = sum_over_units(total, CHANNEL_GROUP);
     if unit == 0 {
-        let mut sum = 0.0f32;
-        for i in 0..CHANNEL_GROUP {
-            sum += partial[i];
-        }
         bias_grad[channel] = sum;
     }
 }

@@ -101,6 +101,20 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
+/// A batch of `model`'s inputs drawn in [-1, 1) with random labels, from `seed`: pixels
+/// `[batch, c·h·w]` and labels `[batch]`.
+pub fn random_batch(model: &Model, batch: usize, seed: u64) -> (Vec<f32>, Vec<i64>) {
+    let mut rng = Rng::from_seed(seed);
+    let features: usize = model.input_shape.iter().product();
+    let pixels: Vec<f32> = (0..batch * features)
+        .map(|_| rng.uniform(-1.0, 1.0) as f32)
+        .collect();
+    let labels: Vec<i64> = (0..batch)
+        .map(|_| rng.below(model.classes as u64) as i64)
+        .collect();
+    (pixels, labels)
+}
+
 /// A model's initial weights on the autodiff graph, SGD with momentum, and one batch of random
 /// inputs in [-1, 1) with random labels: what both timings train on.
 struct Trainee {
@@ -114,14 +128,7 @@ impl Trainee {
     fn new(model: &Model, batch: usize, device: &Device) -> Self {
         let params = super::on_graph(model, initial_weights(model, 0, device));
         let optimizer = Optimizer::new(OptimizerKind::Sgd, 0.9, 0.0, params.len());
-        let mut rng = Rng::from_seed(1);
-        let features: usize = model.input_shape.iter().product();
-        let pixels: Vec<f32> = (0..batch * features)
-            .map(|_| rng.uniform(-1.0, 1.0) as f32)
-            .collect();
-        let labels: Vec<i64> = (0..batch)
-            .map(|_| rng.below(model.classes as u64) as i64)
-            .collect();
+        let (pixels, labels) = random_batch(model, batch, 1);
         Self {
             params,
             optimizer,
