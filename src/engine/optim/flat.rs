@@ -3,16 +3,27 @@
 //! pass per tensor made eight for the FCN (and one per tensor of a CNN).
 //!
 //! The gradients must be flat too. Before each backward pass the optimizer names a gradient
-//! home for its parameters (`kernels::gpu::GpuKernels::gradient_home`): the dense layers'
-//! gradient kernels write there directly, and [`place`] copies in only what was made elsewhere
-//! (a convolution's gradients, and everything on the first step, before a home was named). The
+//! home for its parameters (`kernels::gpu::GpuKernels::gradient_home`): the dense and
+//! convolution layers' gradient kernels write there directly, and [`place`] copies in only what
+//! was made elsewhere (by burn's operations, and everything on the first step, before a home
+//! was named). The
 //! rule and its roundings are the per-tensor kernel's (`sgd_kernel`), so a run is the same
 //! either way.
 
-use crate::engine::kernels::gpu::{FLAT_ALIGNMENT, GpuKernels};
+use crate::engine::kernels::gpu::{FLAT_ALIGNMENT, Family, GpuKernels};
 use crate::engine::models::TensorSpec;
 use burn::backend::Dispatch;
 use burn::tensor::Tensor;
+
+/// Whether `params` train on WebGPU with its SGD kernels and their flat form switched on.
+pub(super) fn applies(params: &[Tensor<1>]) -> bool {
+    let on = |family| crate::engine::kernels::gpu::enabled(family);
+    params
+        .first()
+        .is_some_and(|p| !crate::engine::kernels::on_cpu(&p.device()))
+        && on(Family::Sgd)
+        && on(Family::FlatSgd)
+}
 
 /// A model's trainable tensors in the flat buffers, and the buffers.
 pub(super) struct FlatSgd {
@@ -26,7 +37,7 @@ pub(super) struct FlatSgd {
     values: Option<Tensor<1>>,
     /// The momentum (none before the first step, and without momentum).
     buffer: Option<Tensor<1>>,
-    /// Where the coming backward pass writes the dense layers' gradients.
+    /// Where the coming backward pass writes the dense and convolution layers' gradients.
     home: Option<Tensor<1>>,
 }
 

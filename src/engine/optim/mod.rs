@@ -61,12 +61,8 @@ impl Optimizer {
             .collect();
         #[cfg(feature = "webgpu")]
         if self.kind == OptimizerKind::Sgd {
-            let device = params.first().map(Tensor::device);
-            let kernels_on = |family| kernels::gpu::enabled(family);
-            let on_gpu = device.is_some_and(|d| !kernels::on_cpu(&d))
-                && kernels_on(kernels::gpu::Family::Sgd)
-                && kernels_on(kernels::gpu::Family::FlatSgd);
-            if self.steps == 1 && on_gpu {
+            // The path is chosen once, at the first step.
+            if self.steps == 1 && flat::applies(params) {
                 self.flat = Some(flat::FlatSgd::new(specs));
             }
             let complete = specs

@@ -1,13 +1,14 @@
 //! The device side of the flat SGD (`optim::flat`): every parameter a view of one buffer, and
-//! the dense layers' gradients written where the optimizer's one pass reads them.
+//! the dense and convolution layers' gradients written where the optimizer's one pass reads
+//! them.
 //!
 //! burn's autodiff hands each parameter its own gradient buffer. Gathering them into one would
 //! cost a copy pass each, as many passes as the per-tensor update it replaces. Instead, before a
 //! backward pass the optimizer names a gradient home for its flat parameters
-//! ([`gradient_home`]); a dense layer's gradient kernels then look up their weight and bias
-//! ([`landing`]) and, when these are views of those parameters, write their gradient at the
-//! same place in the home. The optimizer's [`place`] finds them there and copies only the
-//! gradients that were made elsewhere (a convolution's, a batch norm's).
+//! ([`gradient_home`]); a dense or convolution layer's gradient kernels then look up their
+//! weight and bias ([`landing`]) and, when these are views of those parameters, write their
+//! gradient at the same place in the home. The optimizer's [`place`] finds them there and
+//! copies only the gradients that were made elsewhere (burn's, and the first step's).
 //!
 //! The home is looked up when a kernel runs, not when burn's fusion records it: a weight is
 //! known by its buffer then, however many reshapes lie between it and the optimizer's view.
@@ -16,8 +17,8 @@ use super::{ELEMENTWISE_GROUP, elementwise_count, empty_f32, quads_arg};
 use burn::tensor::{DType, Shape};
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
-use burn_cubecl::cubecl::zspace::Strides;
 use burn_cubecl::cubecl::zspace::metadata::Metadata;
+use burn_cubecl::cubecl::zspace::striding::row_major_contiguous_strides;
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 use std::cell::RefCell;
@@ -55,16 +56,6 @@ fn byte_offset(part: &CubeTensor, whole: &CubeTensor) -> Option<u64> {
     (same_memory(part, whole) && part_start >= whole_start).then(|| part_start - whole_start)
 }
 
-/// The row-major strides of `shape`.
-fn contiguous_strides(shape: &Shape) -> Strides {
-    let dims = shape.to_vec();
-    let mut strides = vec![1usize; dims.len()];
-    for i in (0..dims.len().saturating_sub(1)).rev() {
-        strides[i] = strides[i + 1] * dims[i + 1];
-    }
-    Strides::new(&strides)
-}
-
 /// The floats of the contiguous f32 `flat` from float `offset`, `shape`d, without a copy.
 pub(super) fn view(flat: &CubeTensor, offset: usize, shape: Shape) -> CubeTensor {
     let len = shape.num_elements();
@@ -82,7 +73,10 @@ pub(super) fn view(flat: &CubeTensor, offset: usize, shape: Shape) -> CubeTensor
         .handle
         .offset_start((offset * 4) as u64)
         .offset_end(((total - offset - len) * 4) as u64);
-    view.meta = Box::new(Metadata::new(shape.clone(), contiguous_strides(&shape)));
+    view.meta = Box::new(Metadata::new(
+        shape.clone(),
+        row_major_contiguous_strides(shape.to_vec()),
+    ));
     view
 }
 
