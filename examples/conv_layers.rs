@@ -1,11 +1,13 @@
 //! Times the CPU convolution kernels (forward, input gradient, weight gradient) on each layer
-//! of VGG-11 ×0.25 at CIFAR-10's shapes: where a VGG step's convolution time goes, layer by
-//! layer, without the rest of training around it (the first layer's input gradient is timed
-//! too, though training never asks for it).
+//! of VGG-11 ×0.25 at CIFAR-10's shapes, then its four 2×2 max poolings (forward, backward):
+//! where a VGG step's convolution and pooling time goes, layer by layer, without the rest of
+//! training around it (the first layer's input gradient is timed too, though training never
+//! asks for it).
 //!
 //! `cargo run --release --example conv_layers [-- BATCH [ROUNDS]]` (defaults 128 and 20).
 
 use layerlab::engine::kernels::conv::{self, ConvShape};
+use layerlab::engine::kernels::pool;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -20,6 +22,23 @@ const LAYERS: [(usize, usize, usize); 8] = [
     (128, 2, 128),
     (128, 2, 128),
 ];
+
+/// `(channels, map side)` of VGG-11 ×0.25's four 2×2 max poolings (each halves the side).
+const POOLS: [(usize, usize); 4] = [(16, 32), (32, 16), (64, 8), (128, 4)];
+
+/// Values in [-0.5, 0.5) in no pattern (xorshift), so a pooling window's winner is as hard to
+/// predict as on trained maps.
+fn random_values(len: usize, salt: u64) -> Vec<f32> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ salt;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        })
+        .collect()
+}
 
 /// Values in [-0.5, 0.5) that vary along the slice (the kernels' speed does not depend on them).
 fn values(len: usize, salt: usize) -> Vec<f32> {
@@ -79,4 +98,31 @@ fn main() {
         totals[2],
         totals.iter().sum::<f64>()
     );
+    println!("pooling            forward    backward");
+    let mut pooled = [0.0f64; 2];
+    for (channels, side) in POOLS {
+        let planes = batch * channels;
+        let x = random_values(planes * side * side, 5);
+        let grad = random_values(planes * side * side / 4, 6);
+        let mut seconds = [0.0f64; 2];
+        for round in 0..rounds + 2 {
+            let start = Instant::now();
+            black_box(pool::forward(&x, planes, side, side));
+            let forward = start.elapsed();
+            black_box(pool::backward(&x, &grad, planes, side, side));
+            let all = start.elapsed();
+            if round >= 2 {
+                seconds[0] += forward.as_secs_f64();
+                seconds[1] += (all - forward).as_secs_f64();
+            }
+        }
+        let ms = seconds.map(|s| s / rounds as f64 * 1e3);
+        pooled[0] += ms[0];
+        pooled[1] += ms[1];
+        println!(
+            "{channels:>3}×{side:>2}×{side:<2}        {:>8.3}  {:>10.3}",
+            ms[0], ms[1]
+        );
+    }
+    println!("all                {:>8.3}  {:>10.3}", pooled[0], pooled[1]);
 }

@@ -25,7 +25,7 @@ struct TestBatch {
 
 impl TestSet {
     pub fn upload(data: &Dataset, batch_size: usize, device: &Device) -> Self {
-        let tables = data.kind.normalization().lookup_tables();
+        let normalization = data.kind.normalization();
         let classes = data.num_classes();
         let len = data.example_len();
         let mut class_counts = vec![0; classes];
@@ -38,7 +38,7 @@ impl TestSet {
             .map(|chunk| {
                 let n = chunk.len();
                 let mut pixels = Vec::with_capacity(n * len);
-                data.gather_normalised(chunk, &tables, None, &mut pixels);
+                data.gather_normalised(chunk, &normalization, None, &mut pixels);
                 let labels: Vec<i64> = chunk.iter().map(|&i| data.labels[i] as i64).collect();
                 let mut one_hot = vec![0f32; n * classes];
                 for (row, &i) in chunk.iter().enumerate() {

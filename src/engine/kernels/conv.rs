@@ -457,6 +457,20 @@ pub(crate) fn zeros(len: usize) -> Vec<f32> {
     values
 }
 
+/// A kernel's output of `len` floats, handed to `fill` uninitialised: for outputs every value
+/// of which the kernel writes, so that fresh multi-megabyte buffers are not cleared first (the
+/// clears were 4% of a VGG-11 ×0.25 step natively).
+///
+/// # Safety
+/// `fill` must write every one of the `len` values.
+pub(crate) unsafe fn written_by(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut out = Vec::with_capacity(len);
+    fill(&mut out.spare_capacity_mut()[..len]);
+    // Safety: the caller's promise, that `fill` has written each of the first `len` values.
+    unsafe { out.set_len(len) };
+    out
+}
+
 /// Below this many floats a fork costs more than it saves.
 const PARALLEL_MIN_FLOATS: usize = 1 << 16;
 
@@ -628,11 +642,11 @@ fn blocks<T>(mut data: &mut [T], sizes: impl Iterator<Item = usize>) -> Vec<Mute
 /// Runs `work(first image, images, threads, block, scratch, scratch)` for every chunk, the
 /// chunks shared out among the threads, each with its own block of `out` (cut by
 /// `block_len(images)`): [`over_runs`] with a run per chunk.
-fn over_chunks(
+fn over_chunks<T: Send>(
     chunks: &[(usize, usize)],
-    out: &mut [f32],
+    out: &mut [T],
     block_len: impl Fn(usize) -> usize,
-    work: impl Fn(usize, usize, Parallelism, &mut [f32], &mut Vec<f32>, &mut Vec<f32>) + Sync,
+    work: impl Fn(usize, usize, Parallelism, &mut [T], &mut Vec<f32>, &mut Vec<f32>) + Sync,
 ) {
     let runs: Vec<&[(usize, usize)]> = chunks.chunks(1).collect();
     over_runs(
@@ -651,11 +665,11 @@ fn over_chunks(
 /// chunk of the run has written it already; each with its thread's two scratch buffers. `threads`
 /// says how a chunk's product should use threads: on its own thread when the runs keep every
 /// thread busy, on all of them when there are fewer runs than threads.
-fn over_runs(
+fn over_runs<T: Send>(
     runs: &[&[(usize, usize)]],
-    out: &mut [f32],
+    out: &mut [T],
     block_len: impl Fn(&[(usize, usize)]) -> usize,
-    work: impl Fn(usize, usize, bool, Parallelism, &mut [f32], &mut Vec<f32>, &mut Vec<f32>) + Sync,
+    work: impl Fn(usize, usize, bool, Parallelism, &mut [T], &mut Vec<f32>, &mut Vec<f32>) + Sync,
 ) {
     let threads = if runs.len() >= gemm::available_threads() {
         Parallelism::Rayon(1)
@@ -704,12 +718,29 @@ fn forward_im2col(
     bias: Option<&[f32]>,
     relu: bool,
 ) -> Vec<f32> {
+    let image_out = shape.outputs * shape.pixels();
+    // Safety: the chunks cover the batch, and each writes every value of its block (below).
+    unsafe {
+        written_by(shape.output_len(), |out| {
+            forward_im2col_into(shape, x, weight, bias, relu, image_out, out)
+        })
+    }
+}
+
+/// [`forward_im2col`] into its uninitialised output, every value written.
+fn forward_im2col_into(
+    shape: &ConvShape,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    relu: bool,
+    image_out: usize,
+    out: &mut [MaybeUninit<f32>],
+) {
     let (patch, pixels, outputs) = (shape.patch(), shape.pixels(), shape.outputs);
-    let mut out = zeros(shape.output_len());
-    let image_out = outputs * pixels;
     over_chunks(
         &shape.chunks(),
-        &mut out,
+        out,
         |images| images * image_out,
         |first, images, threads, mine, col, product_out| {
             let columns = images * pixels;
@@ -735,13 +766,12 @@ fn forward_im2col(
                     let dst = &mut mine[(b * outputs + o) * pixels..][..pixels];
                     let shift = bias.map(|bias| bias[o]);
                     for (d, v) in dst.iter_mut().zip(src) {
-                        *d = activate(*v, shift, relu);
+                        d.write(activate(*v, shift, relu));
                     }
                 }
             }
         },
     );
-    out
 }
 
 /// A product's value as the layer outputs it: plus the bias when there is one, through the ReLU

@@ -277,11 +277,10 @@ async fn run_one<D: Driver>(
             .await;
     }
 
-    let tables = train.kind.normalization().lookup_tables();
+    let normalization = train.kind.normalization();
     let example_len = train.example_len();
     let mut history = Vec::new();
     let mut notes = Vec::new();
-    let mut pixels = Vec::with_capacity(batch * example_len);
     let started = Instant::now();
     let mut step_seconds = 0.0;
     let mut examples_seen = 0usize;
@@ -321,14 +320,15 @@ async fn run_one<D: Driver>(
                 continue;
             }
             let n = chunk.len();
-            pixels.clear();
+            // A fresh buffer each step, handed to the tensor (a kept one was copied in).
+            let mut pixels = Vec::with_capacity(n * example_len);
             train.gather_normalised(
                 chunk,
-                &tables,
+                &normalization,
                 config.augment.then_some(&mut augment_rng),
                 &mut pixels,
             );
-            let x = Tensor::<2>::from_data(TensorData::new(pixels.clone(), [n, example_len]), device); // [n, c*h*w]
+            let x = Tensor::<2>::from_data(TensorData::new(pixels, [n, example_len]), device); // [n, c*h*w]
             let labels: Vec<i64> = chunk.iter().map(|&i| train.labels[i] as i64).collect();
 
             let forward = model.forward(&params, x, Mode::Train);

@@ -18,7 +18,10 @@
 //! plain adds and halvings; the products go through `crates/gemm`), so the page and the
 //! command line keep the same bits.
 
-use super::{ConvShape, activate, at_least, over_chunks, over_runs, product_maybe_onto, sum_in_order, zeros};
+use super::{
+    ConvShape, activate, at_least, over_chunks, over_runs, product_maybe_onto, sum_in_order, written_by,
+};
+use core::mem::MaybeUninit;
 use gemm::Parallelism;
 
 /// Channels (on the side the products sum over) from which a layer takes this path: the
@@ -209,13 +212,30 @@ pub(super) fn forward(
     bias: Option<&[f32]>,
     relu: bool,
 ) -> Vec<f32> {
+    let u = transform_weight(shape.outputs, shape.channels, weight); // [16, outputs, channels]
+    // Safety: the chunks cover the batch, and `transform_output` writes every value of a
+    // chunk's block.
+    unsafe {
+        written_by(shape.output_len(), |out| {
+            forward_into(shape, x, &u, bias, relu, out)
+        })
+    }
+}
+
+/// [`forward`] into its uninitialised output, `u` the transformed kernels.
+fn forward_into(
+    shape: &ConvShape,
+    x: &[f32],
+    u: &[f32],
+    bias: Option<&[f32]>,
+    relu: bool,
+    out: &mut [MaybeUninit<f32>],
+) {
     let (channels, outputs) = (shape.channels, shape.outputs);
     let image_out = outputs * shape.height * shape.width;
-    let u = transform_weight(outputs, channels, weight); // [16, outputs, channels]
-    let mut out = zeros(shape.output_len());
     over_chunks(
         &chunks(shape),
-        &mut out,
+        out,
         |images| images * image_out,
         |first, images, threads, mine, v, m| {
             let tiles = images * tiles_per_image(shape);
@@ -237,10 +257,9 @@ pub(super) fn forward(
             transform_output(shape, m, images, bias, relu, mine);
         },
     );
-    out
 }
 
-/// Fills `out` (`[images, outputs, h, w]`) from `m` (`[outputs, 16, tiles]`, overwritten):
+/// Fills `out` (`[images, outputs, h, w]`, every value written) from `m` (`[outputs, 16, tiles]`, overwritten):
 /// each tile's `Aᵀ M A`, plus the bias, through the ReLU. `Aᵀ` is applied in place along the
 /// tiles (down the columns, then along the rows), leaving each tile's 2×2 outputs in rows 0,
 /// 1, 4 and 5.
@@ -250,7 +269,7 @@ fn transform_output(
     images: usize,
     bias: Option<&[f32]>,
     relu: bool,
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
 ) {
     let (h, w, outputs) = (shape.height, shape.width, shape.outputs);
     let (th, tw) = (h / 2, w / 2);
@@ -275,8 +294,8 @@ fn transform_output(
                     let right = &rows[(4 * i + 1) * tiles + t0..][..tw];
                     let line = &mut map[(2 * ty + i) * w..][..w];
                     for ((pair, l), r) in line.chunks_exact_mut(2).zip(left).zip(right) {
-                        pair[0] = activate(*l, shift, relu);
-                        pair[1] = activate(*r, shift, relu);
+                        pair[0].write(activate(*l, shift, relu));
+                        pair[1].write(activate(*r, shift, relu));
                     }
                 }
             }
