@@ -166,9 +166,9 @@ impl Dataset {
     ) {
         let [channels, height, width] = self.kind.image_shape();
         let (len, plane) = (self.example_len(), height * width);
+        let (start, added) = (out.len(), indices.len() * len);
+        out.reserve(added);
         let Some(rng) = augment else {
-            let (start, added) = (out.len(), indices.len() * len);
-            out.reserve(added);
             in_parts(
                 &mut out.spare_capacity_mut()[..added],
                 indices.len(),
@@ -193,7 +193,6 @@ impl Dataset {
             unsafe { out.set_len(start + added) };
             return;
         };
-        out.reserve(indices.len() * len);
         for &index in indices {
             let image = &self.images[index * len..(index + 1) * len];
             const PAD: i64 = 4;
@@ -201,7 +200,7 @@ impl Dataset {
             let dx = rng.below(2 * PAD as u64 + 1) as i64 - PAD;
             let flip = rng.below(2) == 1;
             for c in 0..channels {
-                let plane = &image[c * height * width..(c + 1) * height * width];
+                let pixels = &image[c * plane..][..plane];
                 for y in 0..height as i64 {
                     for x in 0..width as i64 {
                         let source_x = if flip { width as i64 - 1 - x } else { x } + dx;
@@ -209,7 +208,7 @@ impl Dataset {
                         let inside =
                             (0..height as i64).contains(&source_y) && (0..width as i64).contains(&source_x);
                         let byte = if inside {
-                            plane[(source_y as usize) * width + source_x as usize]
+                            pixels[(source_y as usize) * width + source_x as usize]
                         } else {
                             0
                         };

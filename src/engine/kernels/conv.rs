@@ -718,11 +718,10 @@ fn forward_im2col(
     bias: Option<&[f32]>,
     relu: bool,
 ) -> Vec<f32> {
-    let image_out = shape.outputs * shape.pixels();
     // Safety: the chunks cover the batch, and each writes every value of its block (below).
     unsafe {
         written_by(shape.output_len(), |out| {
-            forward_im2col_into(shape, x, weight, bias, relu, image_out, out)
+            forward_im2col_into(shape, x, weight, bias, relu, out)
         })
     }
 }
@@ -734,10 +733,10 @@ fn forward_im2col_into(
     weight: &[f32],
     bias: Option<&[f32]>,
     relu: bool,
-    image_out: usize,
     out: &mut [MaybeUninit<f32>],
 ) {
     let (patch, pixels, outputs) = (shape.patch(), shape.pixels(), shape.outputs);
+    let image_out = outputs * pixels;
     over_chunks(
         &shape.chunks(),
         out,

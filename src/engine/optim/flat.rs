@@ -6,9 +6,8 @@
 //! home for its parameters (`kernels::gpu::GpuKernels::gradient_home`): the dense and
 //! convolution layers' gradient kernels write there directly, and [`place`] copies in only what
 //! was made elsewhere (by burn's operations, and everything on the first step, before a home
-//! was named). The
-//! rule and its roundings are the per-tensor kernel's (`sgd_kernel`), so a run is the same
-//! either way.
+//! was named). The rule and its roundings are the per-tensor kernel's (`sgd_kernel`), so a run
+//! is the same either way.
 
 use crate::engine::kernels::gpu::{FLAT_ALIGNMENT, Family, GpuKernels};
 use crate::engine::models::TensorSpec;
