@@ -2,6 +2,7 @@
 //! per-thread scratch (zero-padded, so a partial tile sums the same as a whole one).
 
 use super::*;
+use core::any::TypeId;
 
 /// `len` elements of a per-thread scratch area that only grows (8-byte aligned). Every element a
 /// kernel reads is written by the packing first, padding included, so old contents never leak.
@@ -105,10 +106,33 @@ pub(crate) unsafe fn rhs_panels<E: Element>(
             }
         } else {
             const P_BLOCK: usize = 64;
+            // Whole blocks of 4 columns × 4 rows of a column-major f32 matrix (a convolution's
+            // weight-gradient operand) go through registers: four loads, a 4×4 transpose and
+            // four stores where element by element the scattered stores took about 5% of a VGG step
+            // natively.
+            let blocks = if rhs.rs == 1 && TypeId::of::<E>() == TypeId::of::<f32>() {
+                width / 4 * 4
+            } else {
+                0
+            };
             for p0 in (0..k).step_by(P_BLOCK) {
                 let p1 = (p0 + P_BLOCK).min(k);
+                let whole = p0 + (p1 - p0) / 4 * 4;
+                for c in (0..blocks).step_by(4) {
+                    for p in (p0..whole).step_by(4) {
+                        let columns: [*const f32; 4] = core::array::from_fn(|i| {
+                            rhs.ptr
+                                .wrapping_offset((first + c + i) as isize * rhs.cs + p as isize)
+                                as *const f32
+                        });
+                        // Safety: the block's 16 values lie inside the matrix (p + 4 <= k, c + 4
+                        // <= width) and inside `dst` (rows p..p + 4 of nr values each).
+                        unsafe { transpose_4x4(columns, dst.as_mut_ptr().add(p * nr + c) as *mut f32, nr) };
+                    }
+                }
                 for c in 0..nr {
-                    for p in p0..p1 {
+                    let rows = if c < blocks { whole..p1 } else { p0..p1 };
+                    for p in rows {
                         dst[p * nr + c] = if c < width {
                             unsafe { rhs.at(p, first + c) }
                         } else {
@@ -123,5 +147,57 @@ pub(crate) unsafe fn rhs_panels<E: Element>(
             ptr: dst.as_ptr(),
             ps: nr,
         });
+    }
+}
+
+/// Writes the 4×4 block whose column `i` is the four values at `columns[i]` as four rows of
+/// `out` (row `r` at `out + r·stride`): four loads, a transpose in registers, four stores.
+///
+/// # Safety
+/// Each `columns[i]` must address four readable values, and `out` four rows of four writable
+/// ones.
+#[inline(always)]
+unsafe fn transpose_4x4(columns: [*const f32; 4], out: *mut f32, stride: usize) {
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        // SSE, part of x86-64 itself.
+        use core::arch::x86_64::*;
+        let [c0, c1, c2, c3] = columns.map(|column| _mm_loadu_ps(column));
+        let low01 = _mm_unpacklo_ps(c0, c1); // c0[0] c1[0] c0[1] c1[1]
+        let low23 = _mm_unpacklo_ps(c2, c3);
+        let high01 = _mm_unpackhi_ps(c0, c1); // c0[2] c1[2] c0[3] c1[3]
+        let high23 = _mm_unpackhi_ps(c2, c3);
+        _mm_storeu_ps(out, _mm_movelh_ps(low01, low23));
+        _mm_storeu_ps(out.add(stride), _mm_movehl_ps(low23, low01));
+        _mm_storeu_ps(out.add(2 * stride), _mm_movelh_ps(high01, high23));
+        _mm_storeu_ps(out.add(3 * stride), _mm_movehl_ps(high23, high01));
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe {
+        use core::arch::wasm32::*;
+        let [c0, c1, c2, c3] = columns.map(|column| v128_load(column as *const v128));
+        let low01 = i32x4_shuffle::<0, 4, 1, 5>(c0, c1);
+        let low23 = i32x4_shuffle::<0, 4, 1, 5>(c2, c3);
+        let high01 = i32x4_shuffle::<2, 6, 3, 7>(c0, c1);
+        let high23 = i32x4_shuffle::<2, 6, 3, 7>(c2, c3);
+        v128_store(out as *mut v128, i64x2_shuffle::<0, 2>(low01, low23));
+        v128_store(out.add(stride) as *mut v128, i64x2_shuffle::<1, 3>(low01, low23));
+        v128_store(
+            out.add(2 * stride) as *mut v128,
+            i64x2_shuffle::<0, 2>(high01, high23),
+        );
+        v128_store(
+            out.add(3 * stride) as *mut v128,
+            i64x2_shuffle::<1, 3>(high01, high23),
+        );
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )))]
+    for (i, column) in columns.into_iter().enumerate() {
+        for r in 0..4 {
+            unsafe { *out.add(r * stride + i) = *column.add(r) };
+        }
     }
 }
