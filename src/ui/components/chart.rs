@@ -17,6 +17,12 @@ pub struct LineChartProps {
     /// Right end of the x axis (e.g. the configured epochs), so the curve grows into it.
     #[prop_or_default]
     pub x_max: Option<f64>,
+    /// Draw the points as dots with hover values. Off while a run trains: every new point
+    /// re-set the attributes of all the dots (two circles and a title each), and laying them
+    /// out again took about 2% of the page's two-thread VGG training from the engine
+    /// (BENCHMARKS.md, issue 11); the line alone is cheap.
+    #[prop_or(true)]
+    pub dots: bool,
 }
 
 const W: f64 = 520.0;
@@ -82,7 +88,8 @@ pub fn line_chart(props: &LineChartProps) -> Html {
             .filter(|(x, y)| x.is_finite() && y.is_finite())
             .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
             .collect();
-        let dots = s.points.iter().filter(|(x, y)| x.is_finite() && y.is_finite()).map(|&(x, y)| {
+        let shown = if props.dots { s.points.as_slice() } else { &[] };
+        let dots = shown.iter().filter(|(x, y)| x.is_finite() && y.is_finite()).map(|&(x, y)| {
             let text = format!("{} at epoch {x:.2}: {}", s.name, fmt_y(y));
             let enter = {
                 let hovered = hovered.clone();

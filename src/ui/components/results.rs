@@ -23,6 +23,7 @@ pub struct CurvesProps {
 /// Train loss and test error per epoch, live during a run.
 #[function_component(Curves)]
 pub fn curves(props: &CurvesProps) -> Html {
+    let live = props.run.as_ref().is_some_and(|r| r.phase.is_active());
     let (loss, errors, epochs) = match (props.run.as_ref().filter(|r| r.phase.is_active()), &props.result) {
         (Some(run), _) => (
             run.loss_points.clone(),
@@ -61,7 +62,7 @@ pub fn curves(props: &CurvesProps) -> Html {
     html! {
         <div class="curves">
             <LineChart id="loss" title={format!("Training loss (mean of the steps since the previous point, about {} steps)", loss_window)} x_label="epoch" x_max={Some(epochs as f64)}
-                series={vec![Series { name: "train loss".into(), colour: "#1f5fa8", points: loss }]} />
+                dots={!live} series={vec![Series { name: "train loss".into(), colour: "#1f5fa8", points: loss }]} />
             <LineChart id="error" title="Test error" x_label="epoch" percent={true} x_max={Some(epochs as f64)}
                 series={vec![Series { name: "test error".into(), colour: "#c0392b", points: errors }]} />
         </div>
