@@ -4,6 +4,8 @@
 // the bench's FCN config and of VGG-11 x0.25 at batch 32 and 128, twice each, and prints steady
 // samples/s (after the first step) and the sweep's time.
 //   node bench/cpu-threads-ab.mjs        (after trunk build --release; BENCH_CNN=0 for the FCN only)
+//   CONFIGS=<part of a config's name> and ENGINE='one thread'|threads keep only those; VGG_STEPS=n
+//   makes the batch-128 VGG run n steps (default 6).
 //   LAYERLAB_DIST_B=/tmp/dist-before: a build A/B instead, each engine alternating between dist/ (or
 //   LAYERLAB_DIST) and that build, ROUNDS times (default 2).
 import { chromium } from 'playwright-core';
@@ -24,10 +26,12 @@ const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || 
 const configs = {
   'FCN 3x256 batch 128': { model: 'fcn', depth: 3, width: 256, 'batch-size': 128, lr: 0.01, epochs: 1, checkpoints: '0,1', 'train-limit': 128 * 101, 'test-limit': 2000, 'eval-batch-size': 500 },
   'VGG-11 x0.25 batch 32': { model: 'vgg11', 'width-mult': 0.25, epochs: 1, lr: 0.02, 'batch-size': 32, checkpoints: '0,1', 'train-limit': 32 * 16, 'test-limit': 200, 'eval-batch-size': 100 },
-  'VGG-11 x0.25 batch 128': { model: 'vgg11', 'width-mult': 0.25, epochs: 1, lr: 0.02, 'batch-size': 128, checkpoints: '0,1', 'train-limit': 128 * 6, 'test-limit': 200, 'eval-batch-size': 100 },
+  'VGG-11 x0.25 batch 128': { model: 'vgg11', 'width-mult': 0.25, epochs: 1, lr: 0.02, 'batch-size': 128, checkpoints: '0,1', 'train-limit': 128 * Number(process.env.VGG_STEPS || 6), 'test-limit': 200, 'eval-batch-size': 100 },
 };
 if (process.env.BENCH_CNN === '0') for (const k of Object.keys(configs)) if (!k.startsWith('FCN')) delete configs[k];
+if (process.env.CONFIGS) for (const k of Object.keys(configs)) if (!k.includes(process.env.CONFIGS)) delete configs[k];
 const engines = { 'one thread': { serviceWorkers: 'block' }, threads: {} };
+if (process.env.ENGINE) for (const k of Object.keys(engines)) if (k !== process.env.ENGINE) delete engines[k];
 const rows = [];
 for (const [label, config] of Object.entries(configs)) {
   for (let round = 0; round < ROUNDS; round++) {

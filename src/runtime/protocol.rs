@@ -268,6 +268,9 @@ pub enum FromWorker {
     /// The run entered a new phase.
     Phase(Phase),
     Engine(Event),
+    /// Frequent engine events (steps, loss points, sweep cells) batched, in order, so that
+    /// the page re-renders a few times a second rather than at every one.
+    Events(Vec<Event>),
     Finished(Box<ResultFile>),
     /// The run cannot be kept for recovery (storage full or unavailable); it goes on.
     JournalFailed(String),

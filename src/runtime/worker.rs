@@ -49,10 +49,19 @@ fn phase() -> Option<Phase> {
     STATE.with(|s| s.borrow().phase)
 }
 
-/// Forwards engine events (steps throttled to ten a second), sends phase changes, polls the
-/// stop flag, yields to the event loop every few milliseconds, and keeps the run journal.
+/// Milliseconds between two batches of frequent events (steps, loss points, sweep cells).
+const BATCH_MS: f64 = 250.0;
+
+/// Forwards engine events, sends phase changes, polls the stop flag, yields to the event loop
+/// every few milliseconds, and keeps the run journal. The frequent events go out in batches, a
+/// few a second (of the steps, only the latest): each message re-renders the page, and at one
+/// per loss point and step (twenty to forty a second) the browser's own rendering threads took
+/// time from the engine's two (BENCHMARKS.md, issue 11). Any other event first sends what is
+/// held, so the page sees every event in order.
 struct WorkerDriver {
-    last_step_post: f64,
+    /// Frequent events not sent yet, and when the last batch went.
+    held: Vec<Event>,
+    last_batch: f64,
     last_yield: f64,
     journal: JournalHeader,
     /// The journal failed once (told to the page); later writes are not tried.
@@ -64,41 +73,64 @@ struct WorkerDriver {
 impl WorkerDriver {
     fn new(journal: JournalHeader, started_at: web_time::Instant) -> Self {
         Self {
-            last_step_post: 0.0,
+            held: Vec::new(),
+            last_batch: 0.0,
             last_yield: now_ms(),
             journal,
             journal_failed: false,
             started_at: Some(started_at),
         }
     }
+
+    /// Sends the held events, if any, as one message.
+    fn send_held(&mut self) {
+        if !self.held.is_empty() {
+            post(&FromWorker::Events(std::mem::take(&mut self.held)));
+        }
+        self.last_batch = now_ms();
+    }
+}
+
+impl Drop for WorkerDriver {
+    /// The run's last frequent events reach the page before its result or error.
+    fn drop(&mut self) {
+        self.send_held();
+    }
 }
 
 impl Driver for WorkerDriver {
     fn event(&mut self, event: Event) {
-        match &event {
-            // The next seed of a multi-seed run trains again after the last one's sweep.
-            Event::Seed { index, .. } | Event::StudyRun { index, .. } if *index > 0 => enter(Phase::Training),
-            Event::SweepStarted { cells } => {
-                self.journal.cells_total = *cells;
-                enter(Phase::Sweeping);
-            }
-            Event::Step {
-                done_steps,
-                total_steps,
-                ..
-            } => {
-                if phase() == Some(Phase::Warmup) {
-                    enter(Phase::Training);
+        if !matches!(
+            event,
+            Event::Step { .. } | Event::Loss { .. } | Event::SweepCell { .. }
+        ) {
+            self.send_held();
+            match &event {
+                // The next seed of a multi-seed run trains again after the last one's sweep.
+                Event::Seed { index, .. } | Event::StudyRun { index, .. } if *index > 0 => {
+                    enter(Phase::Training)
                 }
-                let now = now_ms();
-                if now - self.last_step_post < 100.0 && done_steps < total_steps {
-                    return;
+                Event::SweepStarted { cells } => {
+                    self.journal.cells_total = *cells;
+                    enter(Phase::Sweeping);
                 }
-                self.last_step_post = now;
+                _ => {}
             }
-            _ => {}
+            post(&FromWorker::Engine(event));
+            return;
         }
-        post(&FromWorker::Engine(event));
+        if matches!(event, Event::Step { .. }) {
+            if phase() == Some(Phase::Warmup) {
+                self.send_held();
+                enter(Phase::Training);
+            }
+            // A step supersedes the one held before it.
+            self.held.retain(|held| !matches!(held, Event::Step { .. }));
+        }
+        self.held.push(event);
+        if now_ms() - self.last_batch >= BATCH_MS {
+            self.send_held();
+        }
     }
 
     fn take_started_at(&mut self) -> Option<web_time::Instant> {

@@ -93,6 +93,13 @@ impl AppState {
                     run.record(event);
                 }
             }
+            FromWorker::Events(events) => {
+                if let Some(run) = &mut self.run {
+                    for event in events {
+                        run.record(event);
+                    }
+                }
+            }
             FromWorker::Finished(result) => {
                 if let Some(run) = &mut self.run {
                     run.phase = Phase::Done;

@@ -66,6 +66,57 @@ fn a_run_goes_through_its_phases_and_keeps_the_old_result_on_failure() {
     assert_eq!(s.notices.len(), 1);
 }
 
+/// A batch of frequent events (what the worker sends a few times a second) leaves the page's
+/// state as the same events sent one by one.
+#[test]
+fn a_batch_of_events_equals_its_events_one_by_one() {
+    let started = || {
+        let s = AppState::default()
+            .apply(Action::WorkerReady)
+            .apply(Action::RunRequested);
+        s.apply(Action::Message(FromWorker::Engine(Event::Started {
+            units: vec!["layer1".into(), "layer2".into()],
+            parameter_count: 10,
+            train_examples: 100,
+            test_examples: 10,
+            steps_per_epoch: 4,
+            total_steps: 8,
+        })))
+    };
+    let events = vec![
+        Event::Loss {
+            epoch_progress: 0.25,
+            loss: 2.0,
+        },
+        Event::Loss {
+            epoch_progress: 0.5,
+            loss: 1.5,
+        },
+        Event::Step {
+            epoch: 1,
+            done_steps: 2,
+            total_steps: 8,
+            samples_per_second: 100.0,
+        },
+        Event::SweepCell {
+            done: 1,
+            total: 6,
+            cell: Cell::Rerandomized { unit: 1 },
+            test_error: 0.5,
+        },
+    ];
+    let batched = started().apply(Action::Message(FromWorker::Events(events.clone())));
+    let one_by_one = events.into_iter().fold(started(), |s, event| {
+        s.apply(Action::Message(FromWorker::Engine(event)))
+    });
+    let (batched, one_by_one) = (batched.run.unwrap(), one_by_one.run.unwrap());
+    assert_eq!(batched.loss_points, vec![(0.25, 2.0), (0.5, 1.5)]);
+    assert_eq!(batched.loss_points, one_by_one.loss_points);
+    assert_eq!(batched.sweep_cells.len(), 1);
+    assert_eq!(batched.sweep_cells.len(), one_by_one.sweep_cells.len());
+    assert_eq!(batched.done_steps, one_by_one.done_steps);
+}
+
 #[test]
 fn heavy_or_framed_run_links_wait_for_a_click() {
     let light = crate::ui::url::parse("#model=fcn&epochs=2&train-limit=2000&run=1");
