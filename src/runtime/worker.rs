@@ -52,6 +52,12 @@ fn phase() -> Option<Phase> {
 /// Milliseconds between two batches of frequent events (steps, loss points, sweep cells).
 const BATCH_MS: f64 = 250.0;
 
+/// Milliseconds of work between two turns of the event loop (where a Stop message gets in).
+/// Each turn is a message through the browser's IO threads; every 8 ms (a turn every other
+/// FCN step) they took the cores often enough to cost the page's two-thread FCN about 9%
+/// (BENCHMARKS.md, issue 11). A Stop still lands within a few tens of milliseconds.
+const YIELD_MS: f64 = 25.0;
+
 /// Forwards engine events, sends phase changes, polls the stop flag, yields to the event loop
 /// every few milliseconds, and keeps the run journal. The frequent events go out in batches, a
 /// few a second (of the steps, only the latest): each message re-renders the page, and at one
@@ -144,7 +150,7 @@ impl Driver for WorkerDriver {
 
     async fn pause(&mut self) {
         let now = now_ms();
-        if now - self.last_yield >= 8.0 {
+        if now - self.last_yield >= YIELD_MS {
             yield_now().await;
             self.last_yield = now_ms();
         }
