@@ -9,8 +9,10 @@
 // The release wasm has no function names. For names, serve a copy of dist whose threaded module
 // is rebuilt with them, e.g.:
 //   cp -r dist /tmp/dist-names && wasm-bindgen --target no-modules --no-typescript --keep-debug \
-//     --out-dir /tmp/wb --out-name m $CARGO_TARGET_DIR/wasm-threads/wasm32-unknown-unknown/release/layerlab_worker_cpu.wasm \
-//     && cp /tmp/wb/m_bg.wasm /tmp/dist-names/layerlab-worker-cpu-mt-*_bg.wasm
+//     --out-dir /tmp/wb --out-name layerlab-worker-cpu-mt $CARGO_TARGET_DIR/wasm-threads/wasm32-unknown-unknown/release/layerlab_worker_cpu.wasm \
+//     && cp /tmp/wb/layerlab-worker-cpu-mt_bg.wasm /tmp/dist-names/layerlab-worker-cpu-mt-*_bg.wasm
+// (the out-name must be the module's own: its imports name its glue file, and the same source
+// tree's build, so that the glue in dist matches).
 //   LAYERLAB_DIST=/tmp/dist-names node --experimental-websocket bench/worker-profile.mjs
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
