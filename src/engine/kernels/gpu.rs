@@ -198,7 +198,8 @@ pub trait GpuKernels: Backend {
     /// A new buffer the size of the flat parameters `params`, where the next backward pass's
     /// dense and convolution gradient kernels write the gradient of a view of `params`
     /// ([`flat_view`]) at that view's place, instead of a buffer of its own: the flat SGD then
-    /// reads them all in one pass with nothing to gather. Its other floats are unset until [`place`] fills them.
+    /// reads them all in one pass with nothing to gather. Its other floats are unset until
+    /// [`place`] fills them.
     ///
     /// [`flat_view`]: GpuKernels::flat_view
     /// [`place`]: GpuKernels::place

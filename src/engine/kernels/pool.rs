@@ -14,7 +14,7 @@
 //! instead of a walk window by window, and the gradient is written without clearing its buffer
 //! first (both passes about halved, `examples/conv_layers`).
 
-use super::conv::{in_parts, written_by, zeros};
+use super::conv::{in_parts, written_by};
 use core::mem::MaybeUninit;
 
 /// Windows whose winners are found together. Eight, not sixteen: the engine's own loops are
@@ -157,38 +157,41 @@ fn group_corners<const K: usize>(input: &[f32], at: usize, w: usize) -> Corners 
 /// [`forward`]'s part in groups of [`LANES`] windows, rows of `K` windows ([`group_corners`]);
 /// returns how many windows it did (the rest are walked one by one).
 #[inline(always)]
-fn forward_groups<const K: usize>(input: &[f32], block: &mut [f32], w: usize) -> usize {
+fn forward_groups<const K: usize>(input: &[f32], block: &mut [MaybeUninit<f32>], w: usize) -> usize {
     let done = block.len() - block.len() % LANES;
     for (g, group) in block[..done].chunks_exact_mut(LANES).enumerate() {
         let corners = group_corners::<K>(input, window_top_left(g * LANES, w), w);
-        group.copy_from_slice(&winners(&corners).0);
+        group.write_copy_of_slice(&winners(&corners).0);
     }
     done
 }
 
-/// `x: [planes, h, w]` → `[planes, h/2, w/2]`.
+/// `x: [planes, h, w]` → `[planes, h/2, w/2]`. Every output is written (a window each), so the
+/// buffer is not cleared first.
 pub fn forward(x: &[f32], planes: usize, h: usize, w: usize) -> Vec<f32> {
     assert!(h.is_multiple_of(2) && w.is_multiple_of(2) && x.len() == planes * h * w);
     let (oh, ow) = (h / 2, w / 2);
-    let mut out = zeros(planes * oh * ow);
-    in_parts(&mut out, planes, oh * ow, |mine, block| {
-        let input = &x[mine.start * h * w..mine.end * h * w];
-        let done = match lane_pattern(ow) {
-            1 => forward_groups::<1>(input, block, w),
-            2 => forward_groups::<2>(input, block, w),
-            4 => forward_groups::<4>(input, block, w),
-            LANES => forward_groups::<LANES>(input, block, w),
-            _ => 0,
-        };
-        let mut windows = Windows::starting_at(done, w);
-        let mut tops = [0usize; LANES];
-        for group in block[done..].chunks_mut(LANES) {
-            let corners = windows.corners(input, group.len(), &mut tops);
-            let (best, _) = winners(&corners);
-            group.copy_from_slice(&best[..group.len()]);
-        }
-    });
-    out
+    let fill = |out: &mut [MaybeUninit<f32>]| {
+        in_parts(out, planes, oh * ow, |mine, block| {
+            let input = &x[mine.start * h * w..mine.end * h * w];
+            let done = match lane_pattern(ow) {
+                1 => forward_groups::<1>(input, block, w),
+                2 => forward_groups::<2>(input, block, w),
+                4 => forward_groups::<4>(input, block, w),
+                LANES => forward_groups::<LANES>(input, block, w),
+                _ => 0,
+            };
+            let mut windows = Windows::starting_at(done, w);
+            let mut tops = [0usize; LANES];
+            for group in block[done..].chunks_mut(LANES) {
+                let corners = windows.corners(input, group.len(), &mut tops);
+                let (best, _) = winners(&corners);
+                group.write_copy_of_slice(&best[..group.len()]);
+            }
+        })
+    };
+    // Safety: the parts write every output (above).
+    unsafe { written_by(planes * oh * ow, fill) }
 }
 
 /// [`backward`]'s part in groups of [`LANES`] windows, rows of `K` windows ([`group_corners`]),

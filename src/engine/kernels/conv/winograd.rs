@@ -260,9 +260,9 @@ fn forward_into(
 }
 
 /// Fills `out` (`[images, outputs, h, w]`, every value written) from `m` (`[outputs, 16,
-/// tiles]`, overwritten): each tile's `Aᵀ M A`, plus the bias, through the ReLU. `Aᵀ` is applied in place along the
-/// tiles (down the columns, then along the rows), leaving each tile's 2×2 outputs in rows 0,
-/// 1, 4 and 5.
+/// tiles]`, overwritten): each tile's `Aᵀ M A`, plus the bias, through the ReLU. `Aᵀ` is
+/// applied in place along the tiles (down the columns, then along the rows), leaving each
+/// tile's 2×2 outputs in rows 0, 1, 4 and 5.
 fn transform_output(
     shape: &ConvShape,
     m: &mut [f32],
