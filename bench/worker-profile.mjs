@@ -24,7 +24,7 @@ const backend = process.env.BACKEND || 'cpu';
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-background-networking', '--remote-debugging-port=9333', '--enable-unsafe-webgpu'] });
 const context = await browser.newContext(threads ? {} : { serviceWorkers: 'block' });
 const page = await context.newPage();
-const cfg = model === 'fcn' ? 'model=fcn&epochs=3&train-limit=60000&test-limit=500&checkpoints=0,3' : 'model=vgg11&width-mult=0.25&epochs=3&lr=0.02&batch-size=128&train-limit=10000&test-limit=200&checkpoints=0,1';
+const cfg = model === 'fcn' ? 'model=fcn&epochs=8&train-limit=60000&test-limit=500&checkpoints=0,8' : 'model=vgg11&width-mult=0.25&epochs=3&lr=0.02&batch-size=128&train-limit=10000&test-limit=200&checkpoints=0,1';
 await page.goto(`${server.url}#${cfg}&run=1&backend=${backend}`);
 await page.waitForSelector('[data-testid=device][data-threads]', { timeout: 120000 });
 // Past the first step (kernel compilation on WebGPU) and into steady training.

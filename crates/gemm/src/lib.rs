@@ -8,6 +8,10 @@
 //! AVX-512 or AVX + FMA, all cores) produce identical products, which is what makes their
 //! training runs identical.
 //!
+//! [`offset_product`] is a second entry point, for a left operand that is mostly one value (an
+//! image's background): that value times the column sums, then the other terms, in an order of
+//! its own that is just as fixed (see `offset.rs`).
+//!
 //! Until 2026-12-05 the step was a separately rounded multiply and add, because wasm had no
 //! fused form; relaxed SIMD's `madd` is one where the CPU fuses, and it made the page's products
 //! about 30% faster (BENCHMARKS.md). Browsers without relaxed SIMD get a build without the
@@ -15,6 +19,7 @@
 
 mod dot;
 mod kernels;
+mod offset;
 mod pack;
 mod threads;
 
@@ -23,6 +28,7 @@ mod threads;
 pub use dot::MIN_K as DOT_MIN_K;
 pub use kernels::{Kernel, best_f32};
 use kernels::{LhsPanel, Micro, RhsPanel, micro_f32, micro_scalar};
+pub use offset::{GROUP as OFFSET_GROUP, Offsets, offset_product, offset_product_with};
 use pack::{lhs_panels, rhs_panels};
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
 pub use threads::serve_as_helper;

@@ -7,7 +7,7 @@
 use super::Parallelism;
 
 /// Products below this many multiply-adds stay on the calling thread (a fork costs microseconds).
-const PARALLEL_MIN_MULADDS: usize = 1 << 21;
+pub(crate) const PARALLEL_MIN_MULADDS: usize = 1 << 21;
 
 /// Parts a product is cut into per thread. In the page the threads claim them as they come
 /// free, so one that started late (or shares its core with the page's own work) takes fewer:

@@ -488,7 +488,7 @@ pub(crate) fn in_parts<T: Send>(
 
 /// [`in_parts`] for work of `floats` floats read or written in all (where that is not
 /// `data`'s own size).
-fn in_parts_weighing<T: Send>(
+pub(crate) fn in_parts_weighing<T: Send>(
     floats: usize,
     data: &mut [T],
     count: usize,

@@ -1,0 +1,163 @@
+//! The offset product (a left operand that is mostly one value) gives, on every kernel and
+//! split, the bits of its definition: `base · column sum`, then a fused multiply-add for each
+//! `k` of the row's group's union, in order; and it is the dense product up to rounding.
+
+use core::mem::MaybeUninit;
+use gemm::{Kernel, OFFSET_GROUP, Offsets, offset_product, offset_product_with};
+
+/// SplitMix64: a seeded stream of test values without a dependency.
+struct Stream(u64);
+
+impl Stream {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn value(&mut self) -> f32 {
+        let unit = (self.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+        unit * [1.0, 1e-3, 37.0][self.below(3)]
+    }
+}
+
+/// Every kernel this machine can run.
+fn kernels() -> Vec<Kernel> {
+    let mut all = vec![Kernel::Scalar];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx") && std::is_x86_feature_detected!("fma") {
+            all.push(Kernel::Avx);
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            all.push(Kernel::Avx512);
+        }
+    }
+    all
+}
+
+/// `len` values, about `share` percent of them `base`.
+fn mostly(s: &mut Stream, len: usize, base: f32, share: usize) -> Vec<f32> {
+    (0..len)
+        .map(|_| if s.below(100) < share { base } else { s.value() })
+        .collect()
+}
+
+fn product(kernel: Kernel, x: Offsets, sums: &[f32], rhs: &[f32], n: usize, threads: bool) -> Vec<u32> {
+    // Filled with NaN first: every element must be written.
+    let mut out = vec![MaybeUninit::new(f32::NAN); x.rows * n];
+    offset_product_with(kernel, x, sums, rhs, n, &mut out, threads);
+    out.iter().map(|v| unsafe { v.assume_init() }.to_bits()).collect()
+}
+
+/// The definition, element by element.
+fn definition(x: Offsets, sums: &[f32], rhs: &[f32], n: usize) -> Vec<u32> {
+    let at = |r: usize, k: usize| x.x[r * x.rs + k * x.cs];
+    let mut out = Vec::new();
+    for r in 0..x.rows {
+        let group = (r / OFFSET_GROUP * OFFSET_GROUP)..((r / OFFSET_GROUP + 1) * OFFSET_GROUP).min(x.rows);
+        let union: Vec<usize> = (0..x.depth)
+            .filter(|&k| group.clone().any(|g| at(g, k).to_bits() != x.base.to_bits()))
+            .collect();
+        for j in 0..n {
+            let mut acc = x.base * sums[j];
+            for &k in &union {
+                acc = (at(r, k) - x.base).mul_add(rhs[k * n + j], acc);
+            }
+            out.push(acc.to_bits());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_kernel_and_split_equals_the_definition() {
+    let mut s = Stream(11);
+    // Shapes through whole and partial tiles and groups, scalar columns, and the MLP's first
+    // layer (forward: rows contiguous; weight gradient: the transposed view).
+    let shapes = [
+        (1, 1, 1, false),
+        (3, 5, 7, false),
+        (9, 40, 129, true),
+        (17, 33, 200, false),
+        (128, 784, 256, false),
+        (784, 128, 256, true),
+        (6, 300, 12, true),
+    ];
+    for (case, &(rows, depth, n, transposed)) in shapes.iter().enumerate() {
+        let base = -0.4242;
+        let data = mostly(&mut s, rows * depth, base, 80);
+        let (rs, cs) = if transposed { (1, rows) } else { (depth, 1) };
+        let x = Offsets {
+            x: &data,
+            rows,
+            depth,
+            rs,
+            cs,
+            base,
+        };
+        let rhs: Vec<f32> = (0..depth * n).map(|_| s.value()).collect();
+        let sums: Vec<f32> = (0..n).map(|j| (0..depth).map(|k| rhs[k * n + j]).sum()).collect();
+        let expected = definition(x, &sums, &rhs, n);
+        for kernel in kernels() {
+            for threads in [false, true] {
+                assert_eq!(
+                    product(kernel, x, &sums, &rhs, n, threads),
+                    expected,
+                    "case {case}: {kernel:?}, threads {threads}"
+                );
+            }
+        }
+        // The dense product, up to rounding (relative to the terms' magnitude).
+        let mut out = vec![MaybeUninit::new(f32::NAN); rows * n];
+        offset_product(x, &sums, &rhs, n, &mut out);
+        for r in 0..rows {
+            for j in 0..n {
+                let terms = (0..depth).map(|k| (data[r * rs + k * cs] as f64, rhs[k * n + j] as f64));
+                let exact: f64 = terms.clone().map(|(a, b)| a * b).sum();
+                let scale: f64 = terms.map(|(a, b)| (a * b).abs()).sum::<f64>() + 1e-30;
+                let ours = unsafe { out[r * n + j].assume_init() } as f64;
+                assert!(
+                    (ours - exact).abs() <= 1e-5 * scale + 1e-5 * (base as f64 * sums[j] as f64).abs(),
+                    "case {case} ({r}, {j}): {ours} against {exact}"
+                );
+            }
+        }
+    }
+}
+
+/// A group whose rows are all `base` sums nothing past the start; NaN and infinity in the
+/// foreground reach the outputs of their group alone.
+#[test]
+fn a_background_group_is_its_start_and_the_foreground_alone_spreads() {
+    let (rows, depth, n) = (8, 5, 3);
+    let base = 2.0;
+    let mut data = vec![base; rows * depth];
+    data[5 * depth + 2] = f32::NAN; // row 5: group 1
+    let x = Offsets {
+        x: &data,
+        rows,
+        depth,
+        rs: depth,
+        cs: 1,
+        base,
+    };
+    let rhs = vec![1.0f32; depth * n];
+    let sums = [5.0f32, 5.0, 5.0];
+    for kernel in kernels() {
+        let out = product(kernel, x, &sums, &rhs, n, false);
+        let value = |r: usize, j: usize| f32::from_bits(out[r * n + j]);
+        for j in 0..n {
+            for r in 0..4 {
+                assert_eq!(value(r, j), 10.0, "{kernel:?}");
+            }
+            assert!(value(5, j).is_nan());
+            // Row 4 shares row 5's union: its own offset there is +0, so 10 + 0·1.
+            assert_eq!(value(4, j), 10.0);
+        }
+    }
+}
