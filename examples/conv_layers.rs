@@ -6,6 +6,9 @@
 //!
 //! `cargo run --release --example conv_layers [-- BATCH [ROUNDS]]` (defaults 128 and 20).
 
+mod common;
+
+use common::random_values;
 use layerlab::engine::kernels::conv::{self, ConvShape};
 use layerlab::engine::kernels::pool;
 use std::hint::black_box;
@@ -25,20 +28,6 @@ const LAYERS: [(usize, usize, usize); 8] = [
 
 /// `(channels, map side)` of VGG-11 ×0.25's four 2×2 max poolings (each halves the side).
 const POOLS: [(usize, usize); 4] = [(16, 32), (32, 16), (64, 8), (128, 4)];
-
-/// Values in [-0.5, 0.5) in no pattern (xorshift), so a pooling window's winner is as hard to
-/// predict as on trained maps.
-fn random_values(len: usize, salt: u64) -> Vec<f32> {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ salt;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect()
-}
 
 /// Values in [-0.5, 0.5) that vary along the slice (the kernels' speed does not depend on them).
 fn values(len: usize, salt: usize) -> Vec<f32> {

@@ -6,22 +6,12 @@
 //! `cargo run --release --example dense_layers [-- BATCH [ROUNDS [MNIST_DIR]]]` (defaults 128,
 //! 50 and `data/mnist`, after `scripts/fetch-mnist.sh data/mnist`).
 
+mod common;
+
+use common::random_values;
 use layerlab::engine::kernels::dense;
 use std::hint::black_box;
 use std::time::Instant;
-
-/// Values in [-0.5, 0.5) in no pattern (xorshift).
-fn random_values(len: usize, salt: u64) -> Vec<f32> {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ salt;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect()
-}
 
 /// The first `batch` training images, normalised as the engine does (MNIST's mean and std).
 fn mnist_batch(dir: &str, batch: usize) -> Vec<f32> {

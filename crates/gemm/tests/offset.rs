@@ -2,43 +2,11 @@
 //! split, the bits of its definition: `base · column sum`, then a fused multiply-add for each
 //! `k` of the row's group's union, in order; and it is the dense product up to rounding.
 
+mod common;
+
+use common::{Stream, kernels};
 use core::mem::MaybeUninit;
 use gemm::{Kernel, OFFSET_GROUP, Offsets, offset_product, offset_product_with};
-
-/// SplitMix64: a seeded stream of test values without a dependency.
-struct Stream(u64);
-
-impl Stream {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn value(&mut self) -> f32 {
-        let unit = (self.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
-        unit * [1.0, 1e-3, 37.0][self.below(3)]
-    }
-}
-
-/// Every kernel this machine can run.
-fn kernels() -> Vec<Kernel> {
-    let mut all = vec![Kernel::Scalar];
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx") && std::is_x86_feature_detected!("fma") {
-            all.push(Kernel::Avx);
-        }
-        if std::is_x86_feature_detected!("avx512f") {
-            all.push(Kernel::Avx512);
-        }
-    }
-    all
-}
 
 /// `len` values, about `share` percent of them `base`.
 fn mostly(s: &mut Stream, len: usize, base: f32, share: usize) -> Vec<f32> {
