@@ -227,15 +227,16 @@ impl Packed {
 /// Bit `b` set where `line[b]` (of its first 16) differs from `base`'s bits.
 #[inline(always)]
 fn differing(line: &[f32], base: u32) -> u32 {
+    let mask = |values: &[f32]| {
+        values
+            .iter()
+            .enumerate()
+            .fold(0, |mask, (b, v)| mask | u32::from(v.to_bits() != base) << b)
+    };
+    // A whole 16 as an array, whose fold the compiler unrolls into vector compares.
     match <&[f32; 16]>::try_from(line.get(..16).unwrap_or(&[])) {
-        Ok(group) => group
-            .iter()
-            .enumerate()
-            .fold(0, |mask, (b, v)| mask | u32::from(v.to_bits() != base) << b),
-        Err(_) => line
-            .iter()
-            .enumerate()
-            .fold(0, |mask, (b, v)| mask | u32::from(v.to_bits() != base) << b),
+        Ok(group) => mask(group),
+        Err(_) => mask(line),
     }
 }
 
@@ -285,13 +286,15 @@ unsafe fn group(kernel: Kernel, job: &Job, ks: &[u32], d: &[f32], first: usize, 
     let n = job.n;
     let mut j = 0;
     if width > 0 {
-        let mut tile = [0.0f32; GROUP * 64];
+        // Only a group cut short by the matrix's end goes through here (not cleared: the
+        // kernel writes all of it before it is read).
+        let mut tile = [MaybeUninit::<f32>::uninit(); GROUP * 64];
         while j + width <= n {
             let direct = height == GROUP;
             let (dst, dst_rs) = if direct {
                 (unsafe { job.out.add(first * n + j) }, n)
             } else {
-                (tile.as_mut_ptr(), width)
+                (tile.as_mut_ptr().cast::<f32>(), width)
             };
             let tile_job = Tile {
                 ks,
@@ -314,7 +317,8 @@ unsafe fn group(kernel: Kernel, job: &Job, ks: &[u32], d: &[f32], first: usize, 
             if !direct {
                 for r in 0..height {
                     for c in 0..width {
-                        unsafe { *job.out.add((first + r) * n + j + c) = tile[r * width + c] };
+                        // Safety: the kernel wrote the tile's `GROUP × width` values.
+                        unsafe { *job.out.add((first + r) * n + j + c) = tile[r * width + c].assume_init() };
                     }
                 }
             }

@@ -136,8 +136,14 @@ pub(super) trait DenseGradients<B: Backend>: Send + std::fmt::Debug + 'static {
     ) -> (FloatTensor<B>, FloatTensor<B>);
     /// The input gradient `grad · weightᵀ`, `[rows, inputs]`.
     fn input_grad(weight: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B>;
-    /// The weight gradient `xᵀ · grad`, `[inputs, outputs]` (the gradient of `weight`).
-    fn weight_grad(x: FloatTensor<B>, grad: FloatTensor<B>, weight: FloatTensor<B>) -> FloatTensor<B>;
+    /// The weight gradient `xᵀ · grad`, `[inputs, outputs]` (the gradient of `weight`), given
+    /// the bias gradient [`Self::output_grads`] made.
+    fn weight_grad(
+        x: FloatTensor<B>,
+        grad: FloatTensor<B>,
+        weight: FloatTensor<B>,
+        bias_grad: FloatTensor<B>,
+    ) -> FloatTensor<B>;
 }
 
 /// A dense layer's backward step through the gradient kernels of family `K`.
@@ -158,14 +164,15 @@ impl<B: Backend, K: DenseGradients<B>> Backward<B, 3> for DenseBackward<K> {
         let grad = grads.consume::<B>(&ops.node); // [rows, outputs]
         let (x, weight, bias, relu_out) = ops.state;
         let (grad, bias_grad) = K::output_grads(relu_out, grad, bias);
-        if let Some(node) = node_bias {
-            grads.register::<B>(node.id, bias_grad);
-        }
         if let Some(node) = node_x {
             grads.register::<B>(node.id, K::input_grad(weight.clone(), grad.clone()));
         }
         if let Some(node) = node_weight {
-            grads.register::<B>(node.id, K::weight_grad(x, grad, weight));
+            let dw = K::weight_grad(x, grad, weight, bias_grad.clone());
+            grads.register::<B>(node.id, dw);
+        }
+        if let Some(node) = node_bias {
+            grads.register::<B>(node.id, bias_grad);
         }
     }
 }
@@ -189,8 +196,13 @@ impl<B: CpuKernels> DenseGradients<B> for CpuDense {
     fn input_grad(weight: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
         B::dense_input_grad(weight, grad)
     }
-    fn weight_grad(x: FloatTensor<B>, grad: FloatTensor<B>, _weight: FloatTensor<B>) -> FloatTensor<B> {
-        B::dense_weight_grad(x, grad)
+    fn weight_grad(
+        x: FloatTensor<B>,
+        grad: FloatTensor<B>,
+        _weight: FloatTensor<B>,
+        bias_grad: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        B::dense_weight_grad(x, grad, bias_grad)
     }
 }
 

@@ -98,8 +98,10 @@ fn background(x: &[f32]) -> Option<f32> {
 }
 
 /// `[n]`: the rows of row-major `m: [_, n]` summed in order, columns shared out among the
-/// threads.
-fn column_sums(m: &[f32], n: usize) -> Vec<f32> {
+/// threads. A weight's column sums for the offset product, and a dense layer's bias gradient
+/// (its output gradient summed over the batch), which the weight gradient's offset product
+/// takes as its column sums.
+pub fn column_sums(m: &[f32], n: usize) -> Vec<f32> {
     let mut sums = vec![0.0f32; n];
     conv::in_parts_weighing(m.len(), &mut sums, n, 1, |columns, block| {
         for row in m.chunks_exact(n.max(1)) {
@@ -150,6 +152,9 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], batch: usize, with_relu:
             )
         },
     };
+    // The bias and ReLU in a pass of their own: applied to each block by the thread that
+    // computed it instead, they gained nothing (the next layer reads the rows across the cores
+    // either way; BENCHMARKS.md, issue 11).
     for row in out.chunks_exact_mut(outputs.max(1)) {
         for (v, b) in row.iter_mut().zip(bias) {
             let biased = *v + *b;
@@ -187,10 +192,12 @@ pub fn input_grad(weight: &[f32], grad: &[f32], batch: usize, outputs: usize) ->
     }
 }
 
-/// The weight gradient `[inputs, outputs]` = `xᵀ × grad`.
-pub fn weight_grad(x: &[f32], grad: &[f32], batch: usize, outputs: usize) -> Vec<f32> {
+/// The weight gradient `[inputs, outputs]` = `xᵀ × grad`. `bias_grad` is `grad`'s
+/// [`column_sums`] (the layer's bias gradient, already made): the offset product's column
+/// sums when `x` is mostly its background.
+pub fn weight_grad(x: &[f32], grad: &[f32], bias_grad: &[f32], batch: usize, outputs: usize) -> Vec<f32> {
     let inputs = x.len() / batch.max(1);
-    assert!(x.len() == batch * inputs && grad.len() == batch * outputs);
+    assert!(x.len() == batch * inputs && grad.len() == batch * outputs && bias_grad.len() == outputs);
     if let Some(base) = background(x) {
         // xᵀ: each input down the batch.
         let rows = gemm::Offsets {
@@ -201,7 +208,7 @@ pub fn weight_grad(x: &[f32], grad: &[f32], batch: usize, outputs: usize) -> Vec
             cs: inputs,
             base,
         };
-        return offset_product(rows, &bias_grad(grad, outputs), grad, outputs);
+        return offset_product(rows, bias_grad, grad, outputs);
     }
     unsafe {
         product(
@@ -212,17 +219,6 @@ pub fn weight_grad(x: &[f32], grad: &[f32], batch: usize, outputs: usize) -> Vec
             (grad.as_ptr(), outputs as isize, 1),
         )
     }
-}
-
-/// The bias gradient `[outputs]`: `grad`'s rows summed in order.
-pub fn bias_grad(grad: &[f32], outputs: usize) -> Vec<f32> {
-    let mut db = vec![0.0f32; outputs];
-    for row in grad.chunks_exact(outputs.max(1)) {
-        for (d, g) in db.iter_mut().zip(row) {
-            *d += *g;
-        }
-    }
-    db
 }
 
 #[cfg(test)]
@@ -276,7 +272,7 @@ mod tests {
                     close(out[r * outputs + j], &mut terms, "forward");
                 }
             }
-            let dw = weight_grad(&x, &grad, batch, outputs);
+            let dw = weight_grad(&x, &grad, &column_sums(&grad, outputs), batch, outputs);
             for k in 0..inputs {
                 for j in 0..outputs {
                     let mut terms = (0..batch).map(|r| (x[r * inputs + k], grad[r * outputs + j]));
@@ -341,7 +337,7 @@ mod tests {
             );
             assert_eq!(dx, expected, "input grad {batch}×{inputs}×{outputs}");
             drop(vec![f32::NAN; inputs * outputs]);
-            let dw = weight_grad(&x, &grad, batch, outputs);
+            let dw = weight_grad(&x, &grad, &column_sums(&grad, outputs), batch, outputs);
             let expected = reference(inputs, outputs, batch, &|r, p| at(&x, inputs, p, r), &|p, c| {
                 at(&grad, outputs, p, c)
             });

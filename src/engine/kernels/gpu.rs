@@ -2247,7 +2247,12 @@ impl<B: GpuKernels> DenseGradients<B> for GpuDense {
     fn input_grad(weight: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
         B::product(grad, weight, false, true) // [rows, inputs]
     }
-    fn weight_grad(x: FloatTensor<B>, grad: FloatTensor<B>, weight: FloatTensor<B>) -> FloatTensor<B> {
+    fn weight_grad(
+        x: FloatTensor<B>,
+        grad: FloatTensor<B>,
+        weight: FloatTensor<B>,
+        _bias_grad: FloatTensor<B>,
+    ) -> FloatTensor<B> {
         B::dense_weight_grad(x, grad, weight) // [inputs, outputs]
     }
 }

@@ -108,8 +108,13 @@ pub trait CpuKernels: Backend {
         Self::float_matmul(grad, Self::float_transpose(weight))
     }
 
-    /// `xᵀ × grad`.
-    fn dense_weight_grad(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+    /// `xᵀ × grad`; `bias_grad` is `grad`'s rows summed ([`Self::dense_bias_grad`]), for
+    /// kernels that use it.
+    fn dense_weight_grad(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        _bias_grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
         Self::float_matmul(Self::float_transpose(x), grad)
     }
 
@@ -583,11 +588,11 @@ impl CpuKernels for Flex {
         )
     }
 
-    fn dense_weight_grad(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
+    fn dense_weight_grad(x: FlexTensor, grad: FlexTensor, bias_grad: FlexTensor) -> FlexTensor {
         let (xd, gd) = (dims(&x), dims(&grad));
-        let (x, grad) = (contiguous(x), contiguous(grad));
+        let (x, grad, bias_grad) = (contiguous(x), contiguous(grad), contiguous(bias_grad));
         tensor(
-            dense::weight_grad(values(&x), values(&grad), gd[0], gd[1]),
+            dense::weight_grad(values(&x), values(&grad), values(&bias_grad), gd[0], gd[1]),
             vec![xd[1], gd[1]],
         )
     }
@@ -595,7 +600,7 @@ impl CpuKernels for Flex {
     fn dense_bias_grad(grad: FlexTensor) -> FlexTensor {
         let gd = dims(&grad);
         let grad = contiguous(grad);
-        tensor(dense::bias_grad(values(&grad), gd[1]), vec![gd[1]])
+        tensor(dense::column_sums(values(&grad), gd[1]), vec![gd[1]])
     }
 
     fn max_pool_2x2(x: FlexTensor) -> FlexTensor {
