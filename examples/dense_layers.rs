@@ -9,18 +9,20 @@
 mod common;
 
 use common::random_values;
+use layerlab::engine::data::DatasetKind;
 use layerlab::engine::kernels::dense;
 use std::hint::black_box;
 use std::time::Instant;
 
-/// The first `batch` training images, normalised as the engine does (MNIST's mean and std).
+/// The first `batch` training images, normalised by the engine's own MNIST normalisation.
 fn mnist_batch(dir: &str, batch: usize) -> Vec<f32> {
     let path = format!("{dir}/train-images-idx3-ubyte");
     let bytes =
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (run scripts/fetch-mnist.sh {dir})"));
+    let normalization = DatasetKind::Mnist.normalization();
     bytes[16..16 + batch * 784]
         .iter()
-        .map(|&b| (b as f32 / 255.0 - 0.1307) / 0.3081)
+        .map(|&b| normalization.normalised(0, b))
         .collect()
 }
 

@@ -42,24 +42,41 @@ fn definition(x: Offsets, sums: &[f32], rhs: &[f32], n: usize) -> Vec<u32> {
     out
 }
 
+/// How a test's left operand lies in memory.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// Row-major: rows contiguous along `k` (a forward pass).
+    Rows,
+    /// A row-major matrix read transposed (a weight gradient).
+    Columns,
+    /// Neither stride 1.
+    Strided,
+}
+
 #[test]
 fn every_kernel_and_split_equals_the_definition() {
     let mut s = Stream(11);
     // Shapes through whole and partial tiles and groups, scalar columns, and the MLP's first
-    // layer (forward: rows contiguous; weight gradient: the transposed view).
+    // layer (forward: rows contiguous; weight gradient: the transposed view); and a view
+    // strided both ways (every other value of a transposed matrix), for the general lists.
     let shapes = [
-        (1, 1, 1, false),
-        (3, 5, 7, false),
-        (9, 40, 129, true),
-        (17, 33, 200, false),
-        (128, 784, 256, false),
-        (784, 128, 256, true),
-        (6, 300, 12, true),
+        (1, 1, 1, Layout::Rows),
+        (3, 5, 7, Layout::Rows),
+        (9, 40, 129, Layout::Columns),
+        (17, 33, 200, Layout::Rows),
+        (128, 784, 256, Layout::Rows),
+        (784, 128, 256, Layout::Columns),
+        (6, 300, 12, Layout::Columns),
+        (10, 37, 70, Layout::Strided),
     ];
-    for (case, &(rows, depth, n, transposed)) in shapes.iter().enumerate() {
+    for (case, &(rows, depth, n, layout)) in shapes.iter().enumerate() {
         let base = -0.4242;
-        let data = mostly(&mut s, rows * depth, base, 80);
-        let (rs, cs) = if transposed { (1, rows) } else { (depth, 1) };
+        let (rs, cs) = match layout {
+            Layout::Rows => (depth, 1),
+            Layout::Columns => (1, rows),
+            Layout::Strided => (2, 2 * rows),
+        };
+        let data = mostly(&mut s, (rows - 1) * rs + (depth - 1) * cs + 1, base, 80);
         let x = Offsets {
             x: &data,
             rows,
