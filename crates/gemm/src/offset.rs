@@ -46,11 +46,19 @@ impl Offsets<'_> {
 /// # Panics
 /// If the lengths disagree.
 pub fn offset_product(x: Offsets, column_sums: &[f32], rhs: &[f32], n: usize, out: &mut [MaybeUninit<f32>]) {
-    offset_product_with(crate::best_f32(), x, column_sums, rhs, n, out, true)
+    // About the dense product's work decides the fork (the union is not known yet).
+    let work = x.rows.saturating_mul(x.depth).saturating_mul(n) / 2;
+    let threads = if work >= crate::threads::PARALLEL_MIN_MULADDS {
+        crate::available_threads()
+    } else {
+        1
+    };
+    offset_product_with(crate::best_f32(), x, column_sums, rhs, n, out, threads)
 }
 
-/// [`offset_product`] with a chosen kernel, on one thread unless `threads`: for tests that
-/// check every kernel and split gives the same bits.
+/// [`offset_product`] with a chosen kernel, cut for `threads` threads whatever its size (the
+/// parts go to whichever threads the pool has): for tests that check every kernel and every
+/// split gives the same bits, as `gemm_f32_with` for the dense product.
 #[doc(hidden)]
 pub fn offset_product_with(
     kernel: Kernel,
@@ -59,7 +67,7 @@ pub fn offset_product_with(
     rhs: &[f32],
     n: usize,
     out: &mut [MaybeUninit<f32>],
-    threads: bool,
+    threads: usize,
 ) {
     let (rows, depth) = (x.rows, x.depth);
     assert_eq!(out.len(), rows * n);
@@ -80,11 +88,9 @@ pub fn offset_product_with(
         out: out.as_mut_ptr().cast::<f32>(),
     };
     let groups = rows.div_ceil(GROUP);
-    // Each part a run of whole groups; about the dense product's work decides the fork (the
-    // union is not known yet).
-    let work = rows.saturating_mul(depth).saturating_mul(n) / 2;
-    let parts = if threads && work >= crate::threads::PARALLEL_MIN_MULADDS {
-        (crate::available_threads() * PARTS_PER_THREAD).min(groups)
+    // Each part a run of whole groups.
+    let parts = if threads > 1 {
+        (threads * PARTS_PER_THREAD).min(groups)
     } else {
         1
     };

@@ -79,27 +79,31 @@ fn conv_backward<B: CpuKernels>(
     }
 }
 
-/// A dense layer's saved input, weight and bias, and its output when a ReLU follows (for the
-/// mask): the state of the CPU's and the WebGPU kernels' dense backward steps alike. The bias is
-/// kept for who it is (WebGPU writes a flat parameter's gradient where the optimizer reads it),
-/// not for its values.
+/// A dense layer's saved input, weight and bias, its output when a ReLU follows (for the
+/// mask), and the input's background value where the forward pass's kernels found one (the CPU
+/// kernels' offset product; the weight gradient takes it rather than scanning the input again):
+/// the state of the CPU's and the WebGPU kernels' dense backward steps alike. The bias is kept
+/// for who it is (WebGPU writes a flat parameter's gradient where the optimizer reads it), not
+/// for its values.
 pub(super) type DenseState<B> = (
     FloatTensor<B>,
     FloatTensor<B>,
     FloatTensor<B>,
     Option<FloatTensor<B>>,
+    Option<f32>,
 );
 
 /// Tensors on autodiff over `B`.
 type Tracked<B, C> = FloatTensor<Autodiff<B, C>>;
 
-/// Records a dense layer whose output `forward` computes from the inner tensors (`x`, `weight`,
-/// `bias`), with `step` as its backward step and, when tracked, its [`DenseState`].
+/// Records a dense layer whose output (and the background found in `x`, if any) `forward`
+/// computes from the inner tensors (`x`, `weight`, `bias`), with `step` as its backward step
+/// and, when tracked, its [`DenseState`].
 pub(super) fn record_dense<BO, B, C>(
     step: BO,
     (x, weight, bias): (Tracked<B, C>, Tracked<B, C>, Tracked<B, C>),
     relu: bool,
-    forward: impl FnOnce(FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) -> FloatTensor<B>,
+    forward: impl FnOnce(FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) -> (FloatTensor<B>, Option<f32>),
 ) -> Tracked<B, C>
 where
     BO: Backward<B, 3, State = DenseState<B>>,
@@ -117,8 +121,8 @@ where
             bias.primitive().clone(),
         )
     });
-    let out = forward(x.into_primitive(), weight.into_primitive(), bias.into_primitive());
-    let state = saved.map(|(x, weight, bias)| (x, weight, bias, relu.then(|| out.clone())));
+    let (out, background) = forward(x.into_primitive(), weight.into_primitive(), bias.into_primitive());
+    let state = saved.map(|(x, weight, bias)| (x, weight, bias, relu.then(|| out.clone()), background));
     finish(prep, state, out)
 }
 
@@ -137,12 +141,14 @@ pub(super) trait DenseGradients<B: Backend>: Send + std::fmt::Debug + 'static {
     /// The input gradient `grad · weightᵀ`, `[rows, inputs]`.
     fn input_grad(weight: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B>;
     /// The weight gradient `xᵀ · grad`, `[inputs, outputs]` (the gradient of `weight`), given
-    /// the bias gradient [`Self::output_grads`] made.
+    /// the bias gradient [`Self::output_grads`] made and the background the forward pass found
+    /// in `x`.
     fn weight_grad(
         x: FloatTensor<B>,
         grad: FloatTensor<B>,
         weight: FloatTensor<B>,
         bias_grad: FloatTensor<B>,
+        background: Option<f32>,
     ) -> FloatTensor<B>;
 }
 
@@ -162,13 +168,13 @@ impl<B: Backend, K: DenseGradients<B>> Backward<B, 3> for DenseBackward<K> {
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_weight, node_bias] = ops.parents;
         let grad = grads.consume::<B>(&ops.node); // [rows, outputs]
-        let (x, weight, bias, relu_out) = ops.state;
+        let (x, weight, bias, relu_out, background) = ops.state;
         let (grad, bias_grad) = K::output_grads(relu_out, grad, bias);
         if let Some(node) = node_x {
             grads.register::<B>(node.id, K::input_grad(weight.clone(), grad.clone()));
         }
         if let Some(node) = node_weight {
-            let dw = K::weight_grad(x, grad, weight, bias_grad.clone());
+            let dw = K::weight_grad(x, grad, weight, bias_grad.clone(), background);
             grads.register::<B>(node.id, dw);
         }
         if let Some(node) = node_bias {
@@ -201,8 +207,9 @@ impl<B: CpuKernels> DenseGradients<B> for CpuDense {
         grad: FloatTensor<B>,
         _weight: FloatTensor<B>,
         bias_grad: FloatTensor<B>,
+        background: Option<f32>,
     ) -> FloatTensor<B> {
-        B::dense_weight_grad(x, grad, bias_grad)
+        B::dense_weight_grad(x, grad, bias_grad, background)
     }
 }
 
@@ -311,7 +318,7 @@ impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
             DenseBackward::<CpuDense>::new(),
             (x, weight, bias),
             relu,
-            |x, weight, bias| B::dense(x, weight, bias, relu),
+            |x, weight, bias| B::dense_with_background(x, weight, bias, relu),
         )
     }
 

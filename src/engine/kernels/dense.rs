@@ -66,8 +66,10 @@ const BACKGROUND_SHARE: (usize, usize) = (2, 3);
 
 /// The value most of `x` holds, when it is [`BACKGROUND_SHARE`] of it: the candidate is the
 /// first value (an image's corner pixel: its background), compared bit for bit. A finite one
-/// only: `base · Σ w` must not stand for sums of NaN or infinity.
-fn background(x: &[f32]) -> Option<f32> {
+/// only: `base · Σ w` must not stand for sums of NaN or infinity. A layer's forward pass and
+/// weight gradient read the same input, so the training step scans it once and hands both
+/// [`forward`] and [`weight_grad`] the answer (the backward step keeps it with the input).
+pub fn background(x: &[f32]) -> Option<f32> {
     let &base = x.first()?;
     let bits = base.to_bits();
     // Counted in parts on every core (a sum of counts: the same whatever the split), each in
@@ -124,13 +126,21 @@ fn offset_product(rows: gemm::Offsets, sums: &[f32], rhs: &[f32], n: usize) -> V
     out
 }
 
-/// `x: [batch, inputs]`, `weight: [inputs, outputs]`, `bias: [outputs]` → `[batch, outputs]`.
-pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], batch: usize, with_relu: bool) -> Vec<f32> {
+/// `x: [batch, inputs]`, `weight: [inputs, outputs]`, `bias: [outputs]` → `[batch, outputs]`;
+/// `background` is [`background`]`(x)`: the offset product when it is some value.
+pub fn forward(
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    batch: usize,
+    with_relu: bool,
+    background: Option<f32>,
+) -> Vec<f32> {
     let outputs = bias.len();
     let inputs = weight.len() / outputs.max(1);
     assert!(x.len() == batch * inputs && weight.len() == inputs * outputs);
     // [batch, outputs] = [batch, inputs] × [inputs, outputs]
-    let mut out = match background(x) {
+    let mut out = match background {
         Some(base) => {
             let rows = gemm::Offsets {
                 x,
@@ -194,11 +204,17 @@ pub fn input_grad(weight: &[f32], grad: &[f32], batch: usize, outputs: usize) ->
 
 /// The weight gradient `[inputs, outputs]` = `xᵀ × grad`. `bias_grad` is `grad`'s
 /// [`column_sums`] (the layer's bias gradient, already made): the offset product's column
-/// sums when `x` is mostly its background.
-pub fn weight_grad(x: &[f32], grad: &[f32], bias_grad: &[f32], batch: usize, outputs: usize) -> Vec<f32> {
+/// sums when `background`, the forward pass's [`background`]`(x)`, is some value.
+pub fn weight_grad(
+    x: &[f32],
+    grad: &[f32],
+    bias_grad: &[f32],
+    (batch, outputs): (usize, usize),
+    background: Option<f32>,
+) -> Vec<f32> {
     let inputs = x.len() / batch.max(1);
     assert!(x.len() == batch * inputs && grad.len() == batch * outputs && bias_grad.len() == outputs);
-    if let Some(base) = background(x) {
+    if let Some(base) = background {
         // xᵀ: each input down the batch.
         let rows = gemm::Offsets {
             x,
@@ -265,14 +281,20 @@ mod tests {
                     "{what}: {ours} against {exact}"
                 );
             };
-            let out = forward(&x, &weight, &bias, batch, false);
+            let out = forward(&x, &weight, &bias, batch, false, background(&x));
             for r in 0..batch {
                 for j in 0..outputs {
                     let mut terms = (0..inputs).map(|k| (x[r * inputs + k], weight[k * outputs + j]));
                     close(out[r * outputs + j], &mut terms, "forward");
                 }
             }
-            let dw = weight_grad(&x, &grad, &column_sums(&grad, outputs), batch, outputs);
+            let dw = weight_grad(
+                &x,
+                &grad,
+                &column_sums(&grad, outputs),
+                (batch, outputs),
+                background(&x),
+            );
             for k in 0..inputs {
                 for j in 0..outputs {
                     let mut terms = (0..batch).map(|r| (x[r * inputs + k], grad[r * outputs + j]));
@@ -321,7 +343,7 @@ mod tests {
                     .collect()
             };
             drop(vec![f32::NAN; batch * outputs]);
-            let out = forward(&x, &weight, &vec![0.0; outputs], batch, false);
+            let out = forward(&x, &weight, &vec![0.0; outputs], batch, false, background(&x));
             let expected = reference(batch, outputs, inputs, &|r, p| at(&x, inputs, r, p), &|p, c| {
                 at(&weight, outputs, p, c)
             });
@@ -337,7 +359,13 @@ mod tests {
             );
             assert_eq!(dx, expected, "input grad {batch}×{inputs}×{outputs}");
             drop(vec![f32::NAN; inputs * outputs]);
-            let dw = weight_grad(&x, &grad, &column_sums(&grad, outputs), batch, outputs);
+            let dw = weight_grad(
+                &x,
+                &grad,
+                &column_sums(&grad, outputs),
+                (batch, outputs),
+                background(&x),
+            );
             let expected = reference(inputs, outputs, batch, &|r, p| at(&x, inputs, p, r), &|p, c| {
                 at(&grad, outputs, p, c)
             });

@@ -2252,6 +2252,7 @@ impl<B: GpuKernels> DenseGradients<B> for GpuDense {
         grad: FloatTensor<B>,
         weight: FloatTensor<B>,
         _bias_grad: FloatTensor<B>,
+        _background: Option<f32>,
     ) -> FloatTensor<B> {
         B::dense_weight_grad(x, grad, weight) // [inputs, outputs]
     }
@@ -2370,7 +2371,7 @@ impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
             DenseBackward::<GpuDense>::new(),
             (x, weight, bias),
             relu,
-            |x, weight, bias| B::dense(x, weight, bias, relu),
+            |x, weight, bias| (B::dense(x, weight, bias, relu), None),
         )
     }
 

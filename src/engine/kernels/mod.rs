@@ -95,7 +95,19 @@ pub trait CpuKernels: Backend {
         bias: FloatTensor<Self>,
         relu: bool,
     ) -> FloatTensor<Self> {
-        generic_dense::<Self>(x, weight, bias, relu)
+        Self::dense_with_background(x, weight, bias, relu).0
+    }
+
+    /// [`Self::dense`], and the background value the product found in `x` (`dense::background`;
+    /// none where the kernels do not look), which the weight gradient of the same input takes
+    /// rather than scanning it again.
+    fn dense_with_background(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> (FloatTensor<Self>, Option<f32>) {
+        (generic_dense::<Self>(x, weight, bias, relu), None)
     }
 
     /// The gradient before a ReLU whose output was `out`.
@@ -108,12 +120,13 @@ pub trait CpuKernels: Backend {
         Self::float_matmul(grad, Self::float_transpose(weight))
     }
 
-    /// `xᵀ × grad`; `bias_grad` is `grad`'s rows summed ([`Self::dense_bias_grad`]), for
-    /// kernels that use it.
+    /// `xᵀ × grad`; `bias_grad` is `grad`'s rows summed ([`Self::dense_bias_grad`]) and
+    /// `background` what [`Self::dense_with_background`] found in `x`, for kernels that use them.
     fn dense_weight_grad(
         x: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         _bias_grad: FloatTensor<Self>,
+        _background: Option<f32>,
     ) -> FloatTensor<Self> {
         Self::float_matmul(Self::float_transpose(x), grad)
     }
@@ -558,15 +571,28 @@ impl CpuKernels for Flex {
         tensor(conv::bias_grad(&shape, values(&grad)), dims(&bias))
     }
 
-    fn dense(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, relu: bool) -> FlexTensor {
+    fn dense_with_background(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        relu: bool,
+    ) -> (FlexTensor, Option<f32>) {
         let (xd, wd, bd) = (dims(&x), dims(&weight), dims(&bias));
         let f32s = [&x, &weight, &bias].iter().all(|t| t.dtype() == DType::F32);
         if !f32s || xd.len() != 2 || wd.len() != 2 || bd.len() != 1 || xd[1] != wd[0] || wd[1] != bd[0] {
-            return generic_dense::<Flex>(x, weight, bias, relu);
+            return (generic_dense::<Flex>(x, weight, bias, relu), None);
         }
         let (x, weight, bias) = (contiguous(x), contiguous(weight), contiguous(bias));
-        let out = dense::forward(values(&x), values(&weight), values(&bias), xd[0], relu);
-        tensor(out, vec![xd[0], wd[1]])
+        let background = dense::background(values(&x));
+        let out = dense::forward(
+            values(&x),
+            values(&weight),
+            values(&bias),
+            xd[0],
+            relu,
+            background,
+        );
+        (tensor(out, vec![xd[0], wd[1]]), background)
     }
 
     fn dense_relu_mask(out: FlexTensor, grad: FlexTensor) -> FlexTensor {
@@ -588,11 +614,17 @@ impl CpuKernels for Flex {
         )
     }
 
-    fn dense_weight_grad(x: FlexTensor, grad: FlexTensor, bias_grad: FlexTensor) -> FlexTensor {
+    fn dense_weight_grad(
+        x: FlexTensor,
+        grad: FlexTensor,
+        bias_grad: FlexTensor,
+        background: Option<f32>,
+    ) -> FlexTensor {
         let (xd, gd) = (dims(&x), dims(&grad));
         let (x, grad, bias_grad) = (contiguous(x), contiguous(grad), contiguous(bias_grad));
+        let sizes = (gd[0], gd[1]);
         tensor(
-            dense::weight_grad(values(&x), values(&grad), values(&bias_grad), gd[0], gd[1]),
+            dense::weight_grad(values(&x), values(&grad), values(&bias_grad), sizes, background),
             vec![xd[1], gd[1]],
         )
     }
