@@ -241,6 +241,18 @@ pub fn weight_grad(
 mod tests {
     use super::*;
 
+    /// The weight gradient as a training step makes it: the bias gradient as its column sums,
+    /// the input's background scanned (in training, by the forward pass).
+    fn step_weight_grad(x: &[f32], grad: &[f32], batch: usize, outputs: usize) -> Vec<f32> {
+        weight_grad(
+            x,
+            grad,
+            &column_sums(grad, outputs),
+            (batch, outputs),
+            background(x),
+        )
+    }
+
     /// An input mostly of one value (MNIST's normalised background) takes the offset products:
     /// the forward pass and the weight gradient still equal the plain sums up to rounding, on
     /// shapes through the threads, a group cut short and scalar columns; an input of mixed
@@ -288,13 +300,7 @@ mod tests {
                     close(out[r * outputs + j], &mut terms, "forward");
                 }
             }
-            let dw = weight_grad(
-                &x,
-                &grad,
-                &column_sums(&grad, outputs),
-                (batch, outputs),
-                background(&x),
-            );
+            let dw = step_weight_grad(&x, &grad, batch, outputs);
             for k in 0..inputs {
                 for j in 0..outputs {
                     let mut terms = (0..batch).map(|r| (x[r * inputs + k], grad[r * outputs + j]));
@@ -359,13 +365,7 @@ mod tests {
             );
             assert_eq!(dx, expected, "input grad {batch}×{inputs}×{outputs}");
             drop(vec![f32::NAN; inputs * outputs]);
-            let dw = weight_grad(
-                &x,
-                &grad,
-                &column_sums(&grad, outputs),
-                (batch, outputs),
-                background(&x),
-            );
+            let dw = step_weight_grad(&x, &grad, batch, outputs);
             let expected = reference(inputs, outputs, batch, &|r, p| at(&x, inputs, p, r), &|p, c| {
                 at(&grad, outputs, p, c)
             });
