@@ -98,13 +98,13 @@ type Tracked<B, C> = FloatTensor<Autodiff<B, C>>;
 
 /// Records a dense layer whose output (and the background found in `x`, if any) `forward`
 /// computes from the inner tensors (`x`, `weight`, `bias`), with `step` as its backward step
-/// and, when tracked, its [`DenseState`].
+/// and, when tracked, its [`DenseState`]; returns both.
 pub(super) fn record_dense<BO, B, C>(
     step: BO,
     (x, weight, bias): (Tracked<B, C>, Tracked<B, C>, Tracked<B, C>),
     relu: bool,
     forward: impl FnOnce(FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) -> (FloatTensor<B>, Option<f32>),
-) -> Tracked<B, C>
+) -> (Tracked<B, C>, Option<f32>)
 where
     BO: Backward<B, 3, State = DenseState<B>>,
     B: Backend,
@@ -123,7 +123,7 @@ where
     });
     let (out, background) = forward(x.into_primitive(), weight.into_primitive(), bias.into_primitive());
     let state = saved.map(|(x, weight, bias)| (x, weight, bias, relu.then(|| out.clone()), background));
-    finish(prep, state, out)
+    (finish(prep, state, out), background)
 }
 
 /// The four gradient steps of a dense layer's backward pass, as a family of kernels provides
@@ -308,12 +308,12 @@ impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
         finish(prep, state, out)
     }
 
-    fn dense(
+    fn dense_with_background(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         relu: bool,
-    ) -> FloatTensor<Self> {
+    ) -> (FloatTensor<Self>, Option<f32>) {
         record_dense::<_, B, C>(
             DenseBackward::<CpuDense>::new(),
             (x, weight, bias),

@@ -2373,6 +2373,7 @@ impl<B: GpuKernels, C: CheckpointStrategy> GpuKernels for Autodiff<B, C> {
             relu,
             |x, weight, bias| (B::dense(x, weight, bias, relu), None),
         )
+        .0
     }
 
     fn conv_same(
