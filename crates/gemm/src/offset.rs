@@ -106,9 +106,13 @@ pub fn offset_product_with(
     });
 }
 
-/// Parts per thread, claimed as threads come free: the groups' unions differ in length (a
-/// digit's strokes), so equal counts of groups are not equal work.
-const PARTS_PER_THREAD: usize = 8;
+/// Parts per thread: one, a half of the groups each on two threads. The groups' unions differ in
+/// length (a digit's strokes), but halves of 16 or more groups come out near equal, and a
+/// thread's half of a weight gradient is then the half of the weights its SGD step updates
+/// (which splits every tensor in halves) and a forward pass's half the rows its gather wrote.
+/// Eight parts per thread, claimed as threads came free, scattered them over both cores' caches:
+/// CLI FCN +4%, page FCN +9% with one (BENCHMARKS.md, issue 11).
+const PARTS_PER_THREAD: usize = 1;
 
 /// One call's operands, shared by its parts.
 struct Job<'a> {
