@@ -88,12 +88,13 @@ pub fn offset_product_with(
         out: out.as_mut_ptr().cast::<f32>(),
     };
     let groups = rows.div_ceil(GROUP);
-    // Each part a run of whole groups.
-    let parts = if threads > 1 {
-        (threads * PARTS_PER_THREAD).min(groups)
-    } else {
-        1
-    };
+    // One part per thread, a run of whole groups. The groups' unions differ in length (a
+    // digit's strokes), but halves of 16 or more groups come out near equal, and a thread's half
+    // of a weight gradient is then the half of the weights its SGD step updates (which splits
+    // every tensor in halves) and a forward pass's half the rows its gather wrote. Eight parts
+    // per thread, claimed as threads came free, scattered them over both cores' caches: CLI FCN
+    // +4%, page FCN +9% with one (BENCHMARKS.md, issue 11).
+    let parts = threads.clamp(1, groups.max(1));
     if parts <= 1 {
         // Safety: the asserts above; the groups are the whole output.
         unsafe { run(kernel, &job, 0..groups) };
@@ -105,14 +106,6 @@ pub fn offset_product_with(
         unsafe { run(kernel, &job, index * per..((index + 1) * per).min(groups)) };
     });
 }
-
-/// Parts per thread: one, a half of the groups each on two threads. The groups' unions differ in
-/// length (a digit's strokes), but halves of 16 or more groups come out near equal, and a
-/// thread's half of a weight gradient is then the half of the weights its SGD step updates
-/// (which splits every tensor in halves) and a forward pass's half the rows its gather wrote.
-/// Eight parts per thread, claimed as threads came free, scattered them over both cores' caches:
-/// CLI FCN +4%, page FCN +9% with one (BENCHMARKS.md, issue 11).
-const PARTS_PER_THREAD: usize = 1;
 
 /// One call's operands, shared by its parts.
 struct Job<'a> {
