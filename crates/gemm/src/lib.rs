@@ -226,7 +226,17 @@ unsafe fn gemm_panels<E: Element>(
     let mut jc = cols.start;
     while jc < cols.end {
         let jend = (jc + nc).min(cols.end);
-        unsafe { rhs_panels(rhs, jc..jend, k, nr, rows.len() <= mc, rhs_buffer, &mut rhs_list) };
+        unsafe {
+            rhs_panels(
+                rhs,
+                jc..jend,
+                k,
+                nr,
+                rhs_in_place(rows.len(), mc, mr),
+                rhs_buffer,
+                &mut rhs_list,
+            )
+        };
         let mut ic = rows.start;
         while ic < rows.end {
             let iend = (ic + mc).min(rows.end);
@@ -270,7 +280,22 @@ unsafe fn gemm_panels<E: Element>(
     }
 }
 
-/// Splits the destination among threads along its longer side, in whole register tiles.
+/// Whether a row-major right operand is read in place by `rows` rows of the destination rather
+/// than packed. A panel read in place has its `k` rows a matrix row apart: 1 KB for a 256-wide
+/// layer, which puts them all on a few of L1's sets, so each row tile after the first reads the
+/// panel again from L2. Natively that costs more than a copy once a few row tiles read it (the
+/// FCN's 256-wide products 10% faster on one thread, the CLI's FCN 2% on two); in the page the
+/// copy costs more than the misses (its FCN measured slower packed), so there the panel is
+/// packed only when more than one block of rows reads it.
+fn rhs_in_place(rows: usize, mc: usize, mr: usize) -> bool {
+    const NATIVE_MAX_ROW_TILES: usize = 4;
+    rows <= mc && (cfg!(target_arch = "wasm32") || rows.div_ceil(mr) <= NATIVE_MAX_ROW_TILES)
+}
+
+/// Splits the destination among threads in whole register tiles: along its longer side, unless
+/// only the right operand is transposed while packing (column-major). Then along the columns,
+/// so that each thread transposes only its own columns' share of it, where cut by rows each part
+/// transposed all of it again (the MLP's input gradients, `dXᵀ = W·dYᵀ`).
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_real<E: Element>(
     micro: Micro<E>,
@@ -309,7 +334,13 @@ unsafe fn gemm_real<E: Element>(
         unsafe { gemm_block(micro, k, 0..m, 0..n, dst, lhs, rhs, scale) };
         return;
     }
-    let split_rows = m >= n;
+    let rhs_transposed = rhs.cs != 1;
+    let lhs_transposed = lhs.cs != 1 && lhs.rs != 1;
+    let split_rows = if rhs_transposed && !lhs_transposed && n.div_ceil(micro.nr) >= threads {
+        false
+    } else {
+        m >= n
+    };
     let (len, unit) = if split_rows { (m, micro.mr) } else { (n, micro.nr) };
     let per = len.div_ceil(threads * threads::PARTS_PER_THREAD).div_ceil(unit) * unit;
     let part = |index: usize| {

@@ -65,21 +65,21 @@ pub(crate) unsafe fn lhs_panels<E: Element>(
     }
 }
 
-/// The right panels of columns `cols`: read in place from a row-major matrix when whole and read
-/// by one block of rows only (`once`), otherwise packed `[k][nr]` (zero-padded) into `store`,
-/// where a panel re-read by many row blocks stays contiguous in cache. Column-major matrices are
-/// transposed in blocks that stay in L1.
+/// The right panels of columns `cols`: read in place from a row-major matrix when whole and the
+/// caller allows it (`in_place_ok`: few row tiles read each panel), otherwise packed `[k][nr]`
+/// (zero-padded) into `store`, where a panel re-read by many row tiles stays contiguous in cache.
+/// Column-major matrices are transposed in blocks that stay in L1.
 pub(crate) unsafe fn rhs_panels<E: Element>(
     rhs: View<E>,
     cols: core::ops::Range<usize>,
     k: usize,
     nr: usize,
-    once: bool,
+    in_place_ok: bool,
     store: &mut Vec<u64>,
     panels: &mut Vec<RhsPanel<E>>,
 ) {
     let row_major = rhs.cs == 1 && rhs.rs >= 0;
-    let in_place = once && row_major;
+    let in_place = in_place_ok && row_major;
     let count = cols.len().div_ceil(nr);
     let whole = |j: usize| cols.start + (j + 1) * nr <= cols.end;
     let packed_count = (0..count).filter(|&j| !in_place || !whole(j)).count();
