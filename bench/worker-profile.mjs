@@ -1,7 +1,7 @@
 // Where the page's CPU engine spends its time: a V8 CPU profile of the engine worker and its
 // helper workers, four seconds in the middle of a training run, taken over the DevTools protocol
-// (Playwright gives no session for workers). Prints each worker's top functions by self time and
-// writes /tmp/worker-N.cpuprofile (loadable in Chromium's DevTools).
+// (Playwright gives no session for workers). Prints each worker's top functions by self time,
+// then all workers' CPU µs per training step by function, and writes /tmp/worker-N.cpuprofile.
 //   node --experimental-websocket bench/worker-profile.mjs      (Node 20; after trunk build --release)
 //   THREADS=0: the one-thread engine (service workers blocked); MODEL=vgg: VGG-11 x0.25, batch 128;
 //   BACKEND=webgpu: the WebGPU engine (its module is layerlab-worker-*_bg.wasm, built into
@@ -49,8 +49,15 @@ for (const w of workers) {
   sessions.push({ url: w.url, sid: r.result.sessionId });
 }
 for (const s of sessions) { await send('Profiler.enable', {}, s.sid); await send('Profiler.setSamplingInterval', { interval: 200 }, s.sid); }
+// The run's step counter, from the page's progress line: CPU time per training step, summed over
+// the workers, compares a one-thread run with a threaded one (where each function's time grows,
+// and how much is waiting).
+const stepNow = async () => Number(((await page.textContent('[data-testid=progress-detail]')) || '').match(/step (\d+)/)?.[1]);
 await Promise.all(sessions.map((s) => send('Profiler.start', {}, s.sid)));
+const firstStep = await stepNow();
 await new Promise((r) => setTimeout(r, 4000));
+const steps = (await stepNow()) - firstStep;
+const perStep = new Map();
 for (const [i, s] of sessions.entries()) {
   const r = await send('Profiler.stop', {}, s.sid);
   const prof = r.result.profile;
@@ -64,5 +71,12 @@ for (const [i, s] of sessions.entries()) {
   console.log(`--- ${s.url.slice(-50)}: ${total} samples`);
   [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 22).forEach(([n, c]) => console.log((100 * c / total).toFixed(1).padStart(5), n.slice(0, 110)));
   fs.writeFileSync(`/tmp/worker-${i}.cpuprofile`, JSON.stringify(prof));
+  const usPerSample = (prof.endTime - prof.startTime) / total;
+  for (const [n, c] of self) perStep.set(n, (perStep.get(n) || 0) + (c * usPerSample) / steps);
+}
+if (steps > 0) {
+  const sum = [...perStep.values()].reduce((a, b) => a + b, 0);
+  console.log(`--- all workers: ${steps} steps in the window, CPU µs per step ${sum.toFixed(0)}`);
+  [...perStep.entries()].sort((a, b) => b[1] - a[1]).slice(0, 30).forEach(([n, v]) => console.log(v.toFixed(0).padStart(6), n.slice(0, 110)));
 }
 ws.close(); await browser.close(); await server.close();
