@@ -293,9 +293,10 @@ fn rhs_in_place(rows: usize, mc: usize, mr: usize) -> bool {
 }
 
 /// Splits the destination among threads in whole register tiles: along its longer side, unless
-/// only the right operand is transposed while packing (column-major). Then along the columns,
-/// so that each thread transposes only its own columns' share of it, where cut by rows each part
-/// transposed all of it again (the MLP's input gradients, `dXᵀ = W·dYᵀ`).
+/// the right operand is transposed while packing (column-major) and the left one read in place.
+/// Then along the columns, so that each thread transposes only its own columns' share of it,
+/// where cut by rows each part transposed all of it again (the MLP's input gradients,
+/// `dXᵀ = W·dYᵀ`).
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_real<E: Element>(
     micro: Micro<E>,
@@ -334,9 +335,10 @@ unsafe fn gemm_real<E: Element>(
         unsafe { gemm_block(micro, k, 0..m, 0..n, dst, lhs, rhs, scale) };
         return;
     }
+    // As `rhs_panels` and `lhs_panels` decide.
     let rhs_transposed = rhs.cs != 1;
-    let lhs_transposed = lhs.cs != 1 && lhs.rs != 1;
-    let split_rows = if rhs_transposed && !lhs_transposed && n.div_ceil(micro.nr) >= threads {
+    let lhs_packed = !((lhs.cs == 1 && lhs.rs >= 0) || (lhs.rs == 1 && lhs.cs >= 0));
+    let split_rows = if rhs_transposed && !lhs_packed && n.div_ceil(micro.nr) >= threads {
         false
     } else {
         m >= n
