@@ -18,7 +18,8 @@ const WINDOWS = Number(process.env.WINDOWS || 3);
 const WINDOW_MS = Number(process.env.WINDOW_MS || 3000);
 const servers = await Promise.all(builds.map(([, dist]) => serve(dist)));
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-background-networking'] });
-const config = 'model=fcn&depth=3&width=256&batch-size=128&lr=0.01&epochs=20&train-limit=60000&test-limit=500&checkpoints=0,20';
+const BATCH = 128;
+const config = `model=fcn&depth=3&width=256&batch-size=${BATCH}&lr=0.01&epochs=20&train-limit=60000&test-limit=500&checkpoints=0,20`;
 const rates = builds.map(() => []);
 for (let round = 0; round < ROUNDS; round++) {
   for (const [i, [name]] of builds.entries()) {
@@ -33,7 +34,7 @@ for (let round = 0; round < ROUNDS; round++) {
       const [s0, t0] = [await step(), Date.now()];
       await page.waitForTimeout(WINDOW_MS);
       const [s1, t1] = [await step(), Date.now()];
-      windows.push(Math.round(((s1 - s0) * 128) / ((t1 - t0) / 1000)));
+      windows.push(Math.round(((s1 - s0) * BATCH) / ((t1 - t0) / 1000)));
     }
     rates[i].push(...windows);
     console.log(`round ${round + 1}, build ${name} (${threads} threads): ${windows.join(' ')} samples/s`);

@@ -29,7 +29,7 @@ pub use dot::MIN_K as DOT_MIN_K;
 pub use kernels::{Kernel, best_f32};
 use kernels::{LhsPanel, Micro, RhsPanel, micro_f32, micro_scalar};
 pub use offset::{GROUP as OFFSET_GROUP, Offsets, offset_product, offset_product_with};
-use pack::{lhs_panels, rhs_panels};
+use pack::{lhs_panels, lhs_reads_in_place, rhs_is_row_major, rhs_panels};
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
 pub use threads::serve_as_helper;
 pub use threads::threads_for;
@@ -335,10 +335,8 @@ unsafe fn gemm_real<E: Element>(
         unsafe { gemm_block(micro, k, 0..m, 0..n, dst, lhs, rhs, scale) };
         return;
     }
-    // As `rhs_panels` and `lhs_panels` decide.
-    let rhs_transposed = rhs.cs != 1;
-    let lhs_packed = !((lhs.cs == 1 && lhs.rs >= 0) || (lhs.rs == 1 && lhs.cs >= 0));
-    let split_rows = if rhs_transposed && !lhs_packed && n.div_ceil(micro.nr) >= threads {
+    let rhs_transposed = !rhs_is_row_major(&rhs);
+    let split_rows = if rhs_transposed && lhs_reads_in_place(&lhs) && n.div_ceil(micro.nr) >= threads {
         false
     } else {
         m >= n

@@ -16,6 +16,18 @@ pub(crate) fn scratch<E: Element>(store: &mut Vec<u64>, len: usize) -> &mut [E] 
     unsafe { core::slice::from_raw_parts_mut(store.as_mut_ptr() as *mut E, len) }
 }
 
+/// Whether [`lhs_panels`] reads a left operand in place (row- or column-major, non-negative
+/// strides) rather than packing it.
+pub(crate) fn lhs_reads_in_place<E>(lhs: &View<E>) -> bool {
+    (lhs.cs == 1 && lhs.rs >= 0) || (lhs.rs == 1 && lhs.cs >= 0)
+}
+
+/// Whether a right operand is row-major, the layout [`rhs_panels`] can read in place or copy row
+/// by row; any other is transposed while packing.
+pub(crate) fn rhs_is_row_major<E>(rhs: &View<E>) -> bool {
+    rhs.cs == 1 && rhs.rs >= 0
+}
+
 /// The left panels of rows `rows`: read in place when the matrix is row- or column-major with
 /// non-negative strides and the panel is whole, otherwise packed `[k][mr]` (zero-padded) into
 /// `store`.
@@ -27,7 +39,7 @@ pub(crate) unsafe fn lhs_panels<E: Element>(
     store: &mut Vec<u64>,
     panels: &mut Vec<LhsPanel<E>>,
 ) {
-    let in_place = (lhs.cs == 1 && lhs.rs >= 0) || (lhs.rs == 1 && lhs.cs >= 0);
+    let in_place = lhs_reads_in_place(&lhs);
     let count = rows.len().div_ceil(mr);
     let whole = |i: usize| rows.start + (i + 1) * mr <= rows.end;
     let packed_count = (0..count).filter(|&i| !in_place || !whole(i)).count();
@@ -78,7 +90,7 @@ pub(crate) unsafe fn rhs_panels<E: Element>(
     store: &mut Vec<u64>,
     panels: &mut Vec<RhsPanel<E>>,
 ) {
-    let row_major = rhs.cs == 1 && rhs.rs >= 0;
+    let row_major = rhs_is_row_major(&rhs);
     let in_place = in_place_ok && row_major;
     let count = cols.len().div_ceil(nr);
     let whole = |j: usize| cols.start + (j + 1) * nr <= cols.end;
