@@ -28,7 +28,7 @@ mod threads;
 pub use dot::MIN_K as DOT_MIN_K;
 pub use kernels::{Kernel, best_f32};
 use kernels::{LhsPanel, Micro, RhsPanel, micro_f32, micro_scalar};
-pub use offset::{GROUP as OFFSET_GROUP, Offsets, offset_product, offset_product_with};
+pub use offset::{GROUP as OFFSET_GROUP, Offsets, offset_product, offset_product_then, offset_product_with};
 use pack::{lhs_panels, lhs_reads_in_place, rhs_is_row_major, rhs_panels};
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
 pub use threads::serve_as_helper;
@@ -38,7 +38,13 @@ pub use threads::threads_for;
 pub use threads::{available_threads, for_each_part};
 
 use core::any::TypeId;
-use core::ops::{Add, Mul};
+use core::ops::{Add, Mul, Range};
+
+/// Work on a finished block of a product's destination, `(rows, columns)` in the caller's
+/// coordinates, run by the thread that computed the block, right after it (while the block is
+/// in that core's cache): each element of the destination is in exactly one block, and every
+/// element of a block holds its final sum. An optimizer step folded into a weight gradient.
+pub type Finish<'a> = &'a (dyn Fn(Range<usize>, Range<usize>) + Sync);
 
 pub use half::f16;
 
@@ -308,6 +314,7 @@ unsafe fn gemm_real<E: Element>(
     rhs: View<E>,
     scale: Scale<E>,
     threads: usize,
+    finish: Option<Finish>,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -326,13 +333,21 @@ unsafe fn gemm_real<E: Element>(
         let tiles = m.div_ceil(micro.mr) * micro.mr * n.div_ceil(micro.nr) * micro.nr * k;
         tiles + micro.pack_cost * (rhs_pack + lhs_pack)
     };
-    let (m, n, lhs, rhs, dst) = if cost(&rhs.transposed(), &lhs.transposed(), n, m) < cost(&lhs, &rhs, m, n) {
+    let transposed = cost(&rhs.transposed(), &lhs.transposed(), n, m) < cost(&lhs, &rhs, m, n);
+    let (m, n, lhs, rhs, dst) = if transposed {
         (n, m, rhs.transposed(), lhs.transposed(), dst.transposed())
     } else {
         (m, n, lhs, rhs, dst)
     };
+    // A block's rows and columns as the caller named them.
+    let finish_block = |rows: Range<usize>, cols: Range<usize>| match finish {
+        Some(finish) if transposed => finish(cols, rows),
+        Some(finish) => finish(rows, cols),
+        None => {}
+    };
     if threads <= 1 {
         unsafe { gemm_block(micro, k, 0..m, 0..n, dst, lhs, rhs, scale) };
+        finish_block(0..m, 0..n);
         return;
     }
     let rhs_transposed = !rhs_is_row_major(&rhs);
@@ -347,7 +362,8 @@ unsafe fn gemm_real<E: Element>(
         let range = index * per..((index + 1) * per).min(len);
         let (rows, cols) = if split_rows { (range, 0..n) } else { (0..m, range) };
         // Safety: the parts are disjoint blocks of the destination.
-        unsafe { gemm_block(micro, k, rows, cols, dst, lhs, rhs, scale) };
+        unsafe { gemm_block(micro, k, rows.clone(), cols.clone(), dst, lhs, rhs, scale) };
+        finish_block(rows, cols);
     };
     for_each_part(len.div_ceil(per), part);
 }
@@ -364,6 +380,7 @@ unsafe fn gemm_f32(
     rhs: View<f32>,
     scale: Scale<f32>,
     threads: usize,
+    finish: Option<Finish>,
 ) {
     if dot::applies(k, lhs.cs, rhs.rs) {
         // Split the longer side among threads: dstᵀ = rhsᵀ·lhsᵀ is the same dot products.
@@ -373,8 +390,12 @@ unsafe fn gemm_f32(
         } else {
             unsafe { dot::gemm(kernel, m, n, k, dst, lhs, rhs, scale, threads) };
         }
+        // The dot products' parts have no hook: the whole destination, once it is done.
+        if let Some(finish) = finish {
+            finish(0..m, 0..n);
+        }
     } else {
-        unsafe { gemm_real(micro_f32(kernel), m, n, k, dst, lhs, rhs, scale, threads) };
+        unsafe { gemm_real(micro_f32(kernel), m, n, k, dst, lhs, rhs, scale, threads, finish) };
     }
 }
 
@@ -448,7 +469,7 @@ pub unsafe fn gemm<T: 'static>(
     }
     if id == TypeId::of::<f32>() {
         let (dst, lhs, rhs, scale) = operands!(f32);
-        unsafe { gemm_f32(best_f32(), m, n, k, dst, lhs, rhs, scale, threads) }
+        unsafe { gemm_f32(best_f32(), m, n, k, dst, lhs, rhs, scale, threads, None) }
     } else if id == TypeId::of::<f64>() {
         let (dst, lhs, rhs, scale) = operands!(f64);
         let micro = Micro {
@@ -457,7 +478,7 @@ pub unsafe fn gemm<T: 'static>(
             pack_cost: 4,
             run: micro_scalar::<f64, 4, 4>,
         };
-        unsafe { gemm_real(micro, m, n, k, dst, lhs, rhs, scale, threads) }
+        unsafe { gemm_real(micro, m, n, k, dst, lhs, rhs, scale, threads, None) }
     } else if id == TypeId::of::<f16>() {
         let (dst, lhs, rhs, scale) = operands!(f16);
         unsafe { gemm_f16(m, n, k, dst, lhs, rhs, scale, threads) }
@@ -516,6 +537,7 @@ unsafe fn gemm_f16(
                 beta: 1.0,
             },
             threads,
+            None,
         );
     }
     let scale = Scale {
@@ -534,6 +556,51 @@ unsafe fn gemm_f16(
             unsafe { scale.store(&mut v, out[r * n + c]) };
             unsafe { *at = f16::from_f32(v) };
         }
+    }
+}
+
+/// `dst := lhs × rhs` in f32 (every element stored, none read: the destination may be
+/// uninitialised), each operand given as (pointer, row stride, column stride), then `finish` on
+/// each finished block of the destination by the thread that computed it ([`Finish`]).
+///
+/// # Safety
+/// As [`gemm`]; `finish` must touch only its block of the destination.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm_f32_then(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: (*mut f32, isize, isize),
+    lhs: (*const f32, isize, isize),
+    rhs: (*const f32, isize, isize),
+    parallelism: Parallelism,
+    finish: Finish,
+) {
+    let view = |(ptr, rs, cs): (*const f32, isize, isize)| View { ptr, rs, cs };
+    let dst = ViewMut {
+        ptr: dst.0,
+        rs: dst.1,
+        cs: dst.2,
+    };
+    let scale = Scale {
+        read_dst: false,
+        alpha: 0.0,
+        beta: 1.0,
+    };
+    let threads = threads_for(m, n, k, parallelism);
+    unsafe {
+        gemm_f32(
+            best_f32(),
+            m,
+            n,
+            k,
+            dst,
+            view(lhs),
+            view(rhs),
+            scale,
+            threads,
+            Some(finish),
+        )
     }
 }
 
@@ -559,6 +626,7 @@ pub unsafe fn gemm_f32_with(
     rhs_rs: isize,
     alpha: f32,
     beta: f32,
+    finish: Option<Finish>,
 ) {
     unsafe {
         gemm_f32(
@@ -587,6 +655,7 @@ pub unsafe fn gemm_f32_with(
                 beta,
             },
             threads,
+            finish,
         )
     }
 }

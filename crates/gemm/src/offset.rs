@@ -15,7 +15,7 @@
 //! group's union, in increasing order. Vector lanes run along `j`. The sums differ from the
 //! dense product's by rounding only.
 
-use crate::Kernel;
+use crate::{Finish, Kernel};
 use core::mem::MaybeUninit;
 
 /// Rows per group: the definition's, on every target (the tiles are this many rows high).
@@ -46,6 +46,19 @@ impl Offsets<'_> {
 /// # Panics
 /// If the lengths disagree.
 pub fn offset_product(x: Offsets, column_sums: &[f32], rhs: &[f32], n: usize, out: &mut [MaybeUninit<f32>]) {
+    offset_product_then(x, column_sums, rhs, n, out, None)
+}
+
+/// [`offset_product`], then `finish` on each finished block of rows of `out`, by the thread
+/// that computed it (see [`Finish`]).
+pub fn offset_product_then(
+    x: Offsets,
+    column_sums: &[f32],
+    rhs: &[f32],
+    n: usize,
+    out: &mut [MaybeUninit<f32>],
+    finish: Option<Finish>,
+) {
     // About the dense product's work decides the fork (the union is not known yet).
     let work = x.rows.saturating_mul(x.depth).saturating_mul(n) / 2;
     let threads = if work >= crate::threads::PARALLEL_MIN_MULADDS {
@@ -53,13 +66,14 @@ pub fn offset_product(x: Offsets, column_sums: &[f32], rhs: &[f32], n: usize, ou
     } else {
         1
     };
-    offset_product_with(crate::best_f32(), x, column_sums, rhs, n, out, threads)
+    offset_product_with(crate::best_f32(), x, column_sums, rhs, n, out, threads, finish)
 }
 
 /// [`offset_product`] with a chosen kernel, cut for `threads` threads whatever its size (the
 /// parts go to whichever threads the pool has): for tests that check every kernel and every
 /// split gives the same bits, as `gemm_f32_with` for the dense product.
 #[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
 pub fn offset_product_with(
     kernel: Kernel,
     x: Offsets,
@@ -68,6 +82,7 @@ pub fn offset_product_with(
     n: usize,
     out: &mut [MaybeUninit<f32>],
     threads: usize,
+    finish: Option<Finish>,
 ) {
     let (rows, depth) = (x.rows, x.depth);
     assert_eq!(out.len(), rows * n);
@@ -95,15 +110,24 @@ pub fn offset_product_with(
     // per thread, claimed as threads came free, scattered them over both cores' caches: CLI FCN
     // +4%, page FCN +9% with one (BENCHMARKS.md, issue 11).
     let parts = threads.clamp(1, groups.max(1));
+    // Groups `groups` computed: their rows finished.
+    let done = |groups: core::ops::Range<usize>| {
+        if let Some(finish) = finish {
+            finish(groups.start * GROUP..(groups.end * GROUP).min(rows), 0..n);
+        }
+    };
     if parts <= 1 {
         // Safety: the asserts above; the groups are the whole output.
         unsafe { run(kernel, &job, 0..groups) };
+        done(0..groups);
         return;
     }
     let per = groups.div_ceil(parts);
     crate::for_each_part(groups.div_ceil(per), |index| {
+        let mine = index * per..((index + 1) * per).min(groups);
         // Safety: as above; the parts are disjoint row ranges of the output.
-        unsafe { run(kernel, &job, index * per..((index + 1) * per).min(groups)) };
+        unsafe { run(kernel, &job, mine.clone()) };
+        done(mine);
     });
 }
 

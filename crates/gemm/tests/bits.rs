@@ -4,7 +4,9 @@
 mod common;
 
 use common::{Stream, kernels};
+use core::ops::Range;
 use gemm::{Parallelism, gemm, gemm_f32_with};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 /// A matrix stored row- or column-major, optionally with padding between lines.
 struct Strided {
@@ -113,6 +115,20 @@ fn every_kernel_and_split_equals_the_strict_order_sum() {
         for kernel in kernels() {
             for threads in [1, 2, 3] {
                 let mut got = start.data.clone();
+                // The finishing hook sees each element once, in its final value.
+                let seen: Vec<AtomicU32> = (0..m * n).map(|_| AtomicU32::new(0)).collect();
+                let times: Vec<AtomicU32> = (0..m * n).map(|_| AtomicU32::new(0)).collect();
+                let dst = got.as_ptr() as usize;
+                let (rs, cs) = (start.rs, start.cs);
+                let finish = |rows: Range<usize>, cols: Range<usize>| {
+                    for r in rows {
+                        for c in cols.clone() {
+                            let at = (dst as *const f32).wrapping_offset(r as isize * rs + c as isize * cs);
+                            seen[r * n + c].store(unsafe { *at }.to_bits(), Relaxed);
+                            times[r * n + c].fetch_add(1, Relaxed);
+                        }
+                    }
+                };
                 unsafe {
                     gemm_f32_with(
                         kernel,
@@ -132,8 +148,24 @@ fn every_kernel_and_split_equals_the_strict_order_sum() {
                         rhs.rs,
                         alpha,
                         beta,
+                        Some(&finish),
                     )
                 };
+                for r in 0..m {
+                    for c in 0..n {
+                        let want = want.data[(r as isize * rs + c as isize * cs) as usize].to_bits();
+                        assert_eq!(
+                            times[r * n + c].load(Relaxed),
+                            1,
+                            "case {case}: ({r}, {c}) finished once"
+                        );
+                        assert_eq!(
+                            seen[r * n + c].load(Relaxed),
+                            want,
+                            "case {case}: ({r}, {c}) final when finished"
+                        );
+                    }
+                }
                 let same = got
                     .iter()
                     .zip(&want.data)

@@ -6,7 +6,9 @@ mod common;
 
 use common::{Stream, kernels};
 use core::mem::MaybeUninit;
+use core::ops::Range;
 use gemm::{Kernel, OFFSET_GROUP, Offsets, offset_product, offset_product_with};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 /// `len` values, about `share` percent of them `base`.
 fn mostly(s: &mut Stream, len: usize, base: f32, share: usize) -> Vec<f32> {
@@ -18,8 +20,30 @@ fn mostly(s: &mut Stream, len: usize, base: f32, share: usize) -> Vec<f32> {
 fn product(kernel: Kernel, x: Offsets, sums: &[f32], rhs: &[f32], n: usize, threads: usize) -> Vec<u32> {
     // Filled with NaN first: every element must be written.
     let mut out = vec![MaybeUninit::new(f32::NAN); x.rows * n];
-    offset_product_with(kernel, x, sums, rhs, n, &mut out, threads);
-    out.iter().map(|v| unsafe { v.assume_init() }.to_bits()).collect()
+    // The finishing hook sees each element once, in its final value.
+    let seen: Vec<AtomicU32> = (0..x.rows * n).map(|_| AtomicU32::new(0)).collect();
+    let times: Vec<AtomicU32> = (0..x.rows * n).map(|_| AtomicU32::new(0)).collect();
+    let dst = out.as_ptr() as usize;
+    let finish = |rows: Range<usize>, cols: Range<usize>| {
+        for r in rows {
+            for c in cols.clone() {
+                let v = unsafe { *(dst as *const f32).add(r * n + c) };
+                seen[r * n + c].store(v.to_bits(), Relaxed);
+                times[r * n + c].fetch_add(1, Relaxed);
+            }
+        }
+    };
+    offset_product_with(kernel, x, sums, rhs, n, &mut out, threads, Some(&finish));
+    let out: Vec<u32> = out.iter().map(|v| unsafe { v.assume_init() }.to_bits()).collect();
+    assert!(
+        times.iter().all(|t| t.load(Relaxed) == 1),
+        "every element finished once"
+    );
+    assert!(
+        seen.iter().zip(&out).all(|(s, o)| s.load(Relaxed) == *o),
+        "final when finished"
+    );
+    out
 }
 
 /// The definition, element by element.

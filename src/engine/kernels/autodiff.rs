@@ -205,11 +205,11 @@ impl<B: CpuKernels> DenseGradients<B> for CpuDense {
     fn weight_grad(
         x: FloatTensor<B>,
         grad: FloatTensor<B>,
-        _weight: FloatTensor<B>,
+        weight: FloatTensor<B>,
         bias_grad: FloatTensor<B>,
         background: Option<f32>,
     ) -> FloatTensor<B> {
-        B::dense_weight_grad(x, grad, bias_grad, background)
+        B::dense_weight_grad(x, grad, weight, bias_grad, background)
     }
 }
 

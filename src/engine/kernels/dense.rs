@@ -237,6 +237,93 @@ pub fn weight_grad(
     }
 }
 
+/// [`weight_grad`] with an SGD step of the weights `theta` folded in, `buffer` their momentum:
+/// each block of the gradient, as the thread that summed it finishes it, becomes
+/// `b ← momentum·b + (g + decay·θ)` (no decay term when `decay` is 0), `θ − lr·b`, with the
+/// roundings of the SGD pass (`CpuKernels::sgd_step`). Returns the new weights, `[inputs,
+/// outputs]`; `buffer` is updated in place.
+pub fn weight_grad_stepped(
+    (x, grad, bias_grad): (&[f32], &[f32], &[f32]),
+    (batch, outputs): (usize, usize),
+    background: Option<f32>,
+    theta: &[f32],
+    buffer: &mut [f32],
+    [momentum, decay, lr]: [f32; 3],
+) -> Vec<f32> {
+    let inputs = x.len() / batch.max(1);
+    let len = inputs * outputs;
+    assert!(x.len() == batch * inputs && grad.len() == batch * outputs && bias_grad.len() == outputs);
+    assert!(theta.len() == len && buffer.len() == len);
+    let mut out = Vec::<f32>::with_capacity(len);
+    // Raw addresses for the finishing closure, which runs on every thread: each block touches
+    // only its own elements of `out` and `buffer`.
+    let (out_at, buffer_at) = (out.as_mut_ptr() as usize, buffer.as_mut_ptr() as usize);
+    let finish = |rows: std::ops::Range<usize>, cols: std::ops::Range<usize>| {
+        for row in rows {
+            let span = row * outputs + cols.start..row * outputs + cols.end;
+            // Safety: the product has written this block of `out` (its final sums), and no
+            // other block shares an element with it.
+            let (g, b) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut((out_at as *mut f32).add(span.start), span.len()),
+                    std::slice::from_raw_parts_mut((buffer_at as *mut f32).add(span.start), span.len()),
+                )
+            };
+            let t = &theta[span];
+            // The decay test outside the loop, so that each loop is plain lanes.
+            if decay > 0.0 {
+                for ((g, b), t) in g.iter_mut().zip(b.iter_mut()).zip(t) {
+                    *b = *b * momentum + (*g + *t * decay);
+                    *g = *t - *b * lr;
+                }
+            } else {
+                for ((g, b), t) in g.iter_mut().zip(b.iter_mut()).zip(t) {
+                    *b = *b * momentum + *g;
+                    *g = *t - *b * lr;
+                }
+            }
+        }
+    };
+    match background {
+        Some(base) => {
+            // xᵀ: each input down the batch.
+            let rows = gemm::Offsets {
+                x,
+                rows: inputs,
+                depth: batch,
+                rs: 1,
+                cs: inputs,
+                base,
+            };
+            gemm::offset_product_then(
+                rows,
+                bias_grad,
+                grad,
+                outputs,
+                &mut out.spare_capacity_mut()[..len],
+                Some(&finish),
+            );
+        }
+        // Safety: the views address `[inputs, batch]` and `[batch, outputs]`; `out` has room for
+        // all `len` values.
+        None => unsafe {
+            gemm::gemm_f32_then(
+                inputs,
+                outputs,
+                batch,
+                (out.as_mut_ptr(), outputs as isize, 1),
+                (x.as_ptr(), 1, inputs as isize),
+                (grad.as_ptr(), outputs as isize, 1),
+                Parallelism::Rayon(0),
+                &finish,
+            )
+        },
+    }
+    // Safety: the product wrote every element, and the finish stepped each once.
+    unsafe { out.set_len(len) };
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

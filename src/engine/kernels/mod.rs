@@ -17,6 +17,7 @@ mod autodiff;
 pub mod check;
 pub mod conv;
 pub mod dense;
+pub(crate) mod folded_sgd;
 #[cfg(feature = "webgpu")]
 pub mod gpu;
 pub mod pool;
@@ -122,9 +123,12 @@ pub trait CpuKernels: Backend {
 
     /// `xᵀ × grad`; `bias_grad` is `grad`'s rows summed ([`Self::dense_bias_grad`]) and
     /// `background` what [`Self::dense_with_background`] found in `x`, for kernels that use them.
+    /// `xᵀ × grad` for `weight` (`[inputs, outputs]`); where an SGD step of `weight` is folded
+    /// into the backward pass ([`folded_sgd`], burn-flex), that step taken: `weight`'s new value.
     fn dense_weight_grad(
         x: FloatTensor<Self>,
         grad: FloatTensor<Self>,
+        _weight: FloatTensor<Self>,
         _bias_grad: FloatTensor<Self>,
         _background: Option<f32>,
     ) -> FloatTensor<Self> {
@@ -617,16 +621,17 @@ impl CpuKernels for Flex {
     fn dense_weight_grad(
         x: FlexTensor,
         grad: FlexTensor,
+        weight: FlexTensor,
         bias_grad: FlexTensor,
         background: Option<f32>,
     ) -> FlexTensor {
         let (xd, gd) = (dims(&x), dims(&grad));
         let (x, grad, bias_grad) = (contiguous(x), contiguous(grad), contiguous(bias_grad));
         let sizes = (gd[0], gd[1]);
-        tensor(
-            dense::weight_grad(values(&x), values(&grad), values(&bias_grad), sizes, background),
-            vec![xd[1], gd[1]],
-        )
+        let operands = (values(&x), values(&grad), values(&bias_grad));
+        let out = folded_sgd::claim(&weight, operands, sizes, background)
+            .unwrap_or_else(|| dense::weight_grad(operands.0, operands.1, operands.2, sizes, background));
+        tensor(out, vec![xd[1], gd[1]])
     }
 
     fn dense_bias_grad(grad: FlexTensor) -> FlexTensor {

@@ -51,6 +51,57 @@ impl Optimizer {
         }
     }
 
+    /// The backward pass from `objective` (the training step's loss, on the autodiff graph over
+    /// `params`), then [`Self::step`]. On the CPU, SGD with momentum has each dense weight's
+    /// step taken inside the backward pass, as its gradient is summed
+    /// (`kernels::folded_sgd`): the same rule and roundings, without a pass over the weights,
+    /// their gradients and momentum buffers after it.
+    /// Returns how many steps the backward pass took.
+    pub fn backward_step(
+        &mut self,
+        objective: Tensor<1>,
+        params: &mut [Tensor<1>],
+        specs: &[TensorSpec],
+        lr: f64,
+    ) -> usize {
+        let folding = self.kind == OptimizerKind::Sgd
+            && self.momentum > 0.0
+            && params.first().is_some_and(|p| kernels::on_cpu(&p.device()));
+        // Nothing stays armed from a backward pass that never finished (a panic unwound it).
+        drop(kernels::folded_sgd::disarm());
+        if folding {
+            for (i, spec) in specs.iter().enumerate() {
+                let Slot::Momentum(buffer) = std::mem::replace(&mut self.slots[i], Slot::Empty) else {
+                    continue;
+                };
+                let decay = if spec.role.decays() {
+                    self.weight_decay
+                } else {
+                    0.0
+                };
+                // As `sgd_update` rounds them.
+                let scalars = [self.momentum as f32, decay as f32, lr as f32];
+                if let Some(buffer) = kernels::folded_sgd::arm(i, &params[i], buffer, scalars) {
+                    self.slots[i] = Slot::Momentum(buffer);
+                }
+            }
+        }
+        let mut grads = objective.backward();
+        let mut folded = 0;
+        for (i, buffer, taken) in kernels::folded_sgd::disarm() {
+            self.slots[i] = Slot::Momentum(buffer);
+            if taken {
+                folded += 1;
+                // The weight's registered gradient is its new value.
+                if let Some(value) = params[i].grad_remove(&mut grads) {
+                    params[i] = value.autodiff().require_grad();
+                }
+            }
+        }
+        self.step(params, specs, &mut grads, lr);
+        folded
+    }
+
     /// Updates every trainable tensor of `params` (autodiff leaves) from `grads`.
     pub fn step(&mut self, params: &mut [Tensor<1>], specs: &[TensorSpec], grads: &mut Gradients, lr: f64) {
         self.steps += 1;
@@ -160,4 +211,105 @@ pub fn sgd_update(
     let scalars = [momentum as f32, decay as f32, lr as f32];
     let (value, buffer) = kernels::sgd_step(value, grad, buffer, scalars);
     (value, keep.then_some(buffer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::kernels::cross_entropy;
+    use crate::engine::models::{Architecture, Mode, Model};
+    use crate::engine::rng::Rng;
+    use crate::engine::units::initial_weights;
+    use burn::tensor::{Device, TensorData};
+
+    /// Every tensor's bits after four SGD steps on the CPU, each step's weight updates taken
+    /// inside the backward pass (`backward_step`) or in a pass after it (`step`), and how many
+    /// updates the backward passes took.
+    fn trained(
+        model: &Model,
+        batch: usize,
+        pixels: &[f32],
+        decay: f64,
+        folded: bool,
+    ) -> (Vec<Vec<u32>>, usize) {
+        let device = Device::flex();
+        let mut params: Vec<Tensor<1>> = initial_weights(model, 3, &device)
+            .into_iter()
+            .map(|t| t.autodiff().require_grad())
+            .collect();
+        let mut optimizer = Optimizer::new(OptimizerKind::Sgd, 0.9, decay, params.len());
+        let features = pixels.len() / batch;
+        let x = Tensor::<2>::from_data(TensorData::new(pixels.to_vec(), [batch, features]), &device);
+        let labels: Vec<i64> = (0..batch).map(|i| (i % model.classes) as i64).collect();
+        let mut taken = 0;
+        for _ in 0..4 {
+            let logits = model.forward(&params, x.clone(), Mode::Train).logits; // [batch, classes]
+            let objective = cross_entropy(logits, &labels);
+            if folded {
+                taken += optimizer.backward_step(objective, &mut params, &model.tensors, 0.05);
+            } else {
+                let mut grads = objective.backward();
+                optimizer.step(&mut params, &model.tensors, &mut grads, 0.05);
+            }
+        }
+        let bits = params
+            .into_iter()
+            .map(|p| {
+                p.inner()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect()
+            })
+            .collect();
+        (bits, taken)
+    }
+
+    /// The steps taken inside the backward pass are the separate pass's, bit for bit: with and
+    /// without weight decay, on the MLP's first layer of mostly-background images (the offset
+    /// product, cut among the threads), its dense products, and a small model on one thread.
+    #[test]
+    fn steps_folded_into_the_backward_pass_are_the_same_bits() {
+        let mut rng = Rng::from_seed(5);
+        let background = (0.0 - 0.1307f32) / 0.3081;
+        // Each image's corner is background, as MNIST's are (where the scan looks).
+        let mnist_like: Vec<f32> = (0..128 * 784)
+            .map(|i| {
+                if i % 784 == 0 || rng.below(100) < 80 {
+                    background
+                } else {
+                    rng.uniform(-0.4, 2.8) as f32
+                }
+            })
+            .collect();
+        let small: Vec<f32> = (0..6 * 15).map(|_| rng.uniform(-1.0, 1.0) as f32).collect();
+        let cases = [
+            (
+                Model::new(Architecture::Fcn { depth: 3, width: 256 }, [1, 28, 28], 10),
+                128,
+                mnist_like,
+            ),
+            (
+                Model::new(Architecture::Fcn { depth: 2, width: 13 }, [1, 3, 5], 4),
+                6,
+                small,
+            ),
+        ];
+        for (model, batch, pixels) in &cases {
+            let weights = model.tensors.iter().filter(|t| t.role.decays()).count();
+            for decay in [0.0, 5e-4] {
+                let (separate, none) = trained(model, *batch, pixels, decay, false);
+                let (folded, taken) = trained(model, *batch, pixels, decay, true);
+                assert_eq!(none, 0);
+                // Every weight from the second step on (the first has no momentum buffer).
+                assert_eq!(taken, 3 * weights, "steps folded");
+                assert!(
+                    separate == folded,
+                    "decay {decay}: the folded steps changed a bit"
+                );
+            }
+        }
+    }
 }

@@ -333,8 +333,7 @@ async fn run_one<D: Driver>(
 
             let forward = model.forward(&params, x, Mode::Train);
             let loss = batch_loss(forward.logits, &labels, device).await?;
-            let mut grads = loss.objective.backward();
-            optimizer.step(&mut params, &model.tensors, &mut grads, lr);
+            optimizer.backward_step(loss.objective, &mut params, &model.tensors, lr);
             for stats in forward.batch_stats {
                 let m = BN_MOMENTUM;
                 let unbiased = stats.count as f32 / (stats.count.max(2) - 1) as f32;
