@@ -574,7 +574,7 @@ pub unsafe fn gemm_f32_then(
     lhs: (*const f32, isize, isize),
     rhs: (*const f32, isize, isize),
     parallelism: Parallelism,
-    finish: Finish,
+    finish: Option<Finish>,
 ) {
     let view = |(ptr, rs, cs): (*const f32, isize, isize)| View { ptr, rs, cs };
     let dst = ViewMut {
@@ -599,7 +599,7 @@ pub unsafe fn gemm_f32_then(
             view(rhs),
             scale,
             threads,
-            Some(finish),
+            finish,
         )
     }
 }

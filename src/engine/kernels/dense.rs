@@ -209,32 +209,12 @@ pub fn weight_grad(
     x: &[f32],
     grad: &[f32],
     bias_grad: &[f32],
-    (batch, outputs): (usize, usize),
+    sizes: (usize, usize),
     background: Option<f32>,
 ) -> Vec<f32> {
-    let inputs = x.len() / batch.max(1);
-    assert!(x.len() == batch * inputs && grad.len() == batch * outputs && bias_grad.len() == outputs);
-    if let Some(base) = background {
-        // xᵀ: each input down the batch.
-        let rows = gemm::Offsets {
-            x,
-            rows: inputs,
-            depth: batch,
-            rs: 1,
-            cs: inputs,
-            base,
-        };
-        return offset_product(rows, bias_grad, grad, outputs);
-    }
-    unsafe {
-        product(
-            inputs,
-            outputs,
-            batch,
-            (x.as_ptr(), 1, inputs as isize),
-            (grad.as_ptr(), outputs as isize, 1),
-        )
-    }
+    weight_grad_then((x, grad, bias_grad), sizes, background, |_| {
+        None::<fn(std::ops::Range<usize>, std::ops::Range<usize>)>
+    })
 }
 
 /// [`weight_grad`] with an SGD step of the weights `theta` folded in, `buffer` their momentum:
@@ -243,47 +223,67 @@ pub fn weight_grad(
 /// roundings of the SGD pass (`CpuKernels::sgd_step`). Returns the new weights, `[inputs,
 /// outputs]`; `buffer` is updated in place.
 pub fn weight_grad_stepped(
-    (x, grad, bias_grad): (&[f32], &[f32], &[f32]),
-    (batch, outputs): (usize, usize),
+    operands: (&[f32], &[f32], &[f32]),
+    sizes: (usize, usize),
     background: Option<f32>,
     theta: &[f32],
     buffer: &mut [f32],
     [momentum, decay, lr]: [f32; 3],
 ) -> Vec<f32> {
+    let outputs = sizes.1;
+    assert!(theta.len() == buffer.len() && theta.len() == outputs * (operands.0.len() / sizes.0.max(1)));
+    // A raw address for the finishing closure, which runs on every thread: each block touches
+    // only its own elements of the buffer (and of the output).
+    let buffer_at = buffer.as_mut_ptr() as usize;
+    weight_grad_then(operands, sizes, background, |out_at| {
+        Some(
+            move |rows: std::ops::Range<usize>, cols: std::ops::Range<usize>| {
+                for row in rows {
+                    let span = row * outputs + cols.start..row * outputs + cols.end;
+                    // Safety: the product has written this block of the output (its final sums),
+                    // and no other block shares an element with it.
+                    let (g, b) = unsafe {
+                        (
+                            std::slice::from_raw_parts_mut((out_at as *mut f32).add(span.start), span.len()),
+                            std::slice::from_raw_parts_mut(
+                                (buffer_at as *mut f32).add(span.start),
+                                span.len(),
+                            ),
+                        )
+                    };
+                    let t = &theta[span];
+                    // The decay test outside the loop, so that each loop is plain lanes.
+                    if decay > 0.0 {
+                        for ((g, b), t) in g.iter_mut().zip(b.iter_mut()).zip(t) {
+                            *b = *b * momentum + (*g + *t * decay);
+                            *g = *t - *b * lr;
+                        }
+                    } else {
+                        for ((g, b), t) in g.iter_mut().zip(b.iter_mut()).zip(t) {
+                            *b = *b * momentum + *g;
+                            *g = *t - *b * lr;
+                        }
+                    }
+                }
+            },
+        )
+    })
+}
+
+/// The weight gradient into a new buffer, then the finish `finish(its address)` makes (if
+/// any) on each finished block ([`gemm::Finish`]).
+fn weight_grad_then<F: Fn(std::ops::Range<usize>, std::ops::Range<usize>) + Sync>(
+    (x, grad, bias_grad): (&[f32], &[f32], &[f32]),
+    (batch, outputs): (usize, usize),
+    background: Option<f32>,
+    finish: impl FnOnce(usize) -> Option<F>,
+) -> Vec<f32> {
     let inputs = x.len() / batch.max(1);
     let len = inputs * outputs;
     assert!(x.len() == batch * inputs && grad.len() == batch * outputs && bias_grad.len() == outputs);
-    assert!(theta.len() == len && buffer.len() == len);
     let mut out = Vec::<f32>::with_capacity(len);
-    // Raw addresses for the finishing closure, which runs on every thread: each block touches
-    // only its own elements of `out` and `buffer`.
-    let (out_at, buffer_at) = (out.as_mut_ptr() as usize, buffer.as_mut_ptr() as usize);
-    let finish = |rows: std::ops::Range<usize>, cols: std::ops::Range<usize>| {
-        for row in rows {
-            let span = row * outputs + cols.start..row * outputs + cols.end;
-            // Safety: the product has written this block of `out` (its final sums), and no
-            // other block shares an element with it.
-            let (g, b) = unsafe {
-                (
-                    std::slice::from_raw_parts_mut((out_at as *mut f32).add(span.start), span.len()),
-                    std::slice::from_raw_parts_mut((buffer_at as *mut f32).add(span.start), span.len()),
-                )
-            };
-            let t = &theta[span];
-            // The decay test outside the loop, so that each loop is plain lanes.
-            if decay > 0.0 {
-                for ((g, b), t) in g.iter_mut().zip(b.iter_mut()).zip(t) {
-                    *b = *b * momentum + (*g + *t * decay);
-                    *g = *t - *b * lr;
-                }
-            } else {
-                for ((g, b), t) in g.iter_mut().zip(b.iter_mut()).zip(t) {
-                    *b = *b * momentum + *g;
-                    *g = *t - *b * lr;
-                }
-            }
-        }
-    };
+    let finish = finish(out.as_mut_ptr() as usize);
+    let finish = finish.as_ref().map(|f| f as gemm::Finish);
     match background {
         Some(base) => {
             // xᵀ: each input down the batch.
@@ -295,14 +295,8 @@ pub fn weight_grad_stepped(
                 cs: inputs,
                 base,
             };
-            gemm::offset_product_then(
-                rows,
-                bias_grad,
-                grad,
-                outputs,
-                &mut out.spare_capacity_mut()[..len],
-                Some(&finish),
-            );
+            let out = &mut out.spare_capacity_mut()[..len];
+            gemm::offset_product_then(rows, bias_grad, grad, outputs, out, finish);
         }
         // Safety: the views address `[inputs, batch]` and `[batch, outputs]`; `out` has room for
         // all `len` values.
@@ -315,11 +309,11 @@ pub fn weight_grad_stepped(
                 (x.as_ptr(), 1, inputs as isize),
                 (grad.as_ptr(), outputs as isize, 1),
                 Parallelism::Rayon(0),
-                &finish,
+                finish,
             )
         },
     }
-    // Safety: the product wrote every element, and the finish stepped each once.
+    // Safety: the product wrote every element (and a finish then changed each once at most).
     unsafe { out.set_len(len) };
     out
 }
