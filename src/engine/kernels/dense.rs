@@ -228,7 +228,7 @@ pub fn weight_grad_stepped(
     background: Option<f32>,
     theta: &[f32],
     buffer: &mut [f32],
-    [momentum, decay, lr]: [f32; 3],
+    scalars: [f32; 3],
 ) -> Vec<f32> {
     let outputs = sizes.1;
     assert!(theta.len() == buffer.len() && theta.len() == outputs * (operands.0.len() / sizes.0.max(1)));
@@ -251,19 +251,8 @@ pub fn weight_grad_stepped(
                             ),
                         )
                     };
-                    let t = &theta[span];
-                    // The decay test outside the loop, so that each loop is plain lanes.
-                    if decay > 0.0 {
-                        for ((g, b), t) in g.iter_mut().zip(b.iter_mut()).zip(t) {
-                            *b = *b * momentum + (*g + *t * decay);
-                            *g = *t - *b * lr;
-                        }
-                    } else {
-                        for ((g, b), t) in g.iter_mut().zip(b.iter_mut()).zip(t) {
-                            *b = *b * momentum + *g;
-                            *g = *t - *b * lr;
-                        }
-                    }
+                    let lanes = g.iter_mut().zip(b.iter_mut()).zip(&theta[span]);
+                    super::sgd_lanes(lanes.map(|((g, b), t)| (*t, *g, b, g)), scalars);
                 }
             },
         )

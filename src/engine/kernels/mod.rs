@@ -121,10 +121,10 @@ pub trait CpuKernels: Backend {
         Self::float_matmul(grad, Self::float_transpose(weight))
     }
 
-    /// `xᵀ × grad`; `bias_grad` is `grad`'s rows summed ([`Self::dense_bias_grad`]) and
-    /// `background` what [`Self::dense_with_background`] found in `x`, for kernels that use them.
-    /// `xᵀ × grad` for `weight` (`[inputs, outputs]`); where an SGD step of `weight` is folded
-    /// into the backward pass ([`folded_sgd`], burn-flex), that step taken: `weight`'s new value.
+    /// `xᵀ × grad`, the gradient of `weight` (`[inputs, outputs]`); `bias_grad` is `grad`'s rows
+    /// summed ([`Self::dense_bias_grad`]) and `background` what [`Self::dense_with_background`]
+    /// found in `x`, for kernels that use them. Where an SGD step of `weight` is folded into the
+    /// backward pass ([`folded_sgd`], burn-flex), that step taken instead: `weight`'s new value.
     fn dense_weight_grad(
         x: FloatTensor<Self>,
         grad: FloatTensor<Self>,
@@ -190,6 +190,29 @@ fn generic_sgd<B: Backend>(
         B::float_sub(value, B::float_mul_scalar(update.clone(), lr.into())),
         update,
     )
+}
+
+/// PyTorch's SGD rule with momentum over lanes `(θ, g, b, new θ)`: `b ← μ·b + (g + λ·θ)` (no
+/// decay term when `λ` is 0), `new θ = θ − lr·b`, each operation rounded on its own. The one
+/// definition the SGD pass and the steps folded into the weight gradients share, so that a run
+/// is the same bits either way; the decay test outside the loop, so that each loop is plain
+/// lanes.
+#[inline(always)]
+pub(crate) fn sgd_lanes<'a>(
+    lanes: impl Iterator<Item = (f32, f32, &'a mut f32, &'a mut f32)>,
+    [momentum, decay, lr]: [f32; 3],
+) {
+    if decay > 0.0 {
+        for (t, g, b, new) in lanes {
+            *b = *b * momentum + (g + t * decay);
+            *new = t - *b * lr;
+        }
+    } else {
+        for (t, g, b, new) in lanes {
+            *b = *b * momentum + g;
+            *new = t - *b * lr;
+        }
+    }
 }
 
 /// burn's own dense layer: a product, the bias added by broadcast, then the ReLU.
@@ -703,20 +726,8 @@ impl CpuKernels for Flex {
         // On every thread (the page's serial share of an FCN step was 5% this loop); each
         // value's update reads only its own entries, so the split changes no bit.
         conv::in_parts_pair(3 * len, theta, b, |range, theta, b| {
-            let g = &g[range];
-            let elements = theta.iter_mut().zip(b.iter_mut()).zip(g);
-            // The decay test outside the loop, so that each loop is plain lanes.
-            if decay > 0.0 {
-                for ((t, b), g) in elements {
-                    *b = *b * momentum + (*g + *t * decay);
-                    *t -= *b * lr;
-                }
-            } else {
-                for ((t, b), g) in elements {
-                    *b = *b * momentum + *g;
-                    *t -= *b * lr;
-                }
-            }
+            let lanes = theta.iter_mut().zip(b.iter_mut()).zip(&g[range]);
+            sgd_lanes(lanes.map(|((t, b), g)| (*t, *g, b, t)), [momentum, decay, lr]);
         });
         (value, buffer)
     }
