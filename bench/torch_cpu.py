@@ -4,6 +4,7 @@ comes from one run on one machine. Called by bench/run.mjs when a Python with to
 (scripts/bench.sh installs one in ~/.cache/layerlab/torch-venv). Prints one JSON object.
 
   bench/torch_cpu.py --mnist DIR --cifar DIR
+  bench/torch_cpu.py --mnist DIR --fcn-training-only
 
 - fcn: FCN 3x256 on the 60k MNIST, batch 128, SGD momentum 0.9, lr 0.01, 5 epochs: samples/s
   over the whole training (first step included, as the CLI's figure), then the sweep of that
@@ -99,6 +100,7 @@ def vgg11_quarter():
 
 def main():
     p = argparse.ArgumentParser(); p.add_argument('--mnist'); p.add_argument('--cifar')
+    p.add_argument('--fcn-training-only', action='store_true', help="the FCN's training rate alone (the indexing loop): a round of run.mjs's same-minutes ratio")
     a = p.parse_args(); torch.manual_seed(0); out = {'torch': torch.__version__, 'threads': torch.get_num_threads()}
     if a.mnist:
         load = lambda i, l: ((torch.tensor(idx(os.path.join(a.mnist, i)).reshape(-1, 784), dtype=torch.float32) / 255.0 - 0.1307) / 0.3081,
@@ -107,6 +109,10 @@ def main():
         xte, yte = load('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')
         fcn = lambda: nn.Sequential(nn.Sequential(nn.Linear(784, 256), nn.ReLU()), nn.Sequential(nn.Linear(256, 256), nn.ReLU()),
                                     nn.Sequential(nn.Linear(256, 256), nn.ReLU()), nn.Linear(256, 10))
+        if a.fcn_training_only:
+            _, rate = train(fcn(), xtr, ytr, 5, 0.01, {1, 2, 3, 5})
+            print(json.dumps({**out, 'fcn': {'samples_per_second': rate}}))
+            return
         dataloader_rate = train_with_dataloader(fcn(), xtr, ytr, 5, 0.01)
         model = fcn()
         saved, rate = train(model, xtr, ytr, 5, 0.01, {1, 2, 3, 5})
