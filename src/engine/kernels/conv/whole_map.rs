@@ -13,7 +13,8 @@
 //! agree bit for bit.
 
 use super::super::dense::product as dense_product;
-use super::{ConvShape, activate, in_parts};
+use super::{ConvShape, activate, in_parts, written_by};
+use core::mem::MaybeUninit;
 
 /// Whether `shape` is one: stride 1, "same" padding, the map no wider or taller than the
 /// padding plus one.
@@ -35,37 +36,52 @@ fn taps(shape: &ConvShape) -> Vec<usize> {
 }
 
 /// The layer's matrix `[channels · pixels, outputs · pixels]`, or its transpose when
-/// `transposed`: each entry gathered from its kernel's tap, the rows split over the threads.
+/// `transposed`: each entry copied from its kernel's tap, every entry written (no clear first).
+/// Kernel by kernel: one kernel `(o, c)` fills a `pixels × pixels` block, its taps read from one
+/// cache line; gathered entry by entry along a matrix line, each entry read a kernel of its own
+/// (a line's consecutive kernels are `channels · k²` floats apart), and the page spent 2% of a
+/// VGG-11 ×0.25 step on the gathers (BENCHMARKS.md, issue 11).
 fn full_weight(shape: &ConvShape, weight: &[f32], transposed: bool) -> Vec<f32> {
     let (pixels, taps) = (shape.pixels(), taps(shape));
-    let (channels, patch) = (shape.channels, shape.kernel * shape.kernel);
-    let (rows, columns) = (channels * pixels, shape.outputs * pixels);
-    let (lines, line_len) = if transposed {
-        (columns, rows)
+    let (channels, outputs, patch) = (shape.channels, shape.outputs, shape.kernel * shape.kernel);
+    let (rows, columns) = (channels * pixels, outputs * pixels);
+    // Each block of `pixels` lines shares its outer index: (c, ·) not transposed, (o, ·)
+    // transposed; its inner index runs along the lines in runs of `pixels` entries.
+    let (outers, inners, line_len) = if transposed {
+        (outputs, channels, rows)
     } else {
-        (rows, columns)
+        (channels, outputs, columns)
     };
-    let mut full = vec![0.0f32; rows * columns];
-    // Row `c · pixels + from`, column `o · pixels + to` holds kernel `(o, c)`'s tap where input
-    // pixel `from` meets output pixel `to`. Lines and their entries are walked as (channel,
-    // pixel) pairs, with no division per entry.
-    in_parts(&mut full, lines, line_len, |mine, block| {
-        for (line, values) in mine.zip(block.chunks_exact_mut(line_len)) {
-            let (outer, pixel) = (line / pixels, line % pixels);
-            for (inner, run) in values.chunks_exact_mut(pixels).enumerate() {
-                for (other, value) in run.iter_mut().enumerate() {
-                    // Not transposed: the line is (c, from) and the entry (o, to).
-                    let ((c, from), (o, to)) = if transposed {
-                        ((inner, other), (outer, pixel))
+    let fill = |full: &mut [MaybeUninit<f32>]| {
+        in_parts(full, outers, pixels * line_len, |mine, blocks| {
+            for (outer, block) in mine.zip(blocks.chunks_exact_mut(pixels * line_len)) {
+                for inner in 0..inners {
+                    let (o, c) = if transposed {
+                        (outer, inner)
                     } else {
-                        ((outer, pixel), (inner, other))
+                        (inner, outer)
                     };
-                    *value = weight[(o * channels + c) * patch + taps[from * pixels + to]];
+                    let kernel = &weight[(o * channels + c) * patch..][..patch];
+                    for pixel in 0..pixels {
+                        let run = &mut block[pixel * line_len + inner * pixels..][..pixels];
+                        for (other, value) in run.iter_mut().enumerate() {
+                            // Row `c · pixels + from`, column `o · pixels + to`: the tap where
+                            // input pixel `from` meets output pixel `to`.
+                            let (from, to) = if transposed {
+                                (other, pixel)
+                            } else {
+                                (pixel, other)
+                            };
+                            value.write(kernel[taps[from * pixels + to]]);
+                        }
+                    }
                 }
             }
-        }
-    });
-    full
+        });
+    };
+    // Safety: the blocks cover the matrix, and each block's `pixels` lines are written whole
+    // (`inners` runs of `pixels` entries each: `line_len` entries a line).
+    unsafe { written_by(rows * columns, fill) }
 }
 
 /// `[rows, n] = lhs [rows, k] × full [k, n]`, all row-major, on every thread.
@@ -160,4 +176,58 @@ pub(super) fn weight_grad(shape: &ConvShape, x: &[f32], grad: &[f32]) -> Vec<f32
         }
     });
     dw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layer's matrix holds, at row `(c, from)` and column `(o, to)`, kernel `(o, c)`'s tap
+    /// where input pixel `from` meets output pixel `to` (worked out here from the pixels'
+    /// coordinates), and its transposed form is its transpose, on maps through the threads'
+    /// split (a 128-channel 2×2 layer's matrix is 262,144 values).
+    #[test]
+    fn the_full_matrix_holds_each_kernels_taps() {
+        for (channels, height, width, kernel, outputs) in [
+            (3, 2, 2, 3, 5),
+            (2, 1, 2, 3, 4),
+            (2, 3, 3, 5, 3),
+            (128, 2, 2, 3, 128),
+        ] {
+            let shape = ConvShape {
+                batch: 1,
+                channels,
+                height,
+                width,
+                outputs,
+                kernel,
+                stride: 1,
+                padding: kernel / 2,
+            };
+            assert!(applies(&shape));
+            let weight: Vec<f32> = (0..shape.weight_len()).map(|i| i as f32).collect();
+            let (full, transposed) = (
+                full_weight(&shape, &weight, false),
+                full_weight(&shape, &weight, true),
+            );
+            let pixels = height * width;
+            let (rows, columns) = (channels * pixels, outputs * pixels);
+            for row in 0..rows {
+                for column in 0..columns {
+                    let ((c, from), (o, to)) =
+                        ((row / pixels, row % pixels), (column / pixels, column % pixels));
+                    // Output (ty, tx) reads input (ty + ki − p, tx + kj − p).
+                    let ki = from / width + shape.padding - to / width;
+                    let kj = from % width + shape.padding - to % width;
+                    let tap = weight[((o * channels + c) * kernel + ki) * kernel + kj];
+                    assert_eq!(full[row * columns + column], tap, "{channels}×{height}×{width}");
+                    assert_eq!(
+                        transposed[column * rows + row],
+                        tap,
+                        "{channels}×{height}×{width}"
+                    );
+                }
+            }
+        }
+    }
 }
