@@ -37,10 +37,12 @@ const median = (xs) => {
 // same binary's CLI FCN read 107k-131k samples/s within one stop, BENCHMARKS.md), and the single
 // rows of a ratio below are minutes apart, so a ratio near its target read above it in one table
 // and below in the next. Each ratio a target names is also measured in SAME_MINUTES_ROUNDS
-// rounds (default 3), each round its two sides back to back: the median of the rounds' ratios,
-// with every round's pair in the note.
+// rounds (default 3), each round its two sides back to back (`roundPair(r)` gives [ours,
+// theirs], in that order): the median of the rounds' ratios, with every round's pair in the note.
 const ROUNDS = Math.max(1, Number(process.env.SAME_MINUTES_ROUNDS || 3));
-function recordSameMinutes(what, pairs) {
+async function sameMinutes(what, roundPair) {
+  const pairs = [];
+  for (let r = 1; r <= ROUNDS; r++) pairs.push(await roundPair(r));
   const ratios = pairs.map(([ours, theirs]) => ours / theirs);
   const each = pairs.map(([ours, theirs]) => `${round(ours, 0)}/${round(theirs, 0)}`).join(', ');
   record('ratio', what, round(median(ratios), 2), 'x', `(median of ${pairs.length} rounds: ${each})`);
@@ -103,14 +105,11 @@ if (process.env.BENCH_NATIVE !== '0') {
       record('ratio', 'VGG training: LayerLab native / PyTorch CPU', round(vggIssue.timing.samples_per_second / torch.vgg.samples_per_second, 2), 'x');
       record('ratio', 'VGG sweep time: LayerLab native / PyTorch CPU', round(vggIssue.timing.sweep_seconds / torch.vgg.sweep_seconds, 2), 'x');
     }
-    const pairs = [];
-    for (let r = 1; r <= ROUNDS; r++) {
-      const ours = cli(`fcn-5epochs-round${r}`, FCN_ISSUE).timing.samples_per_second;
-      const only = [path.join(here, 'torch_cpu.py'), '--mnist', MNIST, '--fcn-training-only'];
-      const theirs = JSON.parse(execFileSync(TORCH_PYTHON, only, { stdio: ['ignore', 'pipe', 'inherit'] }).toString()).fcn.samples_per_second;
-      pairs.push([ours, theirs]);
-    }
-    recordSameMinutes('FCN training at the same minutes: LayerLab native / PyTorch CPU (indexing loop; target >= 1.5)', pairs);
+    const fcnOnly = [path.join(here, 'torch_cpu.py'), '--mnist', MNIST, '--fcn-training-only'];
+    await sameMinutes('FCN training at the same minutes: LayerLab native / PyTorch CPU (indexing loop; target >= 1.5)', (r) => [
+      cli(`fcn-5epochs-round${r}`, FCN_ISSUE).timing.samples_per_second,
+      JSON.parse(execFileSync(TORCH_PYTHON, fcnOnly, { stdio: ['ignore', 'pipe', 'inherit'] }).toString()).fcn.samples_per_second,
+    ]);
   } else {
     record('pytorch', 'PyTorch CPU', 'n/a', '', `(no ${TORCH_PYTHON}; scripts/bench.sh installs it)`);
   }
@@ -241,12 +240,10 @@ const layerlab = {};
   layerlab.wasmThreads = result.timing.steady_samples_per_second;
   record('browser', `LayerLab FCN 3x256 on the CPU backend (wasm, ${threads} threads): samples/s`, round(layerlab.wasmThreads), 'samples/s');
   if (native.fcn) {
-    const pairs = [];
-    for (let r = 1; r <= ROUNDS; r++) {
-      const page = (await threadedRun(cpuBrowser, { ...FCN, 'train-limit': PAGE_FCN_STEADY }, `fcn-cpu-threads-round${r}`)).result;
-      pairs.push([page.timing.steady_samples_per_second, cli(`fcn-5epochs-page-round${r}`, FCN_ISSUE).timing.steady_samples_per_second]);
-    }
-    recordSameMinutes('FCN training after the first step at the same minutes: page CPU engine with threads / native CLI (target >= 0.5)', pairs);
+    await sameMinutes('FCN training after the first step at the same minutes: page CPU engine with threads / native CLI (target >= 0.5)', async (r) => [
+      (await threadedRun(cpuBrowser, { ...FCN, 'train-limit': PAGE_FCN_STEADY }, `fcn-cpu-threads-round${r}`)).result.timing.steady_samples_per_second,
+      cli(`fcn-5epochs-page-round${r}`, FCN_ISSUE).timing.steady_samples_per_second,
+    ]);
   }
 }
 if (process.env.BENCH_CNN !== '0') {
@@ -285,12 +282,10 @@ if (process.env.BENCH_CNN !== '0') {
     layerlab[`vggCpuThreads${batch}`] = result.timing.steady_samples_per_second;
     record('browser', `LayerLab vgg11 x0.25 batch ${batch} on the CPU backend (${threads} threads): samples/s`, round(result.timing.steady_samples_per_second), 'samples/s');
     if (batch === 128 && native.vgg) {
-      const pairs = [];
-      for (let r = 1; r <= ROUNDS; r++) {
-        const page = (await threadedRun(cpuBrowser, cfg, `vgg11-cpu-threads-128-round${r}`)).result;
-        pairs.push([page.timing.steady_samples_per_second, cli(`vgg-page-round${r}`, VGG_NATIVE_ROUND, CIFAR).timing.steady_samples_per_second]);
-      }
-      recordSameMinutes('VGG-11 x0.25 training after the first step, batch 128, at the same minutes: page CPU engine with threads / native CLI (target >= 0.5)', pairs);
+      await sameMinutes('VGG-11 x0.25 training after the first step, batch 128, at the same minutes: page CPU engine with threads / native CLI (target >= 0.5)', async (r) => [
+        (await threadedRun(cpuBrowser, cfg, `vgg11-cpu-threads-128-round${r}`)).result.timing.steady_samples_per_second,
+        cli(`vgg-page-round${r}`, VGG_NATIVE_ROUND, CIFAR).timing.steady_samples_per_second,
+      ]);
     }
   }
 }

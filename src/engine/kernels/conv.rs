@@ -994,8 +994,8 @@ mod tests {
         (1, 1, 4, 3),
     ];
 
-    /// Three images of one output channel, stride 1, "same" padding.
-    fn same_shape(channels: usize, height: usize, width: usize, kernel: usize) -> ConvShape {
+    /// Three images of one output channel, stride 1, "same" padding (the whole-map tests' too).
+    pub(super) fn same_shape(channels: usize, height: usize, width: usize, kernel: usize) -> ConvShape {
         ConvShape {
             batch: 3,
             channels,

@@ -180,6 +180,7 @@ pub(super) fn weight_grad(shape: &ConvShape, x: &[f32], grad: &[f32]) -> Vec<f32
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::same_shape;
     use super::*;
 
     /// The layer's matrix holds, at row `(c, from)` and column `(o, to)`, kernel `(o, c)`'s tap
@@ -195,14 +196,8 @@ mod tests {
             (128, 2, 2, 3, 128),
         ] {
             let shape = ConvShape {
-                batch: 1,
-                channels,
-                height,
-                width,
                 outputs,
-                kernel,
-                stride: 1,
-                padding: kernel / 2,
+                ..same_shape(channels, height, width, kernel)
             };
             assert!(applies(&shape));
             let weight: Vec<f32> = (0..shape.weight_len()).map(|i| i as f32).collect();
