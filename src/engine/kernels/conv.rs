@@ -11,8 +11,9 @@
 //! sum has a fixed order, so the page (wasm, any number of threads) and the command line get the
 //! same bits. Maps that every window covers (a VGG's 2×2 under a 3×3 kernel) skip the patch
 //! matrix: the layer is one plain product over the batch ([`whole_map`]). 3×3 "same" layers
-//! on even maps of 16+ channels take Winograd's F(2×2, 3×3) ([`winograd`]): 4 multiply-adds
-//! per output and channel instead of 9.
+//! on even maps of 16+ channels take Winograd's minimal filtering ([`winograd`]): F(4×4, 3×3)
+//! on maps whose sides are multiples of 4 from 8 up, 2.25 multiply-adds per output and channel
+//! instead of 9, and F(2×2, 3×3) on the others, 4.
 
 mod whole_map;
 mod winograd;
@@ -1154,8 +1155,9 @@ mod tests {
         }
     }
 
-    /// Winograd's F(2×2, 3×3) gives the im2col path's output and gradients up to rounding,
-    /// with and without bias and ReLU, on square and oblong maps of even sides.
+    /// Winograd's F(2×2, 3×3) and F(4×4, 3×3) give the im2col path's output and gradients up to
+    /// rounding, with and without bias and ReLU, on square and oblong maps of even sides (F(4×4)
+    /// where the sides are multiples of 4 from 8 up).
     #[test]
     fn winograd_equals_the_im2col_path() {
         let draw = |len: usize, salt: usize| -> Vec<f32> {
@@ -1163,11 +1165,14 @@ mod tests {
                 .map(|i| (((i * 7919 + salt * 104729) % 2001) as f32 - 1000.0) * 1e-3)
                 .collect()
         };
-        for (batch, channels, outputs, height, width) in [
-            (3, 16, 16, 4, 4),
-            (2, 17, 20, 8, 6),
-            (5, 32, 16, 4, 10),
-            (1, 16, 24, 16, 16),
+        for (batch, channels, outputs, height, width, f4) in [
+            (3, 16, 16, 4, 4, false),
+            (2, 17, 20, 8, 6, false),
+            (5, 32, 16, 4, 10, false),
+            (1, 16, 24, 16, 16, true),
+            (2, 16, 16, 8, 8, true),
+            (3, 20, 16, 8, 12, true),
+            (9, 16, 32, 16, 8, true),
         ] {
             let shape = ConvShape {
                 batch,
@@ -1180,6 +1185,7 @@ mod tests {
                 padding: 1,
             };
             assert!(winograd::applies(&shape));
+            assert_eq!(winograd::takes_f4(&shape), f4);
             let (x, w) = (draw(shape.input_len(), 1), draw(shape.weight_len(), 2));
             let (grad, bias) = (draw(shape.output_len(), 3), draw(outputs, 4));
             let what = format!("{batch}×{channels}×{height}×{width} → {outputs}");
