@@ -242,11 +242,13 @@ impl Minimal<6> for F4 {
 /// multiplications).
 const SIXTH: f32 = 1.0 / 6.0;
 
-/// Which of an algorithm's 1-D steps [`along_tiles`] applies.
+/// Which of an algorithm's 1-D steps [`along_tiles`] applies (a `const` parameter, so that each
+/// use compiles to its own loop).
 const INPUT: u8 = 0;
 const OUTPUT: u8 = 1;
 const OUTPUT_GRAD: u8 = 2;
 
+/// The step `WHICH` of `F` on one window line's values.
 #[inline(always)]
 fn step<const W: usize, F: Minimal<W>, const WHICH: u8, T: Lane>(values: [T; W]) -> [T; W] {
     match WHICH {
@@ -268,31 +270,34 @@ fn chunks<const W: usize, F: Minimal<W>>(shape: &ConvShape) -> Vec<(usize, usize
     shape.chunks_holding(W * W * (shape.channels + shape.outputs) * tiles_per_image::<W, F>(shape))
 }
 
-/// Rows `W·r .. W·r + W` of a channel's `W²` (window row `r`: one step of `· B` or `· A`).
-fn window_row<const W: usize>(r: usize) -> [usize; W] {
-    core::array::from_fn(|c| W * r + c)
+/// One line of a transformed window: the `W` rows of a channel's `W²` that one 1-D step takes.
+#[derive(Clone, Copy)]
+enum Line {
+    /// Window row `r`: rows `W·r .. W·r + W` (one step of `· B` or `· A`).
+    Row(usize),
+    /// Window column `c`: rows `c, W + c, 2W + c, …` (one step of `Bᵀ ·` or `Aᵀ ·`).
+    Column(usize),
 }
 
-/// Rows `c, W + c, 2W + c, …` of a channel's `W²` (window column `c`: one step of `Bᵀ ·` or
-/// `Aᵀ ·`).
-fn window_column<const W: usize>(c: usize) -> [usize; W] {
-    core::array::from_fn(|r| W * r + c)
+impl Line {
+    /// Its `W` rows, distinct by construction.
+    fn rows<const W: usize>(self) -> [usize; W] {
+        match self {
+            Line::Row(r) => core::array::from_fn(|c| W * r + c),
+            Line::Column(c) => core::array::from_fn(|r| W * r + c),
+        }
+    }
 }
 
-/// Rows `at` of `rows` (each `tiles` long) replaced, tile by tile, by the step `WHICH` of their
-/// values: [`BLOCK`] tiles at a time, the rest one by one.
+/// The rows of the `window` line in `rows` (each `tiles` long) replaced, tile by tile, by the step `WHICH`
+/// of their values: [`BLOCK`] tiles at a time, the rest one by one.
 #[inline(always)]
-fn along_tiles<const W: usize, F: Minimal<W>, const WHICH: u8>(
-    rows: &mut [f32],
-    tiles: usize,
-    at: [usize; W],
-) {
-    // Raw lines rather than `get_disjoint_mut`, whose pairwise checks were a few percent of a
-    // step on the small maps' short rows. Safety of the accesses below: every row of `at` lies
-    // within `rows` (checked here) and they are distinct (window rows and columns are), so each
-    // line is `tiles` values of `rows` that no other line overlaps.
+fn along_tiles<const W: usize, F: Minimal<W>, const WHICH: u8>(rows: &mut [f32], tiles: usize, window: Line) {
+    // Slices over raw parts rather than `get_disjoint_mut`, whose pairwise checks were a few
+    // percent of a step on the small maps' short rows. Sound because a line's rows are distinct
+    // (`Line::rows`) and each lies within `rows` (checked here), so no two slices overlap.
+    let at = window.rows::<W>();
     assert!(at.iter().all(|&row| (row + 1) * tiles <= rows.len()));
-    debug_assert!((1..W).all(|i| !at[..i].contains(&at[i])));
     let base = rows.as_mut_ptr();
     let mut lines: [&mut [f32]; W] =
         at.map(|row| unsafe { core::slice::from_raw_parts_mut(base.add(row * tiles), tiles) });
@@ -381,10 +386,10 @@ fn transform_input_at<const W: usize, F: Minimal<W>, const TW: usize>(
         }
         // First along each window row (d B), then down the columns (Bᵀ ·).
         for r in 0..W {
-            along_tiles::<W, F, INPUT>(rows, tiles, window_row::<W>(r));
+            along_tiles::<W, F, INPUT>(rows, tiles, Line::Row(r));
         }
         for col in 0..W {
-            along_tiles::<W, F, INPUT>(rows, tiles, window_column::<W>(col));
+            along_tiles::<W, F, INPUT>(rows, tiles, Line::Column(col));
         }
     }
 }
@@ -545,10 +550,10 @@ fn transform_output<const W: usize, F: Minimal<W>>(
     for o in 0..outputs {
         let rows = &mut m[o * W * W * tiles..][..W * W * tiles];
         for col in 0..W {
-            along_tiles::<W, F, OUTPUT>(rows, tiles, window_column::<W>(col));
+            along_tiles::<W, F, OUTPUT>(rows, tiles, Line::Column(col));
         }
         for r in 0..side {
-            along_tiles::<W, F, OUTPUT>(rows, tiles, window_row::<W>(r));
+            along_tiles::<W, F, OUTPUT>(rows, tiles, Line::Row(r));
         }
         // The bias and the ReLU along the tiles, on the rows that hold outputs.
         let shift = bias.map(|bias| bias[o]);
@@ -711,10 +716,10 @@ fn transform_output_grad<const W: usize, F: Minimal<W>>(
             }
         }
         for r in 0..side {
-            along_tiles::<W, F, OUTPUT_GRAD>(rows, tiles, window_row::<W>(r));
+            along_tiles::<W, F, OUTPUT_GRAD>(rows, tiles, Line::Row(r));
         }
         for col in 0..W {
-            along_tiles::<W, F, OUTPUT_GRAD>(rows, tiles, window_column::<W>(col));
+            along_tiles::<W, F, OUTPUT_GRAD>(rows, tiles, Line::Column(col));
         }
     }
 }
