@@ -25,7 +25,8 @@
 //! products go through `crates/gemm`), so the page and the command line keep the same bits.
 
 use super::{
-    ConvShape, activate, at_least, over_chunks, over_runs, product_maybe_onto, sum_in_order, written_by,
+    ConvShape, activate, at_least, in_parts, in_parts_weighing, over_chunks, over_runs, product_maybe_onto,
+    sum_in_order, written_by,
 };
 use core::mem::MaybeUninit;
 use core::ops::{Add, Mul, Neg, Sub};
@@ -258,10 +259,16 @@ fn step<const W: usize, F: Minimal<W>, const WHICH: u8, T: Lane>(values: [T; W])
     }
 }
 
-/// Tiles an image: `(height / m) · (width / m)`; tile `t = (n · th + ty) · tw + tx` within a
-/// chunk whose first image is `n = 0`.
+/// The tiles over one map: `(th, tw) = (height / m, width / m)` rows and columns of them; tile
+/// `t = (n · th + ty) · tw + tx` within a chunk whose first image is `n = 0`.
+fn tile_grid<const W: usize, F: Minimal<W>>(shape: &ConvShape) -> (usize, usize) {
+    (shape.height / F::M, shape.width / F::M)
+}
+
+/// Tiles an image: `th · tw` ([`tile_grid`]).
 fn tiles_per_image<const W: usize, F: Minimal<W>>(shape: &ConvShape) -> usize {
-    (shape.height / F::M) * (shape.width / F::M)
+    let (th, tw) = tile_grid::<W, F>(shape);
+    th * tw
 }
 
 /// The batch as chunks of whole images whose transformed inputs and outputs (`W² · (channels
@@ -350,7 +357,7 @@ fn transform_input_at<const W: usize, F: Minimal<W>, const TW: usize>(
 ) {
     let m = F::M;
     let (h, w, channels) = (shape.height, shape.width, shape.channels);
-    let (th, tw) = (h / m, w / m);
+    let (th, tw) = tile_grid::<W, F>(shape);
     let tiles = images * th * tw;
     // Each row of the map inside a border of one zero, dealt into its m phases (phase q holds
     // the padded columns q, q + m, q + 2m, …): [h + 2, m, tw + 1]. The border's entries are
@@ -402,28 +409,34 @@ fn transform_weight<const W: usize, F: Minimal<W>>(
     weight: &[f32],
 ) -> Vec<f32> {
     let pairs = outputs * channels;
-    let mut by_pair = super::zeros(W * W * pairs); // [pairs, W²]
-    super::in_parts(&mut by_pair, pairs, W * W, |range, block| {
-        for (g, u) in weight[range.start * 9..range.end * 9]
-            .chunks_exact(9)
-            .zip(block.chunks_exact_mut(W * W))
-        {
-            // s[j][i] = (G g)[i][j]
-            let s: [[f32; W]; 3] = core::array::from_fn(|j| F::kernel([g[j], g[3 + j], g[6 + j]]));
-            for (i, row) in u.chunks_exact_mut(W).enumerate() {
-                row.copy_from_slice(&F::kernel([s[0][i], s[1][i], s[2][i]]));
+    let by_kernel = |by_pair: &mut [MaybeUninit<f32>]| {
+        in_parts(by_pair, pairs, W * W, |range, block| {
+            for (g, u) in weight[range.start * 9..range.end * 9]
+                .chunks_exact(9)
+                .zip(block.chunks_exact_mut(W * W))
+            {
+                // s[j][i] = (G g)[i][j]
+                let s: [[f32; W]; 3] = core::array::from_fn(|j| F::kernel([g[j], g[3 + j], g[6 + j]]));
+                for (i, row) in u.chunks_exact_mut(W).enumerate() {
+                    for (cell, value) in row.iter_mut().zip(F::kernel([s[0][i], s[1][i], s[2][i]])) {
+                        cell.write(value);
+                    }
+                }
             }
-        }
-    });
-    let mut u = super::zeros(W * W * pairs);
-    super::in_parts(&mut u, W * W, pairs, |range, block| {
-        for (xi, row) in range.zip(block.chunks_exact_mut(pairs)) {
-            for (value, kernel) in row.iter_mut().zip(by_pair.chunks_exact(W * W)) {
-                *value = kernel[xi];
+        })
+    };
+    // Safety (both): each part writes every value of its block, and the blocks cover the buffer.
+    let by_pair = unsafe { written_by(W * W * pairs, by_kernel) }; // [pairs, W²]
+    let by_xi = |u: &mut [MaybeUninit<f32>]| {
+        in_parts(u, W * W, pairs, |range, block| {
+            for (xi, row) in range.zip(block.chunks_exact_mut(pairs)) {
+                for (cell, kernel) in row.iter_mut().zip(by_pair.chunks_exact(W * W)) {
+                    cell.write(kernel[xi]);
+                }
             }
-        }
-    });
-    u
+        })
+    };
+    unsafe { written_by(W * W * pairs, by_xi) }
 }
 
 /// `[ξ, rows, columns]`: `lhs_ξ [rows, depth] × rhs_ξ [depth, columns]` for each of the
@@ -545,7 +558,7 @@ fn transform_output<const W: usize, F: Minimal<W>>(
 ) {
     let side = F::M;
     let (h, w, outputs) = (shape.height, shape.width, shape.outputs);
-    let (th, tw) = (h / side, w / side);
+    let (th, tw) = tile_grid::<W, F>(shape);
     let tiles = images * th * tw;
     for o in 0..outputs {
         let rows = &mut m[o * W * W * tiles..][..W * W * tiles];
@@ -669,17 +682,21 @@ fn weight_grad_with<const W: usize, F: Minimal<W>>(shape: &ConvShape, x: &[f32],
         },
     );
     let du = sum_in_order(&partial, len);
-    let mut dw = super::zeros(shape.weight_len());
-    super::in_parts_weighing(du.len(), &mut dw, pairs, 9, |range, block| {
-        let mut tile = [0.0f32; MAX_XI];
-        for (pair, kernel) in range.zip(block.chunks_exact_mut(9)) {
-            for (xi, value) in tile[..W * W].iter_mut().enumerate() {
-                *value = du[xi * pairs + pair];
+    let each_kernel = |dw: &mut [MaybeUninit<f32>]| {
+        in_parts_weighing(du.len(), dw, pairs, 9, |range, block| {
+            let mut tile = [0.0f32; MAX_XI];
+            for (pair, kernel) in range.zip(block.chunks_exact_mut(9)) {
+                for (xi, value) in tile[..W * W].iter_mut().enumerate() {
+                    *value = du[xi * pairs + pair];
+                }
+                for (cell, value) in kernel.iter_mut().zip(kernel_grad::<W, F>(&tile)) {
+                    cell.write(value);
+                }
             }
-            kernel.copy_from_slice(&kernel_grad::<W, F>(&tile));
-        }
-    });
-    dw
+        })
+    };
+    // Safety: each part writes all 9 values of each of its kernels, and the parts cover them.
+    unsafe { written_by(shape.weight_len(), each_kernel) }
 }
 
 /// Fills `dm` (`[outputs, W², tiles]` for the `images` from `first`) with each tile's m×m
@@ -694,7 +711,7 @@ fn transform_output_grad<const W: usize, F: Minimal<W>>(
 ) {
     let side = F::M;
     let (h, w, outputs) = (shape.height, shape.width, shape.outputs);
-    let (th, tw) = (h / side, w / side);
+    let (th, tw) = tile_grid::<W, F>(shape);
     let tiles = images * th * tw;
     for o in 0..outputs {
         let rows = &mut dm[o * W * W * tiles..][..W * W * tiles];
