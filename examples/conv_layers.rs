@@ -32,7 +32,7 @@ const POOLS: [(usize, usize); 4] = [(16, 32), (32, 16), (64, 8), (128, 4)];
 /// Values in [-0.5, 0.5) that vary along the slice (the kernels' speed does not depend on them).
 fn values(len: usize, salt: usize) -> Vec<f32> {
     (0..len)
-        .map(|i| ((i * 7919 + salt) % 1000) as f32 * 1e-3 - 0.5)
+        .map(|i| ((i as u64 * 7919 + salt as u64) % 1000) as f32 * 1e-3 - 0.5)
         .collect()
 }
 
