@@ -16,16 +16,14 @@ RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" cargo build --quiet --relea
   --features relaxed-simd --example conv_layers --example dense_layers --target-dir "$target_dir/wasi"
 cargo build --quiet --release --example conv_layers --example dense_layers
 wasm="$target_dir/wasi/wasm32-wasip1/release/examples"
-# Node 20's V8 has relaxed SIMD behind a flag; later ones ship it (and may not know the flag).
-flags=""
-node --experimental-wasm-relaxed-simd -e 0 2>/dev/null && flags="--experimental-wasm-relaxed-simd"
+flags=$(scripts/test-wasm-kernels.sh --node-flags)
 for example in conv_layers dense_layers; do
   extra=""
   [ "$example" = dense_layers ] && extra="/data/mnist"
   echo "== $example, wasm (Node $(node --version), one thread)"
   # Node 20 segfaults on its way out after dense_layers has printed everything (its WASI after a
   # preopened file was read); say so and go on to the native figures.
-  node --no-warnings $flags bench/wasi-run.mjs "$wasm/$example.wasm" "$batch" "$rounds" $extra ||
+  node --no-warnings $flags scripts/wasi-run.mjs "$wasm/$example.wasm" "$batch" "$rounds" $extra ||
     echo "(node exited with status $?)"
   [ "$example" = dense_layers ] && extra="data/mnist"
   echo "== $example, native (one thread)"

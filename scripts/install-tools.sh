@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing LayerLab needs, skipping what is already there:
-#   the wasm32 Rust target and rust-src, trunk 0.21.14, the wasm-bindgen CLI matching Cargo.lock,
+#   the wasm32 Rust target (with --test also wasm32-wasip1) and rust-src, trunk 0.21.14, the wasm-bindgen CLI matching Cargo.lock,
 #   and with --test also Debian's Chromium and the e2e tests' npm packages.
 # Tools are built from crates.io (no binary downloads reach these machines) at opt-level 1,
 # which builds them in about half the time and is fast enough for what they do.
@@ -19,6 +19,12 @@ fast_install() {
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
+fi
+
+# The kernels' tests in wasm (scripts/test-wasm-kernels.sh) run as WASI programs under Node.
+if [ "$want_test" = 1 ] && ! rustup target list --installed | grep -qx wasm32-wasip1; then
+  step "adding the wasm32-wasip1 target"
+  rustup target add wasm32-wasip1
 fi
 
 # The page's CPU engine with WebAssembly threads rebuilds the standard library with atomics

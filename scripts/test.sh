@@ -16,6 +16,9 @@ cargo fmt --all -- --check
 step "native tests (cargo test --release, the engine and crates/gemm)"
 cargo test --release -p layerlab -p gemm
 
+step "the kernels' tests in wasm (SIMD128 and relaxed SIMD under Node, as the page runs them)"
+scripts/test-wasm-kernels.sh
+
 step "page build (trunk build --release)"
 trunk build --release
 

@@ -245,8 +245,8 @@ fn by_corner(corners: &Corners, grads: &[f32]) -> Corners {
 /// into 16-bit lanes and took them apart lane by lane (262 lane extractions and insertions in
 /// the backward pass), which made the page's pooling backward 2.8× the native one's time
 /// (`bench/wasm-kernels.sh`). The same bits: each select takes one of its inputs' bits whole;
-/// `lanes_equal_the_plain_rule` checks this path when the tests are built for wasm (BENCHMARKS.md,
-/// issue 11), and the page-vs-CLI e2e test through every VGG pooling.
+/// `lanes_equal_the_plain_rule` checks this path in wasm (`scripts/test-wasm-kernels.sh`), and the
+/// page-vs-CLI e2e test through every VGG pooling.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
 fn by_corner(corners: &Corners, grads: &[f32]) -> Corners {

@@ -1,7 +1,8 @@
-// Runs a wasm32-wasip1 program (one of the engine's examples built by bench/wasm-kernels.sh)
-// under Node's WASI, on V8 as the page runs the engine: the same kernels, one thread, SIMD128 and
-// relaxed SIMD. `data/` is visible to it as `/data` (dense_layers reads MNIST there).
-//   node bench/wasi-run.mjs PROGRAM.wasm [ARGS...]
+// Runs a wasm32-wasip1 program under Node's WASI, on V8 as the page runs the engine: the kernels'
+// tests (scripts/test-wasm-kernels.sh) and the per-kernel timings (bench/wasm-kernels.sh), one
+// thread, SIMD128 and relaxed SIMD. `data/` is visible to it as `/data` (dense_layers reads MNIST
+// there).
+//   node scripts/wasi-run.mjs PROGRAM.wasm [ARGS...]
 import { WASI } from 'node:wasi';
 import fs from 'node:fs';
 import path from 'node:path';
