@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing LayerLab needs, skipping what is already there:
-#   the wasm32 Rust target (with --test also wasm32-wasip1) and rust-src, trunk 0.21.14, the wasm-bindgen CLI matching Cargo.lock,
-#   and with --test also Debian's Chromium and the e2e tests' npm packages.
+#   the wasm32 Rust target and rust-src, trunk 0.21.14, the wasm-bindgen CLI matching Cargo.lock,
+#   and with --test also the wasm32-wasip1 target, Debian's Chromium and the e2e tests' npm
+#   packages.
 # Tools are built from crates.io (no binary downloads reach these machines) at opt-level 1,
 # which builds them in about half the time and is fast enough for what they do.
 set -euo pipefail
