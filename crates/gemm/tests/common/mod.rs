@@ -35,5 +35,9 @@ pub fn kernels() -> Vec<Kernel> {
             all.push(Kernel::Avx512);
         }
     }
+    // Built for the page (SIMD128, as scripts/test-wasm-kernels.sh builds these tests): the
+    // page's own kernels, which the scalar one alone would leave untested.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    all.push(Kernel::Simd128);
     all
 }
