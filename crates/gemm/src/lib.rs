@@ -198,16 +198,9 @@ unsafe fn gemm_block<E: Element>(
         /// scratch tile, kept between calls. Made afresh, the lists grew by reallocation on
         /// every call: 1.5% of the page's VGG step in wasm's allocator (natively under 0.5%), and
         /// the page's FCN ran 3.9% faster without it (BENCHMARKS.md, issue 11).
-        static SCRATCH: core::cell::RefCell<Scratch<f32>> = const {
-            core::cell::RefCell::new(Scratch {
-                packed: (Vec::new(), Vec::new()),
-                lhs_list: Vec::new(),
-                rhs_list: Vec::new(),
-                tile: Vec::new(),
-            })
-        };
+        static SCRATCH: core::cell::RefCell<Scratch<f32>> = const { core::cell::RefCell::new(Scratch::new()) };
     }
-    let mut own = Scratch::<E>::default();
+    let mut own = Scratch::<E>::new();
     SCRATCH.with(|cell| {
         let mut kept = cell.try_borrow_mut();
         // Only if a kernel ever re-entered this thread, or for the other element types: fresh
@@ -234,8 +227,9 @@ struct Scratch<E> {
     tile: Vec<E>,
 }
 
-impl<E> Default for Scratch<E> {
-    fn default() -> Self {
+impl<E> Scratch<E> {
+    /// Empty buffers (no allocation): the thread-local's start, and a re-entered call's own.
+    const fn new() -> Self {
         Self {
             packed: (Vec::new(), Vec::new()),
             lhs_list: Vec::new(),
